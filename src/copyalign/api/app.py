@@ -1,0 +1,73 @@
+"""The FastAPI application factory. Nothing is built at import time: tests pass their own services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import FastAPI
+
+from copyalign import __version__
+from copyalign.api import errors
+from copyalign.api.middleware import BodyLimit, Idempotency
+from copyalign.api.routers import log, lookup, parties, works
+from copyalign.context import Copyalign
+from copyalign.services.idempotency import IdempotencyStore
+
+logger = logging.getLogger("copyalign.api")
+
+
+async def _checkpoint_loop(ca: Copyalign) -> None:
+    interval = ca.policy.log.checkpoint_interval_seconds
+    while True:
+        try:
+            await anyio.to_thread.run_sync(ca.ledger.checkpoint)
+        except Exception:  # keep serving; the next tick retries
+            logger.exception("checkpoint failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
+    """Build the API (and the web portal) over ``ca``.
+
+    ``checkpoints`` runs the signing cadence of the policy profile in the background while serving.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_checkpoint_loop(ca)) if checkpoints else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="copyalign",
+        version=__version__,
+        description="Registry of works and AI-use preferences, with a verifiable transparency log.",
+        lifespan=lifespan,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    app.state.ca = ca
+    errors.install(app)
+    for r in (parties.router, works.router, lookup.router, log.router):
+        app.include_router(r, prefix="/v1")
+
+    from fastapi.staticfiles import StaticFiles
+
+    from copyalign.web.pages import STATIC
+    from copyalign.web.pages import router as web_router
+
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Idempotency, store=IdempotencyStore(ca.store, ca.clock))
+    app.add_middleware(BodyLimit, max_bytes=ca.settings.max_upload_bytes)
+    return app

@@ -1,0 +1,88 @@
+"""One place maps errors to HTTP responses: JSON for API clients, HTML for the portal.
+
+The body is always ``{"error": {"code": …, "message": …, "field": …}}``; a 500 never carries a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from copyalign import errors as E
+
+log = logging.getLogger("copyalign.api")
+
+STATUS: dict[type[E.CopyalignError], int] = {
+    E.ContentTooLargeError: 413,
+    E.UnsupportedContentError: 415,
+    E.ManifestError: 400,
+    E.InvalidInputError: 400,
+    E.AuthenticationError: 401,
+    E.PermissionDeniedError: 403,
+    E.NotFoundError: 404,
+    E.ConflictError: 409,
+    E.ConfigurationError: 500,
+    E.StoreUnavailableError: 503,
+    E.VerificationError: 422,
+    E.MissingExtraError: 501,
+}
+
+
+def status_for(exc: E.CopyalignError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: object) -> dict[str, object]:
+    err: dict[str, object] = {"code": code, "message": message}
+    if field is not None:
+        err["field"] = field
+    err.update(extra)
+    return {"error": err}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
+
+
+def _render(request: Request, status: int, body: dict[str, object]) -> Response:
+    if _wants_html(request):
+        from copyalign.web.pages import error_page
+
+        return error_page(request, status, body)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(E.CopyalignError)
+    async def _copyalign(request: Request, exc: E.CopyalignError) -> Response:
+        return _render(request, status_for(exc), {"error": exc.to_dict()})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
+        field = ".".join(loc) or None
+        msg = first.get("msg", "invalid input")
+        if first.get("type") == "extra_forbidden":
+            msg = f"unknown field {field!r}"
+        return _render(request, 422, error_body("invalid_input", f"{field}: {msg}" if field else msg, field))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _render(request, exc.status_code, error_body(code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _render(request, 500, error_body("internal_error", "internal error; the operator's log has the details"))

@@ -1,0 +1,160 @@
+"""ASGI middleware: the request body limit and Idempotency-Key replay.
+
+Both work on the raw ASGI messages so that an oversized upload is refused before it is buffered whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio
+
+from copyalign.api.errors import error_body, status_for
+from copyalign.errors import CopyalignError
+from copyalign.services.idempotency import IdempotencyStore, Stored
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return str(v.decode("latin-1"))
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, object]) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, by Content-Length or by counting the stream."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        # multipart framing and form fields ride on top of the content itself
+        self.max_bytes = max_bytes + 64 * 1024
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_json(send, 413, error_body(
+                "content_too_large", f"request body is {declared} bytes, over the limit of {self.max_bytes}"))
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, error_body(
+                    "content_too_large", f"request body is over the limit of {self.max_bytes} bytes"))
+
+
+class Idempotency:
+    """Replay the first response to a POST retried with the same ``Idempotency-Key`` and the same body."""
+
+    def __init__(self, app: ASGIApp, *, store: IdempotencyStore) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        if key is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 200:
+            await _send_json(send, 400, error_body(
+                "invalid_input", "Idempotency-Key must be 1 to 200 characters", "Idempotency-Key"))
+            return
+        chunks = []
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        body = b"".join(chunks)
+        auth = _header(scope, b"authorization") or _header(scope, b"x-api-key") or "anonymous"
+        owner = hashlib.sha256(auth.encode()).hexdigest()[:40]
+        digest = hashlib.sha256(
+            b"\0".join([scope["path"].encode(), scope.get("query_string", b""),
+                        (_header(scope, b"content-type") or "").encode(), body])
+        ).hexdigest()
+        try:
+            stored = await anyio.to_thread.run_sync(self.store.claim, owner, key, digest)
+        except CopyalignError as exc:
+            await _send_json(send, status_for(exc), {"error": exc.to_dict()})
+            return
+        if stored is not None:
+            await send({"type": "http.response.start", "status": stored.status_code, "headers": [
+                (b"content-type", stored.content_type.encode()), (b"idempotent-replayed", b"true"),
+                (b"content-length", str(len(stored.body)).encode())]})
+            await send({"type": "http.response.body", "body": stored.body})
+            return
+
+        delivered = False
+
+        async def replay_receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        ctype = ""
+        out: list[bytes] = []
+
+        async def capture_send(msg: Message) -> None:
+            nonlocal status, ctype
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+                for k, v in msg.get("headers", ()):
+                    if k.lower() == b"content-type":
+                        ctype = v.decode("latin-1")
+            elif msg["type"] == "http.response.body":
+                out.append(msg.get("body", b""))
+            await send(msg)
+
+        try:
+            await self.app(scope, replay_receive, capture_send)
+        finally:
+            if status >= 500:
+                await anyio.to_thread.run_sync(self.store.release, owner, key)
+            else:
+                await anyio.to_thread.run_sync(self.store.complete, owner, key, Stored(status, b"".join(out), ctype))

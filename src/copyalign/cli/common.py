@@ -1,0 +1,75 @@
+"""What every CLI command shares: settings from flags and the environment, output, and error handling.
+
+Run on a local database, the CLI acts as the registry's operator (the first operator party), so that a
+first user can register and look up works at once without handling keys.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from copyalign.context import Copyalign, connect
+from copyalign.errors import CopyalignError
+from copyalign.services.parties import Principal
+from copyalign.settings import Settings
+
+err = Console(stderr=True)
+out = Console()
+
+
+@dataclass
+class State:
+    db: str | None = None
+    data_dir: str | None = None
+    policy: str | None = None
+
+    def settings(self) -> Settings:
+        return Settings.from_env(database_url=self.db, data_dir=self.data_dir, policy=self.policy)
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """One JSON object per line on stdout (the ``--json`` contract)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(exc: CopyalignError, as_json: bool) -> NoReturn:
+    if as_json:
+        emit({"error": exc.to_dict()})
+    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def handled(as_json: bool = False) -> Iterator[None]:
+    """Turn a :class:`CopyalignError` into a message and exit status 1, never a traceback."""
+    try:
+        yield
+    except CopyalignError as exc:
+        fail(exc, as_json)
+
+
+def open_ca(ctx: typer.Context) -> Copyalign:
+    return connect(state(ctx).settings())
+
+
+def operator(ca: Copyalign) -> Principal:
+    op = ca.parties.operator()
+    if op is None:
+        raise CopyalignError("this registry has no operator yet: run 'copyalign init' first", code="not_initialised")
+    return op
+

@@ -1,0 +1,115 @@
+"""``copyalign``: the command line. Every command takes ``--json`` for one JSON object per line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from copyalign import __version__
+from copyalign.cli import admin, log, works
+from copyalign.cli.common import State, emit, err, handled, out, state
+from copyalign.context import Copyalign, connect
+from copyalign.errors import CopyalignError
+
+app = typer.Typer(
+    name="copyalign",
+    help="Copyright alignment for generative AI: a registry of works, AI-use preferences and a verifiable log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(works.app, name="works")
+app.add_typer(admin.parties, name="parties")
+app.add_typer(admin.keys, name="keys")
+app.add_typer(admin.policy, name="policy")
+app.add_typer(log.app, name="log")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"copyalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (env COPYALIGN_DATABASE_URL).")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Blob and key directory (env COPYALIGN_DATA_DIR).")] = None,
+    policy: Annotated[str | None, typer.Option(help="Policy preset or TOML file (env COPYALIGN_POLICY).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    ctx.obj = State(db=db, data_dir=data_dir, policy=policy)
+
+
+def _init(ctx: typer.Context, operator_name: str) -> tuple[Copyalign, str | None]:
+    ca = connect(state(ctx).settings())
+    op = ca.parties.operator()
+    secret = None
+    if op is None:
+        party = ca.parties.create(None, name=operator_name, role="operator")
+        secret = ca.parties.issue_key(None, party.id, label="created by init").secret
+    ca.ledger.checkpoint()
+    return ca, secret
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    operator_name: Annotated[str, typer.Option(help="Name of the operator (the CMO running the registry).")] = "Registry operator",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create the database, the log signing key and the operator with its first API key (shown once)."""
+    with handled(as_json):
+        ca, secret = _init(ctx, operator_name)
+        vkey = ca.ledger.verifier_key
+        if as_json:
+            emit({"database": ca.store.safe_url, "operator_key": secret, "verifier_key": vkey,
+                  "initialised": secret is not None})
+            return
+        out.print(f"database      {ca.store.safe_url}")
+        out.print(f"data dir      {ca.settings.data_dir}")
+        out.print(f"verifier key  {vkey}")
+        if secret:
+            out.print(f"operator key  [bold]{secret}[/]  (shown once: keep it safe)")
+        else:
+            out.print("already initialised; no new key issued")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed a small sample registry first.")] = False,
+) -> None:
+    """Serve the API (/v1, docs at /v1/docs) and the rights holders' portal (/)."""
+    import uvicorn
+
+    from copyalign.api.app import create_app
+
+    with handled():
+        ca, secret = _init(ctx, "Registry operator")
+        if secret:
+            out.print(f"operator key  [bold]{secret}[/]  (shown once: keep it safe)")
+        if demo:
+            from copyalign.demo import seed
+
+            op = ca.parties.operator()
+            assert op is not None
+            reg = seed(ca, op)
+            out.print(f"demo rights holder {reg.holder_id} with {reg.works} works; sign in with [bold]{reg.api_key}[/]")
+        app_ = create_app(ca)
+        out.print(f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    try:
+        app()
+    except CopyalignError as exc:  # raised outside a command's own handler
+        err.print(f"[bold red]error:[/] {exc.message}")
+        raise SystemExit(1) from None
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,176 @@
+"""``copyalign works``: add, import, lookup, list, show, prefer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from copyalign.cli.common import emit, handled, open_ca, operator, out
+from copyalign.core.preferences import Purpose
+from copyalign.errors import InvalidInputError, ManifestError
+from copyalign.services.ledger import format_time
+from copyalign.services.manifest import read_manifest
+from copyalign.services.preferences import PreferenceInput
+from copyalign.services.works import ItemError, WorkInput, WorkView, fingerprint_all
+
+app = typer.Typer(help="Register works, import manifests, look content up.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
+
+
+def _work_line(w: WorkView) -> dict[str, object]:
+    return {"id": w.id, "holder_id": w.holder_id, "kind": w.kind, "title": w.title, "sha256": w.sha256,
+            "iscc": w.iscc, "log_index": w.log_index, "created_at": format_time(w.created_at)}
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"no such file: {path}", field="path") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path} is a directory", field="path") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", field="path") from None
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files to register (texts or images).")],
+    holder: Annotated[str | None, typer.Option(help="Rights holder id (default: the operator).")] = None,
+    title: Annotated[str | None, typer.Option(help="Title (default: the file name).")] = None,
+    creator: Annotated[list[str] | None, typer.Option(help="Creator name; repeat for several.")] = None,
+    deny: Annotated[list[str] | None, typer.Option(help="Purpose to deny (train-ai, train-genai, ai-input, search).")] = None,
+    remunerate: Annotated[list[str] | None, typer.Option(help="Purpose allowed with remuneration.")] = None,
+    kind: Annotated[str | None, typer.Option(help="text or image (default: from the content).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register files as works, all or none; prints each work and its log receipt."""
+    with handled(as_json):
+        prefs = tuple(PreferenceInput.parse(p, "deny", "*") for p in deny or []) + tuple(
+            PreferenceInput.parse(p, "allow-with-remuneration", "*") for p in remunerate or []
+        )
+        items = [
+            WorkInput(data=_read(p), title=title or p.name, kind=kind, creators=tuple(creator or ()),
+                      preferences=prefs)
+            for p in paths
+        ]
+        ca = open_ca(ctx)
+        try:
+            views = ca.works.register_many(operator(ca), items, holder_id=holder)
+        except ItemError as exc:
+            exc.error.message = f"{paths[exc.position]}: {exc.error.message}"
+            raise exc.error from None
+        for p, w in zip(paths, views, strict=True):
+            if as_json:
+                emit({"path": str(p), **_work_line(w)})
+            else:
+                out.print(f"registered {w.id}  {w.kind:5}  {w.title}  (log index {w.log_index})", highlight=False)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    manifest: Annotated[Path, typer.Argument(help="JSON Lines manifest; paths resolve from its folder.")],
+    holder: Annotated[str | None, typer.Option(help="Rights holder id (default: the operator).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for fingerprinting.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register every work of a manifest, or none: the first bad line is reported with its number."""
+    with handled(as_json):
+        items, numbers = read_manifest(manifest)
+        ca = open_ca(ctx)
+        with Progress(TextColumn("fingerprinting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      disable=as_json, transient=True) as bar:
+            task = bar.add_task("fp", total=len(items))
+            try:
+                fps = fingerprint_all(items, ca.settings.limits, workers=workers)
+            except ItemError as exc:
+                raise ManifestError(exc.error.message, line=numbers[exc.position], field=exc.error.field) from None
+            bar.update(task, completed=len(items))
+        try:
+            views = ca.works.register_many(operator(ca), items, holder_id=holder, fingerprints=fps)
+        except ItemError as exc:
+            raise ManifestError(exc.error.message, line=numbers[exc.position], field=exc.error.field) from None
+        if as_json:
+            for n, w in zip(numbers, views, strict=True):
+                emit({"line": n, **_work_line(w)})
+        else:
+            out.print(f"registered {len(views)} works from {manifest}")
+
+
+@app.command()
+def lookup(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A file to look up.")],
+    at: Annotated[datetime | None, typer.Option(help="Answer as of this time (ISO 8601, UTC if no zone).")] = None,
+    jurisdiction: Annotated[str | None, typer.Option(help="CN, EU, JP, US (default: the policy's).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Is this file registered? Whose is it, and what does it allow (now, or as of --at)?"""
+    with handled(as_json):
+        data = _read(path)
+        ca = open_ca(ctx)
+        when = at.replace(tzinfo=at.tzinfo or UTC) if at else None
+        result = ca.lookup.lookup(operator(ca), data, at=when, jurisdiction=jurisdiction)
+        if as_json:
+            emit({"path": str(path), **result.to_dict()})
+            return
+        if not result.registered:
+            out.print(f"{path}: not registered (as of {format_time(result.as_of)})", highlight=False)
+            return
+        for m in result.matches:
+            out.print(f"{path}: [bold]{m.title}[/] ({m.work_id}), {m.match} match, holder {m.holder_name}",
+                      highlight=False)
+            for purpose in Purpose:
+                r = m.preferences[purpose]
+                out.print(f"    {purpose.value:12} {r.value.value:24} ({r.source.value})", highlight=False)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    holder: Annotated[str | None, typer.Option(help="Rights holder id (default: the operator).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a holder's works."""
+    with handled(as_json):
+        ca = open_ca(ctx)
+        views = ca.works.list(operator(ca), holder_id=holder, limit=limit)
+        if as_json:
+            for w in views:
+                emit(_work_line(w))
+            return
+        table = Table("id", "kind", "title", "registered")
+        for w in views:
+            table.add_row(w.id, w.kind, w.title, format_time(w.created_at))
+        out.print(table)
+
+
+@app.command()
+def prefer(
+    ctx: typer.Context,
+    work: Annotated[str, typer.Argument(help="Work id.")],
+    purpose: Annotated[str, typer.Argument(help="train-ai, train-genai, ai-input or search.")],
+    value: Annotated[str, typer.Argument(help="allow, deny or allow-with-remuneration.")],
+    jurisdiction: Annotated[str, typer.Option(help="*, CN, EU, JP or US.")] = "*",
+    as_json: JsonOpt = False,
+) -> None:
+    """State a preference for a work (a new statement; the history is kept)."""
+    with handled(as_json):
+        ca = open_ca(ctx)
+        receipt = ca.preferences.set(operator(ca), work_id=work, pref=PreferenceInput.parse(purpose, value, jurisdiction))
+        if as_json:
+            emit({"work_id": work, "purpose": purpose, "value": value, "receipt": receipt.to_dict()})
+        else:
+            out.print(f"{work}: {purpose} = {value} (log index {receipt.index})", highlight=False)
+
+
+__all__ = ["app"]

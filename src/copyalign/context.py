@@ -1,0 +1,105 @@
+"""Wiring: one :class:`Copyalign` object holds every service over one store, ledger, clock and policy.
+
+This is the Python library's entry point for in-process use, and what the API and CLI build on.
+
+Example:
+    >>> from copyalign import connect  # doctest: +SKIP
+    >>> ca = connect(Settings(database_url="sqlite:///registry.db"))  # doctest: +SKIP
+    >>> ca.lookup.lookup(ca.parties.operator(), b"some text").registered  # doctest: +SKIP
+    False
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from copyalign.clock import Clock, SystemClock
+from copyalign.core.checkpoint import Ed25519Signer, Signer, generate_key
+from copyalign.core.policy import PolicyProfile
+from copyalign.errors import ConfigurationError
+from copyalign.policy import load_policy
+from copyalign.services.base import ServiceBase
+from copyalign.services.ledger import Ledger
+from copyalign.services.lookup import LookupService
+from copyalign.services.parties import PartyService
+from copyalign.services.preferences import PreferenceService
+from copyalign.services.works import WorkService
+from copyalign.settings import Settings
+from copyalign.store.blobs import BlobStore, DirectoryBlobStore
+from copyalign.store.db import Store
+
+
+def load_or_create_signer(path: Path, origin: str) -> Signer:
+    """The log's Ed25519 key: read from ``path``, or created there (mode 0600) on first use."""
+    if path.exists():
+        try:
+            return Ed25519Signer.from_key(path.read_text("ascii").strip())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read the log key {path}: {exc}") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    skey, _vkey = generate_key(origin)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(skey + "\n")
+    return Ed25519Signer.from_key(skey)
+
+
+@dataclass
+class Copyalign:
+    settings: Settings
+    store: Store
+    ledger: Ledger
+    blobs: BlobStore
+    clock: Clock
+    policy: PolicyProfile
+    parties: PartyService
+    works: WorkService
+    preferences: PreferenceService
+    lookup: LookupService
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def connect(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    signer: Signer | None = None,
+    blobs: BlobStore | None = None,
+    policy: PolicyProfile | None = None,
+    store: Store | None = None,
+) -> Copyalign:
+    """Open (and migrate) the database and wire the services; every seam can be replaced for tests."""
+    settings = settings or Settings.from_env()
+    store = store or Store(settings.database_url)
+    clock = clock or SystemClock()
+    policy = policy or load_policy(settings.policy)
+    signer = signer or load_or_create_signer(settings.key_file, settings.log_origin)
+    blobs = blobs or DirectoryBlobStore(settings.blob_dir)
+    ledger = Ledger(store, signer=signer, clock=clock, origin=settings.log_origin)
+    common = {
+        "store": store,
+        "ledger": ledger,
+        "blobs": blobs,
+        "clock": clock,
+        "policy": policy,
+        "limits": settings.limits,
+    }
+    return Copyalign(
+        settings=settings,
+        store=store,
+        ledger=ledger,
+        blobs=blobs,
+        clock=clock,
+        policy=policy,
+        parties=PartyService(**common),
+        works=WorkService(**common),
+        preferences=PreferenceService(**common),
+        lookup=LookupService(**common),
+    )
+
+
+__all__ = ["Copyalign", "ServiceBase", "connect", "load_or_create_signer"]

@@ -1,0 +1,86 @@
+"""Who may do what: the role × action matrix, in one table.
+
+Keeping the matrix as data (rather than ``if role == ...`` scattered through routes) means the tests can walk
+every cell, the README can print it, and a new action is one row. Ownership is the second axis: some
+actions are allowed on one's own objects only, unless the role is the operator (the collective management
+organisation that runs the registry and acts for the holders it represents).
+
+Example:
+    >>> allowed(Role.RIGHTS_HOLDER, Action.WORK_UPDATE, owner=True)
+    True
+    >>> allowed(Role.RIGHTS_HOLDER, Action.WORK_UPDATE, owner=False)
+    False
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from copyalign.errors import PermissionDeniedError
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    RIGHTS_HOLDER = "rights_holder"
+    DEVELOPER = "developer"
+    PROVIDER = "provider"
+    AUDITOR = "auditor"
+
+
+class Action(enum.StrEnum):
+    PARTY_CREATE = "party.create"
+    PARTY_READ = "party.read"
+    KEY_ISSUE = "key.issue"
+    KEY_REVOKE = "key.revoke"
+    WORK_REGISTER = "work.register"
+    WORK_READ = "work.read"
+    WORK_UPDATE = "work.update"
+    PREFERENCE_SET = "preference.set"
+    LOOKUP = "lookup"
+    LOG_READ = "log.read"
+    LOG_CHECKPOINT = "log.checkpoint"
+
+
+class Grant(enum.Enum):
+    NONE = "none"
+    OWN = "own"  # only on objects the actor owns (its own works, itself)
+    ANY = "any"
+
+
+_O, _N, _A = Grant.OWN, Grant.NONE, Grant.ANY
+
+#: The matrix. Rows: actions; columns: roles in the order of :class:`Role`.
+#: Reading works is ``OWN`` for holders because a work's record carries contact and identifier details;
+#: what anyone may learn about someone else's work goes through ``lookup``, which answers the public facts.
+MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
+    action: dict(zip(Role, grants, strict=True))
+    for action, grants in {
+        #                    operator holder developer provider auditor
+        Action.PARTY_CREATE: (_A, _N, _N, _N, _N),
+        Action.PARTY_READ: (_A, _O, _O, _O, _A),
+        Action.KEY_ISSUE: (_A, _O, _O, _O, _O),
+        Action.KEY_REVOKE: (_A, _O, _O, _O, _O),
+        Action.WORK_REGISTER: (_A, _O, _N, _N, _N),
+        Action.WORK_READ: (_A, _O, _N, _N, _A),
+        Action.WORK_UPDATE: (_A, _O, _N, _N, _N),
+        Action.PREFERENCE_SET: (_A, _O, _N, _N, _N),
+        Action.LOOKUP: (_A, _A, _A, _A, _A),
+        Action.LOG_READ: (_A, _A, _A, _A, _A),
+        Action.LOG_CHECKPOINT: (_A, _N, _N, _N, _N),
+    }.items()
+}
+
+
+def allowed(role: Role, action: Action, *, owner: bool) -> bool:
+    grant = MATRIX[action][role]
+    return grant is Grant.ANY or (grant is Grant.OWN and owner)
+
+
+def require(role: Role, action: Action, *, owner: bool) -> None:
+    """Raise :class:`PermissionDeniedError` naming the role and action when the matrix says no."""
+    if not allowed(role, action, owner=owner):
+        whose = "its own" if MATRIX[action][role] is Grant.OWN else "any"
+        if MATRIX[action][role] is Grant.NONE:
+            raise PermissionDeniedError(f"a {role.value} may not perform {action.value}")
+        raise PermissionDeniedError(f"a {role.value} may perform {action.value} only on {whose} objects")

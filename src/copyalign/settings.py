@@ -1,0 +1,76 @@
+"""Deployment settings: the only place that reads the environment.
+
+Library code takes a :class:`Settings` object; the CLI and the server build one with :meth:`Settings.from_env`
+(CLI flags override). :data:`SETTINGS` is the one table that documents them all: the README's settings table is
+checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from copyalign.core.content import Limits
+from copyalign.errors import ConfigurationError
+
+#: (environment variable, field, default, what it does)
+SETTINGS: tuple[tuple[str, str, str, str], ...] = (
+    ("COPYALIGN_DATABASE_URL", "database_url", "sqlite:///copyalign.db",
+     "Database URL: a SQLite file (embedded default, WAL mode) or postgresql://user@host/db."),
+    ("COPYALIGN_DATA_DIR", "data_dir", "copyalign-data",
+     "Directory for content blobs (blobs/) and the log signing key (keys/log.key)."),
+    ("COPYALIGN_POLICY", "policy", "cn",
+     "Policy profile: a preset (cn, eu, jp, us) or the path of a TOML profile."),
+    ("COPYALIGN_LOG_ORIGIN", "log_origin", "copyalign.local/log",
+     "The log's origin line in checkpoints; make it your registry's public name."),
+    ("COPYALIGN_MAX_UPLOAD_BYTES", "max_upload_bytes", str(50 * 1024 * 1024),
+     "Largest accepted upload or content item, in bytes (HTTP 413 above it)."),
+    ("COPYALIGN_MAX_IMAGE_PIXELS", "max_image_pixels", "40000000",
+     "Largest accepted image in pixels, checked before decoding (decompression bombs)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///copyalign.db"
+    data_dir: str = "copyalign-data"
+    policy: str = "cn"
+    log_origin: str = "copyalign.local/log"
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for var, name, _default, _doc in SETTINGS:
+            if var in env and env[var] != "":
+                raw = env[var]
+                if types[name] in ("int", int):
+                    try:
+                        values[name] = int(raw)
+                    except ValueError:
+                        raise ConfigurationError(f"{var} must be an integer, not {raw!r}", field=var) from None
+                else:
+                    values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        out = replace(cls(), **values)
+        if out.max_upload_bytes <= 0 or out.max_image_pixels <= 0:
+            raise ConfigurationError("size limits must be positive")
+        return out
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_bytes=self.max_upload_bytes, max_image_pixels=self.max_image_pixels)
+
+    @property
+    def blob_dir(self) -> Path:
+        return Path(self.data_dir) / "blobs"
+
+    @property
+    def key_file(self) -> Path:
+        return Path(self.data_dir) / "keys" / "log.key"

@@ -1,0 +1,117 @@
+"""The database seam: one :class:`Store` per database URL, migrations applied on open.
+
+Two details make the same service code correct on both databases:
+
+* **SQLite** runs in WAL mode with ``synchronous=FULL`` (a committed registration survives a power cut, not
+  only a crash) and a busy timeout. Write transactions start with ``BEGIN IMMEDIATE`` so that two writers
+  queue for the lock instead of both reading the log size and one failing at commit; readers use a plain
+  ``BEGIN`` and never block writers.
+* **PostgreSQL** serialises log appends with ``SELECT … FOR UPDATE`` on the single ``log_state`` row (see
+  ``services.ledger``), so two API workers can never fork the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError as _SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from copyalign.errors import ConfigurationError, StoreUnavailableError
+
+SQLAlchemyError = _SQLAlchemyError
+
+
+def _normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` as shorthand for the psycopg 3 driver we ship."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("copyalign_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """Engine, sessions and migrations for one database.
+
+    Example:
+        >>> store = Store("sqlite://")  # doctest: +SKIP
+        >>> with store.write() as s: ...  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 5) -> None:
+        self.url = _normalise_url(url)
+        try:
+            parsed = make_url(self.url)
+        except Exception as exc:
+            raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise ConfigurationError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            else:
+                raise ConfigurationError("an in-memory SQLite database cannot be shared; give a file path")
+        else:
+            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+        self.engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_events(self.engine)
+        self._write_engine = self.engine.execution_options(copyalign_write=True)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def migrate(self) -> None:
+        from copyalign.store.migrate import upgrade
+
+        try:
+            upgrade(self.engine)
+        except OperationalError as exc:
+            raise StoreUnavailableError(f"cannot open database {self.safe_url}: {exc.orig}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back on any exception."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._reader() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

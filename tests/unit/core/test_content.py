@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from copyalign.core.content import Limits, decode_text, fingerprint, normalise_text
+from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
+
+
+@given(st.text())
+def test_normalise_is_idempotent(text: str) -> None:
+    once = normalise_text(text)
+    assert normalise_text(once) == once
+
+
+def test_normalise_unifies_typography_and_wrapping() -> None:
+    a = "“It’s late,” she said —\n  and   LEFT."
+    b = '"it\'s late," she said - and left.'
+    assert normalise_text(a) == normalise_text(b)
+
+
+def test_same_text_re_encoded_has_same_normalised_digest() -> None:
+    limits = Limits()
+    a = fingerprint("Ｆｕｌｌｗｉｄｔｈ text\r\nwrapped".encode(), limits)
+    b = fingerprint(b"fullwidth TEXT wrapped", limits)
+    assert a.sha256 != b.sha256 and a.norm_sha256 == b.norm_sha256
+
+
+def test_chinese_text_fingerprints() -> None:
+    fp = fingerprint("床前明月光，疑是地上霜。举头望明月，低头思故乡。".encode(), Limits())
+    assert fp.kind == "text" and fp.characters == 24 and fp.iscc.startswith("ISCC:")
+
+
+@pytest.mark.parametrize(
+    ("data", "exc", "code"),
+    [
+        (b"", InvalidInputError, "empty_content"),
+        (b"   \n\t", InvalidInputError, "empty_content"),
+        (b"\xff\xfe\x00a", InvalidInputError, "invalid_text_encoding"),
+        (b"abc\x00def", UnsupportedContentError, "binary_text"),
+    ],
+)
+def test_bad_text(data: bytes, exc: type[Exception], code: str) -> None:
+    with pytest.raises(exc) as e:
+        decode_text(data)
+    assert e.value.code == code  # type: ignore[attr-defined]
+
+
+def _img(size: tuple[int, int], fmt: str = "PNG", mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, 128).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_image_fingerprint_and_limits() -> None:
+    fp = fingerprint(_img((40, 30), "JPEG"), Limits())
+    assert (fp.kind, fp.media_type, fp.width, fp.height) == ("image", "image/jpeg", 40, 30)
+    with pytest.raises(ContentTooLargeError, match="pixels"):
+        fingerprint(_img((300, 300)), Limits(max_image_pixels=10_000))
+    with pytest.raises(ContentTooLargeError, match="bytes"):
+        fingerprint(_img((300, 300)), Limits(max_bytes=100))
+
+
+def test_truncated_and_unsupported_images() -> None:
+    with pytest.raises(UnsupportedContentError, match="cannot be decoded"):
+        fingerprint(_img((200, 200))[:200], Limits(), kind="image")
+    with pytest.raises(UnsupportedContentError):
+        fingerprint(b"GIF89a not really", Limits(), kind="image")
+    ico = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(ico, "ICO")
+    with pytest.raises(UnsupportedContentError):
+        fingerprint(ico.getvalue(), Limits(), kind="image")
+
+
+def test_exif_orientation_is_applied() -> None:
+    img = Image.new("RGB", (40, 20), 200)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    fp = fingerprint(buf.getvalue(), Limits())
+    assert (fp.width, fp.height) == (20, 40)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from copyalign.core.policy import parse_policy, settings_table
+from copyalign.core.preferences import Purpose, Value
+from copyalign.errors import ConfigurationError
+from copyalign.policy import PRESETS, docs_markdown, load_policy, preset_text
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_validate_and_name_their_jurisdiction(name: str) -> None:
+    p = load_policy(name)
+    assert p.profile.jurisdiction == name.upper()
+    assert p.profile.source
+    assert set(p.preferences.defaults) == set(Purpose)
+
+
+def test_presets_differ_where_the_law_does() -> None:
+    cn, eu, jp = load_policy("cn"), load_policy("eu"), load_policy("jp")
+    assert cn.preferences.defaults[Purpose.TRAIN_AI] is Value.ALLOW_WITH_REMUNERATION
+    assert eu.preferences.defaults[Purpose.TRAIN_AI] is Value.ALLOW
+    assert eu.preferences.opt_out_binding and not jp.preferences.opt_out_binding
+
+
+def test_unknown_key_is_named() -> None:
+    text = preset_text("eu").replace("[lookup]", "[lookup]\nisc_max_distance = 3")
+    with pytest.raises(ConfigurationError, match=r"lookup\.isc_max_distance"):
+        parse_policy(text, origin="mine.toml")
+
+
+def test_out_of_range_value_is_named() -> None:
+    text = preset_text("eu").replace("iscc_max_distance = 5", "iscc_max_distance = 40")
+    with pytest.raises(ConfigurationError) as e:
+        parse_policy(text)
+    assert e.value.field == "lookup.iscc_max_distance"
+
+
+def test_bad_toml_and_unknown_preset() -> None:
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        parse_policy("[profile\n")
+    with pytest.raises(ConfigurationError, match="cannot read policy file"):
+        load_policy("/nonexistent/policy.toml")
+
+
+def test_every_setting_has_a_source_and_is_documented() -> None:
+    docs = (ROOT / "docs" / "policy.md").read_text("utf-8")
+    assert docs == docs_markdown(), "docs/policy.md is stale: run 'copyalign policy docs > docs/policy.md'"
+    for key, _default, description, source in settings_table():
+        assert description, key
+        assert f"`{key}`" in docs, f"docs/policy.md does not document {key}"
+        if not key.startswith("profile."):
+            assert source, f"{key} has no legal source"
