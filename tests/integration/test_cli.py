@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import rfc8785
 from typer.testing import CliRunner
 
 from copyalign.cli.main import app
@@ -107,13 +108,15 @@ def test_log_export_verify_and_tamper(cli, tmp_path: Path) -> None:
     # tamper with one entry of the bundle: the verifier names the range/index, no traceback
     lines = bundle.read_text().splitlines()
     entry = json.loads(lines[4])
-    raw = base64.b64decode(entry["entry"]).replace(b"work.registered", b"work.registerex")
-    entry["entry"] = base64.b64encode(raw).decode()
+    forged = json.loads(base64.b64decode(entry["entry"]))
+    forged["subject"] = "wrk_forged"
+    entry["entry"] = base64.b64encode(rfc8785.dumps(forged)).decode()
     lines[4] = json.dumps(entry)
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_text("\n".join(lines) + "\n")
     code, [err], output = cli("log", "verify", str(tampered), "--key", vkey, "--json", ok=False)
     assert code == 1 and err["error"]["code"] == "verification_failed" and "Traceback" not in output
+    assert err["error"]["index"] <= 3  # the first entry of the checkpoint range that holds entry 3
 
     # a dropped entry is named exactly
     dropped = tmp_path / "dropped.jsonl"

@@ -29,6 +29,7 @@ import warnings
 from dataclasses import dataclass
 
 import iscc_core as ic
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from copyalign.core.iscc import code_to_int, text_code
@@ -165,7 +166,7 @@ def _image_content_code(img: Image.Image) -> str:
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(bg, img)
     grey = img.convert("L").resize((32, 32), Image.Resampling.BICUBIC)
-    pixels = list(grey.getdata())
+    pixels = np.asarray(grey, dtype=np.uint8).ravel().tolist()
     return str(ic.gen_image_code_v0(pixels)["iscc"])
 
 

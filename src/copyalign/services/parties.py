@@ -63,7 +63,7 @@ def _parse_role(raw: str) -> Role:
 
 
 def _split_key(token: str) -> tuple[str, str]:
-    parts = token.strip().split("_")
+    parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != "ca" or not parts[1] or not parts[2]:
         raise AuthenticationError("malformed API key: expected ca_<id>_<secret>")
     return f"key_{parts[1]}", parts[2]
