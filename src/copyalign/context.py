@@ -20,7 +20,7 @@ from copyalign.core.checkpoint import Ed25519Signer, Signer, generate_key
 from copyalign.core.policy import PolicyProfile
 from copyalign.errors import ConfigurationError
 from copyalign.policy import load_policy
-from copyalign.services.base import ServiceBase
+from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.ledger import Ledger
 from copyalign.services.lookup import LookupService
 from copyalign.services.parties import PartyService
@@ -80,14 +80,7 @@ def connect(
     signer = signer or load_or_create_signer(settings.key_file, settings.log_origin)
     blobs = blobs or DirectoryBlobStore(settings.blob_dir)
     ledger = Ledger(store, signer=signer, clock=clock, origin=settings.log_origin)
-    common = {
-        "store": store,
-        "ledger": ledger,
-        "blobs": blobs,
-        "clock": clock,
-        "policy": policy,
-        "limits": settings.limits,
-    }
+    deps = Deps(store=store, ledger=ledger, blobs=blobs, clock=clock, policy=policy, limits=settings.limits)
     return Copyalign(
         settings=settings,
         store=store,
@@ -95,10 +88,10 @@ def connect(
         blobs=blobs,
         clock=clock,
         policy=policy,
-        parties=PartyService(**common),
-        works=WorkService(**common),
-        preferences=PreferenceService(**common),
-        lookup=LookupService(**common),
+        parties=PartyService(deps),
+        works=WorkService(deps),
+        preferences=PreferenceService(deps),
+        lookup=LookupService(deps),
     )
 
 

@@ -18,18 +18,42 @@ from copyalign.errors import ConfigurationError
 
 #: (environment variable, field, default, what it does)
 SETTINGS: tuple[tuple[str, str, str, str], ...] = (
-    ("COPYALIGN_DATABASE_URL", "database_url", "sqlite:///copyalign.db",
-     "Database URL: a SQLite file (embedded default, WAL mode) or postgresql://user@host/db."),
-    ("COPYALIGN_DATA_DIR", "data_dir", "copyalign-data",
-     "Directory for content blobs (blobs/) and the log signing key (keys/log.key)."),
-    ("COPYALIGN_POLICY", "policy", "cn",
-     "Policy profile: a preset (cn, eu, jp, us) or the path of a TOML profile."),
-    ("COPYALIGN_LOG_ORIGIN", "log_origin", "copyalign.local/log",
-     "The log's origin line in checkpoints; make it your registry's public name."),
-    ("COPYALIGN_MAX_UPLOAD_BYTES", "max_upload_bytes", str(50 * 1024 * 1024),
-     "Largest accepted upload or content item, in bytes (HTTP 413 above it)."),
-    ("COPYALIGN_MAX_IMAGE_PIXELS", "max_image_pixels", "40000000",
-     "Largest accepted image in pixels, checked before decoding (decompression bombs)."),
+    (
+        "COPYALIGN_DATABASE_URL",
+        "database_url",
+        "sqlite:///copyalign.db",
+        "Database URL: a SQLite file (embedded default, WAL mode) or postgresql://user@host/db.",
+    ),
+    (
+        "COPYALIGN_DATA_DIR",
+        "data_dir",
+        "copyalign-data",
+        "Directory for content blobs (blobs/) and the log signing key (keys/log.key).",
+    ),
+    (
+        "COPYALIGN_POLICY",
+        "policy",
+        "cn",
+        "Policy profile: a preset (cn, eu, jp, us) or the path of a TOML profile.",
+    ),
+    (
+        "COPYALIGN_LOG_ORIGIN",
+        "log_origin",
+        "copyalign.local/log",
+        "The log's origin line in checkpoints; make it your registry's public name.",
+    ),
+    (
+        "COPYALIGN_MAX_UPLOAD_BYTES",
+        "max_upload_bytes",
+        str(50 * 1024 * 1024),
+        "Largest accepted upload or content item, in bytes (HTTP 413 above it).",
+    ),
+    (
+        "COPYALIGN_MAX_IMAGE_PIXELS",
+        "max_image_pixels",
+        "40000000",
+        "Largest accepted image in pixels, checked before decoding (decompression bombs).",
+    ),
 )
 
 

@@ -36,8 +36,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _send_json(send: Send, status: int, body: dict[str, object]) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -55,8 +60,14 @@ class BodyLimit:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_json(send, 413, error_body(
-                "content_too_large", f"request body is {declared} bytes, over the limit of {self.max_bytes}"))
+            await _send_json(
+                send,
+                413,
+                error_body(
+                    "content_too_large",
+                    f"request body is {declared} bytes, over the limit of {self.max_bytes}",
+                ),
+            )
             return
         seen = 0
         started = False
@@ -80,8 +91,11 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_json(send, 413, error_body(
-                    "content_too_large", f"request body is over the limit of {self.max_bytes} bytes"))
+                await _send_json(
+                    send,
+                    413,
+                    error_body("content_too_large", f"request body is over the limit of {self.max_bytes} bytes"),
+                )
 
 
 class Idempotency:
@@ -97,8 +111,11 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= 200:
-            await _send_json(send, 400, error_body(
-                "invalid_input", "Idempotency-Key must be 1 to 200 characters", "Idempotency-Key"))
+            await _send_json(
+                send,
+                400,
+                error_body("invalid_input", "Idempotency-Key must be 1 to 200 characters", "Idempotency-Key"),
+            )
             return
         chunks = []
         while True:
@@ -112,8 +129,14 @@ class Idempotency:
         auth = _header(scope, b"authorization") or _header(scope, b"x-api-key") or "anonymous"
         owner = hashlib.sha256(auth.encode()).hexdigest()[:40]
         digest = hashlib.sha256(
-            b"\0".join([scope["path"].encode(), scope.get("query_string", b""),
-                        (_header(scope, b"content-type") or "").encode(), body])
+            b"\0".join(
+                [
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    (_header(scope, b"content-type") or "").encode(),
+                    body,
+                ]
+            )
         ).hexdigest()
         try:
             stored = await anyio.to_thread.run_sync(self.store.claim, owner, key, digest)
@@ -121,9 +144,17 @@ class Idempotency:
             await _send_json(send, status_for(exc), {"error": exc.to_dict()})
             return
         if stored is not None:
-            await send({"type": "http.response.start", "status": stored.status_code, "headers": [
-                (b"content-type", stored.content_type.encode()), (b"idempotent-replayed", b"true"),
-                (b"content-length", str(len(stored.body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": stored.status_code,
+                    "headers": [
+                        (b"content-type", stored.content_type.encode()),
+                        (b"idempotent-replayed", b"true"),
+                        (b"content-length", str(len(stored.body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": stored.body})
             return
 

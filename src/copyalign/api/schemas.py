@@ -66,7 +66,12 @@ def receipt_json(r: Receipt | None) -> dict[str, Any] | None:
 
 
 def party_json(p: PartyView) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": p.id, "name": p.name, "role": p.role.value, "created_at": format_time(p.created_at)}
+    out: dict[str, Any] = {
+        "id": p.id,
+        "name": p.name,
+        "role": p.role.value,
+        "created_at": format_time(p.created_at),
+    }
     if p.receipt is not None:
         out["receipt"] = p.receipt.to_dict()
     return out

@@ -33,11 +33,20 @@ def party_add(
         party = ca.parties.create(op, name=name, role=role, email=email)
         key = ca.parties.issue_key(op, party.id, label="first key")
         if as_json:
-            emit({"id": party.id, "name": party.name, "role": party.role.value, "api_key": key.secret,
-                  "log_index": party.receipt.index if party.receipt else None})
+            emit(
+                {
+                    "id": party.id,
+                    "name": party.name,
+                    "role": party.role.value,
+                    "api_key": key.secret,
+                    "log_index": party.receipt.index if party.receipt else None,
+                }
+            )
         else:
-            out.print(f"created {party.id} ({party.role.value}); API key [bold]{key.secret}[/] (shown once)",
-                      highlight=False)
+            out.print(
+                f"created {party.id} ({party.role.value}); API key [bold]{key.secret}[/] (shown once)",
+                highlight=False,
+            )
 
 
 @parties.command("list")
@@ -72,8 +81,11 @@ def key_issue(
 
 
 @keys.command("revoke")
-def key_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="Key id (key_…).")],
-               as_json: JsonOpt = False) -> None:
+def key_revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="Key id (key_…).")],
+    as_json: JsonOpt = False,
+) -> None:
     with handled(as_json):
         ca = open_ca(ctx)
         receipt = ca.parties.revoke_key(operator(ca), key_id)

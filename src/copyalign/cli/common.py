@@ -37,8 +37,7 @@ class State:
 
 def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
-    assert isinstance(obj, State)
-    return obj
+    return obj if isinstance(obj, State) else State()
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -72,4 +71,3 @@ def operator(ca: Copyalign) -> Principal:
     if op is None:
         raise CopyalignError("this registry has no operator yet: run 'copyalign init' first", code="not_initialised")
     return op
-

@@ -80,8 +80,11 @@ def proof_consistency(
 
 
 @app.command()
-def export(ctx: typer.Context, path: Annotated[Path, typer.Argument(help="Bundle file to write (JSON Lines).")],
-           as_json: JsonOpt = False) -> None:
+def export(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Bundle file to write (JSON Lines).")],
+    as_json: JsonOpt = False,
+) -> None:
     """Write entries, signed checkpoints and the verifier key to a bundle that verifies with no server."""
     with handled(as_json):
         ca = open_ca(ctx)
@@ -109,10 +112,15 @@ def verify(
             if key is None:
                 err.print("[yellow]note:[/] using the verifier key inside the bundle; pin it with --key")
             report = verify_bundle(bundle, key=key, against=against)
-        obj = {"ok": True, "entries": report.entries, "checkpoints": len(report.checkpoints),
-               "root": base64.b64encode(report.root).decode()}
+        obj = {
+            "ok": True,
+            "entries": report.entries,
+            "checkpoints": len(report.checkpoints),
+            "root": base64.b64encode(report.root).decode(),
+        }
         emit(obj) if as_json else out.print(
-            f"ok: {report.entries} entries, {len(report.checkpoints)} signed checkpoints verified")
+            f"ok: {report.entries} entries, {len(report.checkpoints)} signed checkpoints verified"
+        )
 
 
 @app.command("prove-preference")
@@ -131,18 +139,32 @@ def prove_preference(
         opened = open_note(cp.note.encode(), [ca.ledger.verifier()])
         proofs = prove_preferences(ca.preferences, operator(ca), work, cp.size)
         for p in proofs:
-            assert p.statement.log_index is not None
-            merkle.verify_inclusion(merkle.leaf_hash(p.entry), p.statement.log_index, cp.size, p.proof, opened.root)
-        obj = {"work_id": work, "checkpoint": cp.note, "statements": [
-            {"purpose": p.statement.purpose.value, "value": p.statement.value.value, "scope": p.statement.scope.value,
-             "jurisdiction": p.statement.jurisdiction, "index": p.statement.log_index,
-             "entry": p.entry.decode(), "proof": _b64(p.proof)} for p in proofs]}
+            merkle.verify_inclusion(merkle.leaf_hash(p.entry), p.index, cp.size, p.proof, opened.root)
+        obj = {
+            "work_id": work,
+            "checkpoint": cp.note,
+            "statements": [
+                {
+                    "purpose": p.statement.purpose.value,
+                    "value": p.statement.value.value,
+                    "scope": p.statement.scope.value,
+                    "jurisdiction": p.statement.jurisdiction,
+                    "index": p.statement.log_index,
+                    "entry": p.entry.decode(),
+                    "proof": _b64(p.proof),
+                }
+                for p in proofs
+            ],
+        }
         if as_json:
             emit(obj)
         elif not proofs:
             out.print(f"no preference for {work} is logged inside the checkpoint of size {cp.size}")
         else:
             for p in proofs:
-                out.print(f"{p.statement.scope.value} {p.statement.purpose.value} = {p.statement.value.value} "
-                          f"logged at index {p.statement.log_index}, inside the checkpoint of size {cp.size} "
-                          "(proof verified)", highlight=False)
+                out.print(
+                    f"{p.statement.scope.value} {p.statement.purpose.value} = {p.statement.value.value} "
+                    f"logged at index {p.statement.log_index}, inside the checkpoint of size {cp.size} "
+                    "(proof verified)",
+                    highlight=False,
+                )

@@ -8,7 +8,7 @@ import typer
 
 from copyalign import __version__
 from copyalign.cli import admin, log, works
-from copyalign.cli.common import State, emit, err, handled, out, state
+from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
 
@@ -56,7 +56,9 @@ def _init(ctx: typer.Context, operator_name: str) -> tuple[Copyalign, str | None
 @app.command()
 def init(
     ctx: typer.Context,
-    operator_name: Annotated[str, typer.Option(help="Name of the operator (the CMO running the registry).")] = "Registry operator",
+    operator_name: Annotated[
+        str, typer.Option(help="Name of the operator (the CMO running the registry).")
+    ] = "Registry operator",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create the database, the log signing key and the operator with its first API key (shown once)."""
@@ -64,8 +66,14 @@ def init(
         ca, secret = _init(ctx, operator_name)
         vkey = ca.ledger.verifier_key
         if as_json:
-            emit({"database": ca.store.safe_url, "operator_key": secret, "verifier_key": vkey,
-                  "initialised": secret is not None})
+            emit(
+                {
+                    "database": ca.store.safe_url,
+                    "operator_key": secret,
+                    "verifier_key": vkey,
+                    "initialised": secret is not None,
+                }
+            )
             return
         out.print(f"database      {ca.store.safe_url}")
         out.print(f"data dir      {ca.settings.data_dir}")
@@ -95,9 +103,7 @@ def serve(
         if demo:
             from copyalign.demo import seed
 
-            op = ca.parties.operator()
-            assert op is not None
-            reg = seed(ca, op)
+            reg = seed(ca, operator(ca))
             out.print(f"demo rights holder {reg.holder_id} with {reg.works} works; sign in with [bold]{reg.api_key}[/]")
         app_ = create_app(ca)
         out.print(f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs)")

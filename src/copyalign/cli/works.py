@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,7 @@ from copyalign.errors import InvalidInputError, ManifestError
 from copyalign.services.ledger import format_time
 from copyalign.services.manifest import read_manifest
 from copyalign.services.preferences import PreferenceInput
-from copyalign.services.works import ItemError, WorkInput, WorkView, fingerprint_all
+from copyalign.services.works import ItemError, WorkInput, WorkView
 
 app = typer.Typer(help="Register works, import manifests, look content up.", no_args_is_help=True)
 
@@ -24,8 +25,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line 
 
 
 def _work_line(w: WorkView) -> dict[str, object]:
-    return {"id": w.id, "holder_id": w.holder_id, "kind": w.kind, "title": w.title, "sha256": w.sha256,
-            "iscc": w.iscc, "log_index": w.log_index, "created_at": format_time(w.created_at)}
+    return {
+        "id": w.id,
+        "holder_id": w.holder_id,
+        "kind": w.kind,
+        "title": w.title,
+        "sha256": w.sha256,
+        "iscc": w.iscc,
+        "log_index": w.log_index,
+        "created_at": format_time(w.created_at),
+    }
 
 
 def _read(path: Path) -> bytes:
@@ -46,7 +55,9 @@ def add(
     holder: Annotated[str | None, typer.Option(help="Rights holder id (default: the operator).")] = None,
     title: Annotated[str | None, typer.Option(help="Title (default: the file name).")] = None,
     creator: Annotated[list[str] | None, typer.Option(help="Creator name; repeat for several.")] = None,
-    deny: Annotated[list[str] | None, typer.Option(help="Purpose to deny (train-ai, train-genai, ai-input, search).")] = None,
+    deny: Annotated[
+        list[str] | None, typer.Option(help="Purpose to deny (train-ai, train-genai, ai-input, search).")
+    ] = None,
     remunerate: Annotated[list[str] | None, typer.Option(help="Purpose allowed with remuneration.")] = None,
     kind: Annotated[str | None, typer.Option(help="text or image (default: from the content).")] = None,
     as_json: JsonOpt = False,
@@ -57,8 +68,13 @@ def add(
             PreferenceInput.parse(p, "allow-with-remuneration", "*") for p in remunerate or []
         )
         items = [
-            WorkInput(data=_read(p), title=title or p.name, kind=kind, creators=tuple(creator or ()),
-                      preferences=prefs)
+            WorkInput(
+                data=_read(p),
+                title=title or p.name,
+                kind=kind,
+                creators=tuple(creator or ()),
+                preferences=prefs,
+            )
             for p in paths
         ]
         ca = open_ca(ctx)
@@ -86,18 +102,26 @@ def import_(
     with handled(as_json):
         items, numbers = read_manifest(manifest)
         ca = open_ca(ctx)
-        with Progress(TextColumn("fingerprinting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      disable=as_json, transient=True) as bar:
-            task = bar.add_task("fp", total=len(items))
+        with Progress(
+            TextColumn("fingerprinting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            disable=as_json,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("fp", total=len(items), rate="")
+            started = time.perf_counter()
+
+            def advance(done: int) -> None:
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                bar.update(task, completed=done, rate=f"{rate:,.0f} works/s")
+
             try:
-                fps = fingerprint_all(items, ca.settings.limits, workers=workers)
+                views = ca.works.register_many(operator(ca), items, holder_id=holder, workers=workers, progress=advance)
             except ItemError as exc:
                 raise ManifestError(exc.error.message, line=numbers[exc.position], field=exc.error.field) from None
-            bar.update(task, completed=len(items))
-        try:
-            views = ca.works.register_many(operator(ca), items, holder_id=holder, fingerprints=fps)
-        except ItemError as exc:
-            raise ManifestError(exc.error.message, line=numbers[exc.position], field=exc.error.field) from None
         if as_json:
             for n, w in zip(numbers, views, strict=True):
                 emit({"line": n, **_work_line(w)})
@@ -126,8 +150,10 @@ def lookup(
             out.print(f"{path}: not registered (as of {format_time(result.as_of)})", highlight=False)
             return
         for m in result.matches:
-            out.print(f"{path}: [bold]{m.title}[/] ({m.work_id}), {m.match} match, holder {m.holder_name}",
-                      highlight=False)
+            out.print(
+                f"{path}: [bold]{m.title}[/] ({m.work_id}), {m.match} match, holder {m.holder_name}",
+                highlight=False,
+            )
             for purpose in Purpose:
                 r = m.preferences[purpose]
                 out.print(f"    {purpose.value:12} {r.value.value:24} ({r.source.value})", highlight=False)
@@ -166,7 +192,9 @@ def prefer(
     """State a preference for a work (a new statement; the history is kept)."""
     with handled(as_json):
         ca = open_ca(ctx)
-        receipt = ca.preferences.set(operator(ca), work_id=work, pref=PreferenceInput.parse(purpose, value, jurisdiction))
+        receipt = ca.preferences.set(
+            operator(ca), work_id=work, pref=PreferenceInput.parse(purpose, value, jurisdiction)
+        )
         if as_json:
             emit({"work_id": work, "purpose": purpose, "value": value, "receipt": receipt.to_dict()})
         else:

@@ -181,14 +181,17 @@ class NoteVerifier:
 def sign_note(body: bytes, signers: Sequence[Signer]) -> bytes:
     if not body.endswith(b"\n"):
         raise InvalidInputError("a note body ends with a newline")
-    lines = [
-        f"{_DASH} {s.name} {base64.b64encode(s.key_id + s.sign(body)).decode()}\n" for s in signers
-    ]
+    lines = [f"{_DASH} {s.name} {base64.b64encode(s.key_id + s.sign(body)).decode()}\n" for s in signers]
     return body + b"\n" + "".join(lines).encode()
 
 
 def open_note(note: bytes, verifiers: Sequence[NoteVerifier]) -> Checkpoint:
-    """Check a signed checkpoint: strict format, and a valid signature by at least one known key.
+    """Check a signed checkpoint: strict format, and a valid signature by at least one known key."""
+    return Checkpoint.parse(verify_note(note, verifiers))
+
+
+def verify_note(note: bytes, verifiers: Sequence[NoteVerifier]) -> bytes:
+    """Check any signed note and return its verified text.
 
     A signature by an unknown key is ignored; a known key's bad signature is an error.
     """
@@ -217,4 +220,4 @@ def open_note(note: bytes, verifiers: Sequence[NoteVerifier]) -> Checkpoint:
         verified = True
     if not verified:
         raise VerificationError("no signature by a known key")
-    return Checkpoint.parse(body.encode())
+    return body.encode()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -45,7 +44,16 @@ IMAGE_FORMATS = {
     "TIFF": "image/tiff",
     "BMP": "image/bmp",
 }
-_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"RIFF", b"II*\x00", b"MM\x00*", b"BM")
+_IMAGE_MAGIC = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"RIFF",
+    b"II*\x00",
+    b"MM\x00*",
+    b"BM",
+)
 
 KINDS = ("text", "image")
 
@@ -73,9 +81,9 @@ class Fingerprint:
     version: int = FINGERPRINT_VERSION
 
 
-_QUOTES = str.maketrans({c: "'" for c in "‘’‚‛′`´"} | {c: '"' for c in "“”„‟″«»"})
-_DASHES = re.compile(r"[‐‑‒–—―−﹘﹣－]")
-_SPACE = re.compile(r"\s+")
+_TYPOGRAPHY = str.maketrans(
+    {c: "'" for c in "‘’‚‛′`´"} | {c: '"' for c in "“”„‟″«»"} | {c: "-" for c in "‐‑‒–—―−﹘﹣－"}
+)
 
 
 def normalise_text(text: str) -> str:
@@ -83,9 +91,8 @@ def normalise_text(text: str) -> str:
 
     Idempotent: ``normalise_text(normalise_text(t)) == normalise_text(t)``.
     """
-    t = unicodedata.normalize("NFKC", text).casefold()
-    t = _DASHES.sub("-", t.translate(_QUOTES))
-    t = _SPACE.sub(" ", t).strip()
+    t = unicodedata.normalize("NFKC", text).casefold().translate(_TYPOGRAPHY)
+    t = " ".join(t.split())
     # casefold can produce sequences that NFKC would compose; one more pass makes the function idempotent.
     return unicodedata.normalize("NFKC", t)
 
@@ -181,9 +188,7 @@ def _composite(content_code: str, data: bytes) -> str:
 def fingerprint(data: bytes, limits: Limits, *, kind: str | None = None, field: str = "content") -> Fingerprint:
     """Validate ``data`` as ``kind`` (guessed from magic bytes when ``None``) and fingerprint it."""
     if len(data) > limits.max_bytes:
-        raise ContentTooLargeError(
-            f"content is {len(data)} bytes, over the limit of {limits.max_bytes}", field=field
-        )
+        raise ContentTooLargeError(f"content is {len(data)} bytes, over the limit of {limits.max_bytes}", field=field)
     kind = kind or guess_kind(data)
     sha = hashlib.sha256(data).hexdigest()
     if kind == "text":

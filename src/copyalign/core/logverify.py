@@ -60,8 +60,9 @@ def verify_log(
     checkpoints = sorted((open_note(n, verifiers) for n in notes), key=lambda c: c.size)
     for a, b in zip(checkpoints, checkpoints[1:], strict=False):
         if a.size == b.size and a.root != b.root:
-            raise VerificationError(f"two signed checkpoints of size {a.size} with different roots (a fork)",
-                                    index=a.size)
+            raise VerificationError(
+                f"two signed checkpoints of size {a.size} with different roots (a fork)", index=a.size
+            )
     pending = [c for c in checkpoints if c.size > 0]
     for c in checkpoints:
         if c.size == 0 and c.root != merkle.EMPTY_ROOT:
@@ -91,7 +92,8 @@ def verify_log(
             range_start = size
     if pending:
         raise VerificationError(
-            f"a checkpoint of size {pending[0].size} is signed but only {size} entries were served", index=size
+            f"a checkpoint of size {pending[0].size} is signed but only {size} entries were served",
+            index=size,
         )
     return LogReport(size, tuple(checkpoints), merkle.root_from_frontier(size, frontier))
 

@@ -276,9 +276,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
         raise VerificationError(f"entry {index} is not included in the tree of size {size}", index=index)
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
     _check_hashes(old_root, new_root, *proof)
     if not 0 <= old_size <= new_size:
         raise VerificationError(f"size {old_size} cannot precede size {new_size}")

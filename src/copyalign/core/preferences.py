@@ -9,8 +9,9 @@ say about work W at time T?" has one exact answer. Two times matter and both are
 Resolution *as of T* only looks at statements recorded at or before T (the registry cannot be held to what
 it did not yet know) and in effect at T. Among those, the most specific wins: a work-level statement beats
 the holder's default, a jurisdiction-specific statement beats the ``*`` scope, and for the same specificity
-the latest effective (then latest recorded, then latest in the log) wins. ``train-genai`` is a subset of ``train-ai`` in the AIPREF
-vocabulary, so when nothing is said about ``train-genai`` the ``train-ai`` statement applies to it.
+the latest effective (then latest recorded, then latest in the log) wins. ``train-genai`` is a subset of
+``train-ai`` in the AIPREF vocabulary, so when nothing is said about ``train-genai`` the ``train-ai``
+statement applies to it.
 
 Example:
     >>> from datetime import datetime, UTC
@@ -141,9 +142,7 @@ def resolve(
     candidates = [
         s
         for s in statements
-        if s.recorded_at <= at
-        and s.effective_at <= at
-        and (s.jurisdiction == "*" or s.jurisdiction == jurisdiction)
+        if s.recorded_at <= at and s.effective_at <= at and (s.jurisdiction == "*" or s.jurisdiction == jurisdiction)
     ]
     own = [s for s in candidates if s.purpose is purpose]
     if own:
@@ -167,6 +166,5 @@ def resolve_all(
     items = list(statements)
     defaults = defaults or {}
     return {
-        p: resolve(items, p, at=at, jurisdiction=jurisdiction, default=defaults.get(p, Value.ALLOW))
-        for p in Purpose
+        p: resolve(items, p, at=at, jurisdiction=jurisdiction, default=defaults.get(p, Value.ALLOW)) for p in Purpose
     }

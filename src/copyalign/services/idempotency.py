@@ -41,9 +41,17 @@ class IdempotencyStore:
             with self.store.write() as s:
                 row = s.get(IdempotencyRecord, (scope, key))
                 if row is None:
-                    s.add(IdempotencyRecord(party_id=scope, key=key, request_sha256=request_sha256,
-                                            status_code=None, response_body=None, content_type=None,
-                                            created_at=now))
+                    s.add(
+                        IdempotencyRecord(
+                            party_id=scope,
+                            key=key,
+                            request_sha256=request_sha256,
+                            status_code=None,
+                            response_body=None,
+                            content_type=None,
+                            created_at=now,
+                        )
+                    )
                     try:
                         s.flush()
                     except IntegrityError:
@@ -51,17 +59,26 @@ class IdempotencyStore:
                         continue
                     return None
                 if row.request_sha256 != request_sha256:
-                    raise ConflictError("this Idempotency-Key was used for a different request",
-                                        field="Idempotency-Key", code="idempotency_key_reused")
+                    raise ConflictError(
+                        "this Idempotency-Key was used for a different request",
+                        field="Idempotency-Key",
+                        code="idempotency_key_reused",
+                    )
                 if row.status_code is not None:
                     return Stored(row.status_code, bytes(row.response_body or b""), row.content_type or "")
                 if now - row.created_at < STALE_AFTER:
-                    raise ConflictError("a request with this Idempotency-Key is still in progress",
-                                        field="Idempotency-Key", code="idempotency_key_in_progress")
+                    raise ConflictError(
+                        "a request with this Idempotency-Key is still in progress",
+                        field="Idempotency-Key",
+                        code="idempotency_key_in_progress",
+                    )
                 row.created_at = now
                 return None
-        raise ConflictError("a request with this Idempotency-Key is still in progress",
-                            field="Idempotency-Key", code="idempotency_key_in_progress")
+        raise ConflictError(
+            "a request with this Idempotency-Key is still in progress",
+            field="Idempotency-Key",
+            code="idempotency_key_in_progress",
+        )
 
     def complete(self, scope: str, key: str, stored: Stored) -> None:
         with self.store.write() as s:
@@ -74,10 +91,12 @@ class IdempotencyStore:
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose request failed on the server side, so a retry can run."""
         with self.store.write() as s:
-            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.party_id == scope,
-                                                      IdempotencyRecord.key == key))
+            s.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.party_id == scope, IdempotencyRecord.key == key)
+            )
 
     def get(self, scope: str, key: str) -> IdempotencyRecord | None:
         with self.store.read() as s:
-            return s.execute(select(IdempotencyRecord).where(IdempotencyRecord.party_id == scope,
-                                                             IdempotencyRecord.key == key)).scalar()
+            return s.execute(
+                select(IdempotencyRecord).where(IdempotencyRecord.party_id == scope, IdempotencyRecord.key == key)
+            ).scalar()

@@ -40,8 +40,35 @@ from copyalign.store.models import LogEntry, LogNode, LogState
 ENTRY_VERSION = 1
 
 
+_SAFE_INT = 2**53 - 1
+
+
+def _plain(obj: Any) -> bool:
+    """True when ``obj`` holds only ASCII-keyed dicts, lists, strings, ints, bools and None."""
+    t = type(obj)
+    if t is str or t is bool or obj is None:
+        return True
+    if t is int:
+        return -_SAFE_INT <= obj <= _SAFE_INT  # beyond, RFC 8785 (I-JSON) has no exact form: rfc8785 refuses
+    if t is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
+    if t is list:
+        return all(_plain(v) for v in obj)
+    return False
+
+
 def canonical(obj: Any) -> bytes:
-    return rfc8785.dumps(obj)
+    """RFC 8785 canonical JSON.
+
+    For what the log writes (ASCII keys, no floats) RFC 8785 is exactly ``json.dumps`` with sorted keys,
+    no whitespace and no ASCII escaping, which is ~20x faster than the general ``rfc8785`` encoder; anything
+    else (floats, non-ASCII keys, whose rules differ) goes to ``rfc8785``. A property test holds the two equal.
+    """
+    return _dumps(obj) if _plain(obj) else rfc8785.dumps(obj)
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def format_time(t: datetime) -> str:
@@ -95,9 +122,7 @@ class _DbNodes:
         if not keys:
             return {}
         rows = self.session.execute(
-            select(LogNode.level, LogNode.idx, LogNode.hash).where(
-                tuple_(LogNode.level, LogNode.idx).in_(list(keys))
-            )
+            select(LogNode.level, LogNode.idx, LogNode.hash).where(tuple_(LogNode.level, LogNode.idx).in_(list(keys)))
         )
         return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
@@ -140,7 +165,7 @@ class Ledger:
                 "subject": ev.subject,
                 "payload_sha256": hashlib.sha256(payload).hexdigest(),
             }
-            data = canonical(entry)
+            data = _dumps(entry)  # fixed ASCII keys, str and int values: canonical as it stands
             entries.append(entry)
             leaves.append(merkle.leaf_hash(data))
             rows.append(
@@ -154,18 +179,15 @@ class Ledger:
                 }
             )
         result = merkle.append_leaves(size, frontier, leaves)
-        session.execute(insert(LogEntry), rows)
+        # Core inserts (not ORM bulk): the ORM's per-row bookkeeping costs more than SQLite's own work here.
+        conn = session.connection()
+        conn.execute(insert(LogEntry), rows)
+        nodes = [{"level": k[0], "idx": k[1], "hash": h} for k, h in result.nodes.items()]
+        conn.execute(insert(LogNode), nodes)
         session.execute(
-            insert(LogNode), [{"level": k[0], "idx": k[1], "hash": h} for k, h in result.nodes.items()]
+            update(LogState).where(LogState.id == 1).values(size=result.new_size, frontier=b"".join(result.frontier))
         )
-        session.execute(
-            update(LogState)
-            .where(LogState.id == 1)
-            .values(size=result.new_size, frontier=b"".join(result.frontier))
-        )
-        return [
-            Receipt(index=size + i, entry=entries[i], leaf_hash=leaves[i].hex()) for i in range(len(events))
-        ]
+        return [Receipt(index=size + i, entry=entries[i], leaf_hash=leaves[i].hex()) for i in range(len(events))]
 
     # -- checkpoints -----------------------------------------------------------------------------------
 
@@ -267,7 +289,7 @@ class Ledger:
 
     @property
     def verifier_key(self) -> str:
-        return str(self.signer.verifier_key)  # type: ignore[attr-defined]
+        return str(self.signer.verifier_key)
 
     def open_checkpoint(self, note: str) -> Checkpoint:
         return open_note(note.encode(), [self.verifier()])

@@ -52,7 +52,12 @@ def export_bundle(ledger: Ledger, out: TextIO) -> int:
     notes = _notes(ledger)
     latest = ledger.latest_checkpoint()
     size = latest.size if latest else 0
-    header = {"format": FORMAT, "origin": ledger.origin, "verifier_key": ledger.verifier_key, "checkpoints": notes}
+    header = {
+        "format": FORMAT,
+        "origin": ledger.origin,
+        "verifier_key": ledger.verifier_key,
+        "checkpoints": notes,
+    }
     out.write(json.dumps(header) + "\n")
     n = 0
     for idx, data in _db_entries(ledger, upto=size):
@@ -75,8 +80,9 @@ def verify_store(ledger: Ledger) -> LogReport:
                 leaves.clear()
                 with ledger.store.read() as s:
                     rows = s.execute(
-                        select(LogNode.idx, LogNode.hash)
-                        .where(LogNode.level == 0, LogNode.idx >= idx, LogNode.idx < idx + _CHUNK)
+                        select(LogNode.idx, LogNode.hash).where(
+                            LogNode.level == 0, LogNode.idx >= idx, LogNode.idx < idx + _CHUNK
+                        )
                     ).all()
                 leaves.update({i: bytes(h) for i, h in rows})
             yield idx, data

@@ -78,10 +78,10 @@ def content_of(line: ManifestLine, base: Path | None) -> bytes:
             return base64.b64decode(line.content_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInputError("content_base64 is not valid base64", field="content_base64") from None
-    assert line.path is not None
-    if base is None:
-        raise InvalidInputError("path is only accepted from a local manifest; send text or content_base64",
-                                field="path")
+    if base is None or line.path is None:
+        raise InvalidInputError(
+            "path is only accepted from a local manifest; send text or content_base64", field="path"
+        )
     p = safe_path(base, line.path)
     try:
         return p.read_bytes()

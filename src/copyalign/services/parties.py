@@ -70,9 +70,7 @@ def _split_key(token: str) -> tuple[str, str]:
 
 
 class PartyService(ServiceBase):
-    def create(
-        self, actor: Principal | None, *, name: str, role: str, email: str | None = None
-    ) -> PartyView:
+    def create(self, actor: Principal | None, *, name: str, role: str, email: str | None = None) -> PartyView:
         """Create a party. ``actor=None`` is the bootstrap: allowed only while no operator exists."""
         name = name.strip()
         if not name or len(name) > 300:

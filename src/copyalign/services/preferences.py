@@ -101,7 +101,7 @@ def record_preferences(
     if rows:
         for row, r in zip(rows, receipts, strict=True):
             row["log_index"] = r.index
-        session.execute(insert(PreferenceRow), rows)
+        session.connection().execute(insert(PreferenceRow), rows)
     return receipts
 
 
@@ -176,12 +176,10 @@ class PreferenceService(ServiceBase):
             items = statements_for(s, [work])[work.id]
         return sorted(items, key=lambda st: (st.recorded_at, st.log_index or 0))
 
-    def resolved(self, work: Work, statements: list[Statement], *, at: datetime, jurisdiction: str) -> dict[
-        Purpose, Resolved
-    ]:
-        return resolve_all(
-            statements, at=at, jurisdiction=jurisdiction, defaults=self.policy.preferences.defaults
-        )
+    def resolved(
+        self, work: Work, statements: list[Statement], *, at: datetime, jurisdiction: str
+    ) -> dict[Purpose, Resolved]:
+        return resolve_all(statements, at=at, jurisdiction=jurisdiction, defaults=self.policy.preferences.defaults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +187,7 @@ class PreferenceProof:
     """A statement, its log entry and the entry's inclusion proof in a signed checkpoint."""
 
     statement: Statement
+    index: int
     entry: bytes
     proof: list[bytes]
 
@@ -219,6 +218,6 @@ def prove_preferences(service: PreferenceService, actor: Principal, work_id: str
         }
     out = []
     for st in sorted(latest.values(), key=lambda x: x.log_index or 0):
-        assert st.log_index is not None
-        out.append(PreferenceProof(st, entries[st.log_index], service.ledger.inclusion_proof(st.log_index, size)))
+        idx = st.log_index or 0  # never None here: the filter above kept only logged statements
+        out.append(PreferenceProof(st, idx, entries[idx], service.ledger.inclusion_proof(idx, size)))
     return out

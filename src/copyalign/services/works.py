@@ -8,8 +8,9 @@ every log entry in one transaction. A crash at any point leaves either the whole
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+import builtins
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ from copyalign.services.preferences import PreferenceInput, record_preferences
 from copyalign.store.models import Party, Work, WorkRevision
 
 MAX_CREATORS = 100
+#: From this many items on, registration fingerprints in a process pool and overlaps the blob writes.
+BULK = 64
 
 
 def to_signed64(u: int) -> int:
@@ -79,6 +82,10 @@ class WorkView:
     receipt: Receipt | None = None
 
     @classmethod
+    def of_row(cls, row: dict[str, Any], receipt: Receipt | None = None) -> WorkView:
+        return cls(**{f: row[f] for f in cls.__dataclass_fields__ if f != "receipt"}, receipt=receipt)
+
+    @classmethod
     def of(cls, w: Work, receipt: Receipt | None = None) -> WorkView:
         return cls(
             w.id,
@@ -104,8 +111,9 @@ def _check_meta(title: str, creators: Sequence[str], identifiers: dict[str, str]
     if not title or len(title) > 1000:
         raise InvalidInputError("title must be 1 to 1000 characters", field="title")
     if len(creators) > MAX_CREATORS or any(not c.strip() or len(c) > 300 for c in creators):
-        raise InvalidInputError("creators must be up to 100 non-empty names of at most 300 characters",
-                                field="creators")
+        raise InvalidInputError(
+            "creators must be up to 100 non-empty names of at most 300 characters", field="creators"
+        )
     return title, canonical_all(identifiers)
 
 
@@ -114,16 +122,28 @@ def _fingerprint_one(args: tuple[bytes, str | None, Limits]) -> Fingerprint:
     return fingerprint(data, limits, kind=kind)
 
 
-def fingerprint_all(items: Sequence[WorkInput], limits: Limits, *, workers: int = 1) -> list[Fingerprint]:
-    """Fingerprint in order; raises :class:`ItemError` naming the first item that fails."""
+def fingerprint_all(
+    items: Sequence[WorkInput],
+    limits: Limits,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[Fingerprint]:
+    """Fingerprint in order; raises :class:`ItemError` naming the first item that fails.
+
+    ``progress`` is called with the number of items done so far (every 1% or so).
+    """
+    step = max(1, len(items) // 100)
     args = [(it.data, it.kind, limits) for it in items]
-    if workers <= 1 or len(items) < 64:
+    if workers <= 1 or len(items) < BULK:
         out = []
         for i, a in enumerate(args):
             try:
                 out.append(_fingerprint_one(a))
             except CopyalignError as exc:
                 raise ItemError(i, exc) from exc
+            if progress is not None and (i + 1) % step == 0:
+                progress(i + 1)
         return out
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = pool.map(_safe_fingerprint, args, chunksize=max(1, len(args) // (workers * 8)))
@@ -132,6 +152,8 @@ def fingerprint_all(items: Sequence[WorkInput], limits: Limits, *, workers: int 
             if isinstance(r, CopyalignError):
                 raise ItemError(i, r) from r
             out.append(r)
+            if progress is not None and (i + 1) % step == 0:
+                progress(i + 1)
         return out
 
 
@@ -158,6 +180,7 @@ class WorkService(ServiceBase):
         holder_id: str | None = None,
         workers: int = 1,
         fingerprints: Sequence[Fingerprint] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> list[WorkView]:
         """Register every item for ``holder_id`` (default: the actor), or none of them."""
         holder = holder_id or actor.party_id
@@ -168,65 +191,134 @@ class WorkService(ServiceBase):
                 metas.append(_check_meta(it.title, it.creators, it.identifiers))
             except CopyalignError as exc:
                 raise ItemError(i, exc) from exc
-        fps = list(fingerprints) if fingerprints is not None else fingerprint_all(items, self.limits,
-                                                                                  workers=workers)
+        if fingerprints is not None:
+            fps = list(fingerprints)
+            self.blobs.put_many([it.data for it in items])
+        elif len(items) < BULK:
+            fps = fingerprint_all(items, self.limits, workers=1)
+            self.blobs.put_many([it.data for it in items])
+        else:
+            # Blobs are content-addressed, so a bulk import writes them while the pool fingerprints (this
+            # process would otherwise only wait). The price: a batch refused below leaves unreferenced blobs,
+            # harmless (nothing points at them) and never visible through the API.
+            with ThreadPoolExecutor(max_workers=1) as io:
+                written = io.submit(self.blobs.put_many, [it.data for it in items])
+                try:
+                    fps = fingerprint_all(items, self.limits, workers=workers, progress=progress)
+                finally:
+                    written.result()
         seen: dict[str, int] = {}
         for i, fp in enumerate(fps):
             if fp.sha256 in seen:
-                raise ItemError(i, ConflictError(f"same content as item {seen[fp.sha256] + 1} of this batch",
-                                                 field="content", code="duplicate_in_batch"))
+                raise ItemError(
+                    i,
+                    ConflictError(
+                        f"same content as item {seen[fp.sha256] + 1} of this batch",
+                        field="content",
+                        code="duplicate_in_batch",
+                    ),
+                )
             seen[fp.sha256] = i
         with self.store.read() as s:
             party = s.get(Party, holder)
             if party is None:
                 raise NotFoundError(f"no party {holder}", field="holder_id")
             if party.role not in (Role.RIGHTS_HOLDER.value, Role.OPERATOR.value):
-                raise InvalidInputError(f"party {holder} is a {party.role}, who cannot hold works",
-                                        field="holder_id")
-        for it in items:
-            self.blobs.put(it.data)
+                raise InvalidInputError(f"party {holder} is a {party.role}, who cannot hold works", field="holder_id")
         with self.store.write() as s:
             existing = self._existing(s, list(seen))
             if existing:
                 sha, work_id = next(iter(existing.items()))
-                raise ItemError(seen[sha], ConflictError(
-                    f"this content is already registered as {work_id}", field="content",
-                    code="already_registered"))
+                raise ItemError(
+                    seen[sha],
+                    ConflictError(
+                        f"this content is already registered as {work_id}",
+                        field="content",
+                        code="already_registered",
+                    ),
+                )
             now = self.clock.now()
             ids = [new_id("wrk") for _ in items]
             events = []
             for wid, it, (title, idents), fp in zip(ids, items, metas, fps, strict=True):
-                events.append(Event("work.registered", actor.party_id, wid, {
-                    "holder": holder, "kind": fp.kind, "title": title, "creators": list(it.creators),
-                    "identifiers": idents, "sha256": fp.sha256, "iscc": fp.iscc, "size": fp.size_bytes,
-                    "fingerprint_version": fp.version,
-                }))
+                events.append(
+                    Event(
+                        "work.registered",
+                        actor.party_id,
+                        wid,
+                        {
+                            "holder": holder,
+                            "kind": fp.kind,
+                            "title": title,
+                            "creators": list(it.creators),
+                            "identifiers": idents,
+                            "sha256": fp.sha256,
+                            "iscc": fp.iscc,
+                            "size": fp.size_bytes,
+                            "fingerprint_version": fp.version,
+                        },
+                    )
+                )
             receipts = self.ledger.append(s, events, at=now)
             rows: list[dict[str, Any]] = []
             revisions: list[dict[str, Any]] = []
             for wid, it, (title, idents), fp, r in zip(ids, items, metas, fps, receipts, strict=True):
                 b = bands(fp.iscc_content)
-                rows.append({
-                    "id": wid, "holder_id": holder, "kind": fp.kind, "title": title,
-                    "creators": list(it.creators), "identifiers": idents, "media_type": fp.media_type,
-                    "size_bytes": fp.size_bytes, "sha256": fp.sha256, "norm_sha256": fp.norm_sha256,
-                    "iscc": fp.iscc, "iscc_content": to_signed64(fp.iscc_content),
-                    "band0": b[0], "band1": b[1], "band2": b[2], "band3": b[3],
-                    "width": fp.width, "height": fp.height, "characters": fp.characters,
-                    "fingerprint_version": fp.version, "revision": 1, "created_at": now,
-                    "updated_at": now, "log_index": r.index,
-                })
-                revisions.append({
-                    "work_id": wid, "revision": 1, "actor_id": actor.party_id, "recorded_at": now,
-                    "log_index": r.index,
-                    "metadata_json": {"title": title, "creators": list(it.creators), "identifiers": idents},
-                })
-            s.execute(insert(Work), rows)
-            s.execute(insert(WorkRevision), revisions)
-            record_preferences(s, self.ledger, actor=actor.party_id, holder_id=holder, work_ids=ids,
-                               prefs=[it.preferences for it in items], now=now)
-            works = {w.id: w for w in s.execute(select(Work).where(Work.id.in_(ids))).scalars()}
-            return [WorkView.of(works[wid], r) for wid, r in zip(ids, receipts, strict=True)]
+                rows.append(
+                    {
+                        "id": wid,
+                        "holder_id": holder,
+                        "kind": fp.kind,
+                        "title": title,
+                        "creators": list(it.creators),
+                        "identifiers": idents,
+                        "media_type": fp.media_type,
+                        "size_bytes": fp.size_bytes,
+                        "sha256": fp.sha256,
+                        "norm_sha256": fp.norm_sha256,
+                        "iscc": fp.iscc,
+                        "iscc_content": to_signed64(fp.iscc_content),
+                        "band0": b[0],
+                        "band1": b[1],
+                        "band2": b[2],
+                        "band3": b[3],
+                        "width": fp.width,
+                        "height": fp.height,
+                        "characters": fp.characters,
+                        "fingerprint_version": fp.version,
+                        "revision": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                        "log_index": r.index,
+                    }
+                )
+                revisions.append(
+                    {
+                        "work_id": wid,
+                        "revision": 1,
+                        "actor_id": actor.party_id,
+                        "recorded_at": now,
+                        "log_index": r.index,
+                        "metadata_json": {
+                            "title": title,
+                            "creators": list(it.creators),
+                            "identifiers": idents,
+                        },
+                    }
+                )
+            conn = s.connection()
+            conn.execute(insert(Work), rows)
+            conn.execute(insert(WorkRevision), revisions)
+            record_preferences(
+                s,
+                self.ledger,
+                actor=actor.party_id,
+                holder_id=holder,
+                work_ids=ids,
+                prefs=[it.preferences for it in items],
+                now=now,
+            )
+            return [WorkView.of_row(row, r) for row, r in zip(rows, receipts, strict=True)]
 
     @staticmethod
     def _existing(s: Any, digests: list[str]) -> dict[str, str]:
@@ -292,19 +384,32 @@ class WorkService(ServiceBase):
             w.title, w.creators, w.identifiers = new_title, new_creators, idents
             w.revision += 1
             w.updated_at = now
-            s.add(WorkRevision(work_id=w.id, revision=w.revision, metadata_json=meta,
-                               actor_id=actor.party_id, recorded_at=now, log_index=receipt.index))
+            s.add(
+                WorkRevision(
+                    work_id=w.id,
+                    revision=w.revision,
+                    metadata_json=meta,
+                    actor_id=actor.party_id,
+                    recorded_at=now,
+                    log_index=receipt.index,
+                )
+            )
             s.flush()
             return WorkView.of(w, receipt)
 
-    def revisions(self, actor: Principal, work_id: str) -> list[dict[str, Any]]:
+    def revisions(self, actor: Principal, work_id: str) -> builtins.list[dict[str, Any]]:
         self.get(actor, work_id)
         with self.store.read() as s:
             rows = s.execute(
                 select(WorkRevision).where(WorkRevision.work_id == work_id).order_by(WorkRevision.revision)
             ).scalars()
             return [
-                {"revision": r.revision, "recorded_at": r.recorded_at, "log_index": r.log_index,
-                 "actor": r.actor_id, **r.metadata_json}
+                {
+                    "revision": r.revision,
+                    "recorded_at": r.recorded_at,
+                    "log_index": r.log_index,
+                    "actor": r.actor_id,
+                    **r.metadata_json,
+                }
                 for r in rows
             ]

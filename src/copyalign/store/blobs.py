@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,10 @@ class BlobStore(Protocol):
         """Store ``data``; return its SHA-256 hex digest (idempotent)."""
         ...
 
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        """Store several blobs, durable together when this returns."""
+        ...
+
     def get(self, digest: str) -> bytes: ...
 
     def exists(self, digest: str) -> bool: ...
@@ -43,6 +48,9 @@ class MemoryBlobStore:
         digest = hashlib.sha256(data).hexdigest()
         self._blobs.setdefault(digest, bytes(data))
         return digest
+
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        return [self.put(d) for d in items]
 
     def get(self, digest: str) -> bytes:
         try:
@@ -67,21 +75,37 @@ class DirectoryBlobStore:
         return self.root / digest[:2] / digest[2:4] / digest
 
     def put(self, data: bytes) -> str:
+        return self._write(data, fsync=self.fsync)
+
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        """Write every blob, then make them durable with one ``sync`` instead of one ``fsync`` each.
+
+        A bulk import of 10,000 works would otherwise wait for 10,000 journal commits.
+        """
+        if len(items) <= 1:
+            return [self.put(d) for d in items]
+        digests = [self._write(d, fsync=False) for d in items]
+        if self.fsync:
+            os.sync()
+        return digests
+
+    def _write(self, data: bytes, *, fsync: bool) -> str:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(digest)
         if path.exists():
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        # a unique temporary name in the same directory, then an atomic rename: readers never see half a blob
+        tmp = path.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with open(tmp, "wb") as fh:
                 fh.write(data)
-                if self.fsync:
+                if fsync:
                     fh.flush()
                     os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return digest
 

@@ -13,7 +13,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
-def s(scope: Scope, purpose: Purpose, value: Value, *, j: str = "*", eff: datetime = T0, rec: datetime = T0) -> Statement:
+def s(
+    scope: Scope, purpose: Purpose, value: Value, *, j: str = "*", eff: datetime = T0, rec: datetime = T0
+) -> Statement:
     return Statement(scope, purpose, value, j, eff, rec)
 
 

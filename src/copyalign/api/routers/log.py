@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from copyalign.api.deps import CaDep, PrincipalDep
+from copyalign.context import Copyalign
 from copyalign.core.authz import Action, require
 from copyalign.errors import NotFoundError
 from copyalign.services.ledger import SignedCheckpoint, format_time
@@ -20,11 +21,15 @@ Index = Annotated[int, Query(ge=0)]
 
 
 def _cp_json(cp: SignedCheckpoint) -> dict[str, Any]:
-    return {"size": cp.size, "root": base64.b64encode(cp.root).decode(), "note": cp.note,
-            "created_at": format_time(cp.created_at)}
+    return {
+        "size": cp.size,
+        "root": base64.b64encode(cp.root).decode(),
+        "note": cp.note,
+        "created_at": format_time(cp.created_at),
+    }
 
 
-def _latest(ca: Any) -> SignedCheckpoint:
+def _latest(ca: Copyalign) -> SignedCheckpoint:
     cp = ca.ledger.latest_checkpoint()
     if cp is None:
         raise NotFoundError("no checkpoint has been signed yet")
@@ -84,10 +89,15 @@ def preference_proof(
         "work_id": work,
         "checkpoint": _cp_json(cp),
         "statements": [
-            {"scope": p.statement.scope.value, "purpose": p.statement.purpose.value,
-             "value": p.statement.value.value, "jurisdiction": p.statement.jurisdiction,
-             "index": p.statement.log_index, "entry": base64.b64encode(p.entry).decode(),
-             "proof": [base64.b64encode(h).decode() for h in p.proof]}
+            {
+                "scope": p.statement.scope.value,
+                "purpose": p.statement.purpose.value,
+                "value": p.statement.value.value,
+                "jurisdiction": p.statement.jurisdiction,
+                "index": p.statement.log_index,
+                "entry": base64.b64encode(p.entry).decode(),
+                "proof": [base64.b64encode(h).decode() for h in p.proof],
+            }
             for p in proofs
         ],
     }

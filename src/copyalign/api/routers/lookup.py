@@ -18,8 +18,7 @@ router = APIRouter(tags=["lookup"])
 @router.post("/lookup")
 def lookup_json(body: LookupText, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     data = decode_content(body.text, body.content_base64)
-    return ca.lookup.lookup(principal, data, kind=body.kind, at=body.at,
-                            jurisdiction=body.jurisdiction).to_dict()
+    return ca.lookup.lookup(principal, data, kind=body.kind, at=body.at, jurisdiction=body.jurisdiction).to_dict()
 
 
 @router.post("/lookup/upload")

@@ -14,8 +14,12 @@ router = APIRouter(tags=["parties"])
 
 @router.get("/me")
 def me(principal: PrincipalDep) -> dict[str, Any]:
-    return {"party_id": principal.party_id, "role": principal.role.value, "name": principal.name,
-            "key_id": principal.key_id}
+    return {
+        "party_id": principal.party_id,
+        "role": principal.role.value,
+        "name": principal.name,
+        "key_id": principal.key_id,
+    }
 
 
 @router.post("/parties", status_code=201)
@@ -42,8 +46,12 @@ def get_party(party_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, An
 @router.post("/parties/{party_id}/keys", status_code=201)
 def issue_key(party_id: str, body: KeyCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     key = ca.parties.issue_key(principal, party_id, label=body.label)
-    return {"key_id": key.key_id, "party_id": key.party_id, "api_key": key.secret,
-            "receipt": key.receipt.to_dict()}
+    return {
+        "key_id": key.key_id,
+        "party_id": key.party_id,
+        "api_key": key.secret,
+        "receipt": key.receipt.to_dict(),
+    }
 
 
 @router.post("/keys/{key_id}/revoke")

@@ -32,9 +32,8 @@ def decode_content(text: str | None, content_base64: str | None) -> bytes:
         raise InvalidInputError("give exactly one of text or content_base64", field="text")
     if text is not None:
         return text.encode("utf-8")
-    assert content_base64 is not None
     try:
-        return base64.b64decode(content_base64, validate=True)
+        return base64.b64decode(content_base64 or "", validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInputError("content_base64 is not valid base64", field="content_base64") from None
 
@@ -84,8 +83,14 @@ async def register_upload(
         prefs = _prefs.validate_python(_json_field(preferences, "preferences", []))
     except ValidationError as exc:
         raise InvalidInputError(f"preferences: {exc.errors()[0]['msg']}", field="preferences") from None
-    item = WorkInput(data=data, title=title, kind=kind, creators=tuple(creators_v), identifiers=idents_v,
-                     preferences=_pref_inputs(prefs))
+    item = WorkInput(
+        data=data,
+        title=title,
+        kind=kind,
+        creators=tuple(creators_v),
+        identifiers=idents_v,
+        preferences=_pref_inputs(prefs),
+    )
     return work_json(ca.works.register(principal, item, holder_id=holder_id))
 
 
@@ -132,20 +137,28 @@ def get_content(work_id: str, ca: CaDep, principal: PrincipalDep) -> Response:
 
 @router.patch("/works/{work_id}")
 def update_work(work_id: str, body: WorkUpdate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
-    view = ca.works.update(principal, work_id, title=body.title, creators=body.creators,
-                           identifiers=body.identifiers)
+    view = ca.works.update(principal, work_id, title=body.title, creators=body.creators, identifiers=body.identifiers)
     return work_json(view)
 
 
 @router.get("/works/{work_id}/preferences")
 def preference_history(work_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     items = ca.preferences.history(principal, work_id)
-    return {"work_id": work_id, "history": [
-        {"scope": st.scope.value, "purpose": st.purpose.value, "value": st.value.value,
-         "jurisdiction": st.jurisdiction, "effective_at": time_json(st.effective_at),
-         "recorded_at": time_json(st.recorded_at), "log_index": st.log_index}
-        for st in items
-    ]}
+    return {
+        "work_id": work_id,
+        "history": [
+            {
+                "scope": st.scope.value,
+                "purpose": st.purpose.value,
+                "value": st.value.value,
+                "jurisdiction": st.jurisdiction,
+                "effective_at": time_json(st.effective_at),
+                "recorded_at": time_json(st.recorded_at),
+                "log_index": st.log_index,
+            }
+            for st in items
+        ],
+    }
 
 
 @router.post("/works/{work_id}/preferences", status_code=201)
@@ -155,9 +168,7 @@ def set_work_preference(work_id: str, body: PreferenceIn, ca: CaDep, principal: 
 
 
 @router.post("/parties/{party_id}/preferences", status_code=201)
-def set_default_preference(
-    party_id: str, body: PreferenceIn, ca: CaDep, principal: PrincipalDep
-) -> dict[str, Any]:
+def set_default_preference(party_id: str, body: PreferenceIn, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     """A holder's default for all its works (a work's own statement still wins)."""
     receipt = ca.preferences.set(principal, holder_id=party_id, pref=_pref_inputs([body])[0])
     return {"holder_id": party_id, "receipt": receipt.to_dict()}

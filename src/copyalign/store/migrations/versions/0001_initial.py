@@ -12,7 +12,6 @@ from alembic import op
 
 import copyalign.store.types
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -22,9 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "checkpoints",
-        sa.Column(
-            "size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
+        sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("root", sa.LargeBinary(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("created_at", copyalign.store.types.UTCDateTime(timezone=True), nullable=False),
@@ -43,9 +40,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "log_entries",
-        sa.Column(
-            "idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
+        sa.Column("idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("event", sa.String(length=60), nullable=False),
         sa.Column("subject", sa.String(length=80), nullable=False),
         sa.Column("recorded_at", copyalign.store.types.UTCDateTime(timezone=True), nullable=False),
@@ -60,9 +55,7 @@ def upgrade() -> None:
     op.create_table(
         "log_nodes",
         sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column(
-            "idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
+        sa.Column("idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("level", "idx"),
     )
@@ -143,9 +136,7 @@ def upgrade() -> None:
 
     op.create_table(
         "preferences",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("holder_id", sa.String(length=40), nullable=False),
         sa.Column("work_id", sa.String(length=40), nullable=True),
         sa.Column("purpose", sa.String(length=20), nullable=False),
@@ -171,9 +162,7 @@ def upgrade() -> None:
 
     op.create_table(
         "work_revisions",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("work_id", sa.String(length=40), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("metadata_json", sa.JSON(), nullable=False),
