@@ -59,8 +59,13 @@ def signer() -> Ed25519Signer:
 
 @pytest.fixture
 def ca(db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path) -> Iterator[Copyalign]:
-    settings = Settings(database_url=db_url, data_dir=str(tmp_path / "data"), log_origin="test.copyalign/log",
-                        max_upload_bytes=2 * 1024 * 1024, max_image_pixels=4_000_000)
+    settings = Settings(
+        database_url=db_url,
+        data_dir=str(tmp_path / "data"),
+        log_origin="test.copyalign/log",
+        max_upload_bytes=2 * 1024 * 1024,
+        max_image_pixels=4_000_000,
+    )
     ca = connect(settings, clock=clock, signer=signer, blobs=MemoryBlobStore(), policy=load_policy("cn"))
     yield ca
     ca.close()

@@ -26,7 +26,13 @@ def world(ca: Copyalign, op_key: str) -> dict:
     from copyalign.services.works import WorkInput
 
     theirs = ca.works.register(other, WorkInput(data=b"someone else's poem, line one", title="Theirs"))
-    return {"keys": keys, "principals": principals, "other": other, "other_key": other_key, "theirs": theirs.id}
+    return {
+        "keys": keys,
+        "principals": principals,
+        "other": other,
+        "other_key": other_key,
+        "theirs": theirs.id,
+    }
 
 
 def _own_work(ca: Copyalign, p: Principal) -> str | None:
@@ -63,8 +69,9 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
         case Action.WORK_UPDATE:
             return client.patch(f"/v1/works/{work}", json={"title": "Renamed"}, headers=h)
         case Action.PREFERENCE_SET:
-            return client.post(f"/v1/works/{work}/preferences", json={"purpose": "train-ai", "value": "deny"},
-                               headers=h)
+            return client.post(
+                f"/v1/works/{work}/preferences", json={"purpose": "train-ai", "value": "deny"}, headers=h
+            )
         case Action.LOOKUP:
             return client.post("/v1/lookup", json={"text": "anything at all"}, headers=h)
         case Action.LOG_READ:
@@ -77,8 +84,11 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
 CELLS = [(r, a, o) for r in ROLES for a in Action for o in (True, False)]
 
 
-@pytest.mark.parametrize(("role", "action", "owner"), CELLS,
-                         ids=[f"{r.value}-{a.value}-{'own' if o else 'other'}" for r, a, o in CELLS])
+@pytest.mark.parametrize(
+    ("role", "action", "owner"),
+    CELLS,
+    ids=[f"{r.value}-{a.value}-{'own' if o else 'other'}" for r, a, o in CELLS],
+)
 def test_matrix_cell(client: TestClient, ca: Copyalign, world: dict, role: Role, action: Action, owner: bool) -> None:
     ca.ledger.checkpoint()
     r = _request(client, ca, world, role, action, owner)

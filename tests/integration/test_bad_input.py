@@ -18,8 +18,12 @@ def log_size(ca: Copyalign) -> int:
 
 
 def upload(client: TestClient, key: str, data: bytes, name: str = "f", **form: str):
-    return client.post("/v1/works/upload", files={"file": (name, data, "application/octet-stream")},
-                       data={"title": "T", **form}, headers=auth(key))
+    return client.post(
+        "/v1/works/upload",
+        files={"file": (name, data, "application/octet-stream")},
+        data={"title": "T", **form},
+        headers=auth(key),
+    )
 
 
 def bomb_png() -> bytes:
@@ -41,7 +45,13 @@ BAD_UPLOADS = [
 
 @pytest.mark.parametrize(("name", "data", "status", "code"), BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS])
 def test_bad_upload_is_refused_and_writes_nothing(
-    client: TestClient, ca: Copyalign, holder: tuple[Principal, str], name: str, data: bytes, status: int, code: str
+    client: TestClient,
+    ca: Copyalign,
+    holder: tuple[Principal, str],
+    name: str,
+    data: bytes,
+    status: int,
+    code: str,
 ) -> None:
     _, key = holder
     before = log_size(ca)
@@ -67,14 +77,21 @@ def test_unknown_field_is_named(client: TestClient, holder: tuple[Principal, str
         ({"title": "T", "text": "x", "identifiers": {"isbn": "978-0-306-40615-8"}}, "identifiers.isbn"),
         ({"title": "T", "text": "x", "preferences": [{"purpose": "train-all", "value": "deny"}]}, "purpose"),
         ({"title": "T", "text": "x", "preferences": [{"purpose": "train-ai", "value": "maybe"}]}, "value"),
-        ({"title": "T", "text": "x", "preferences": [{"purpose": "train-ai", "value": "deny",
-                                                      "jurisdiction": "XX"}]}, "jurisdiction"),
+        (
+            {
+                "title": "T",
+                "text": "x",
+                "preferences": [{"purpose": "train-ai", "value": "deny", "jurisdiction": "XX"}],
+            },
+            "jurisdiction",
+        ),
         ({"title": "T"}, "text"),
         ({"title": "T", "content_base64": "%%%"}, "content_base64"),
     ],
 )
-def test_invalid_values_are_named(client: TestClient, ca: Copyalign, holder: tuple[Principal, str], body: dict,
-                                  field: str) -> None:
+def test_invalid_values_are_named(
+    client: TestClient, ca: Copyalign, holder: tuple[Principal, str], body: dict, field: str
+) -> None:
     _, key = holder
     before = log_size(ca)
     r = client.post("/v1/works", json=body, headers=auth(key))
@@ -83,8 +100,9 @@ def test_invalid_values_are_named(client: TestClient, ca: Copyalign, holder: tup
     assert log_size(ca) == before
 
 
-def test_malformed_manifest_line_registers_none(client: TestClient, ca: Copyalign,
-                                                holder: tuple[Principal, str]) -> None:
+def test_malformed_manifest_line_registers_none(
+    client: TestClient, ca: Copyalign, holder: tuple[Principal, str]
+) -> None:
     _, key = holder
     lines = [
         '{"title": "One", "text": "first work text"}',
@@ -100,11 +118,15 @@ def test_malformed_manifest_line_registers_none(client: TestClient, ca: Copyalig
     assert client.get("/v1/works", headers=auth(key)).json()["works"] == []
 
 
-def test_manifest_with_a_duplicate_registers_none(client: TestClient, ca: Copyalign,
-                                                  holder: tuple[Principal, str]) -> None:
+def test_manifest_with_a_duplicate_registers_none(
+    client: TestClient, ca: Copyalign, holder: tuple[Principal, str]
+) -> None:
     _, key = holder
-    lines = ['{"title": "One", "text": "same text"}', '{"title": "Two", "text": "other text"}',
-             '{"title": "Three", "text": "same text"}']
+    lines = [
+        '{"title": "One", "text": "same text"}',
+        '{"title": "Two", "text": "other text"}',
+        '{"title": "Three", "text": "same text"}',
+    ]
     r = client.post("/v1/works/import", content="\n".join(lines).encode(), headers=auth(key))
     assert r.status_code == 409 or r.json()["error"]["line"] == 3
     assert r.json()["error"]["line"] == 3
@@ -127,8 +149,9 @@ def test_missing_and_bad_keys(client: TestClient, ca: Copyalign, holder: tuple[P
     assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
 
 
-def test_idempotency_key_replays_and_never_duplicates(client: TestClient, ca: Copyalign,
-                                                      holder: tuple[Principal, str]) -> None:
+def test_idempotency_key_replays_and_never_duplicates(
+    client: TestClient, ca: Copyalign, holder: tuple[Principal, str]
+) -> None:
     _, key = holder
     h = {**auth(key), "Idempotency-Key": "reg-1"}
     body = {"title": "Once", "text": "registered exactly once, however often it is sent"}

@@ -25,8 +25,13 @@ def register_text(client: TestClient, key: str, text: str = TEXT, **extra: objec
 
 def test_register_and_look_up_exact_copy(client: TestClient, holder: tuple[Principal, str]) -> None:
     principal, key = holder
-    work = register_text(client, key, creators=["Geoffrey Chaucer"], identifiers={"isbn": "0-306-40615-2"},
-                         preferences=[{"purpose": "train-ai", "value": "deny"}])
+    work = register_text(
+        client,
+        key,
+        creators=["Geoffrey Chaucer"],
+        identifiers={"isbn": "0-306-40615-2"},
+        preferences=[{"purpose": "train-ai", "value": "deny"}],
+    )
     assert work["holder_id"] == principal.party_id
     assert work["identifiers"] == {"isbn": "9780306406157"}
     assert work["iscc"].startswith("ISCC:")
@@ -43,8 +48,12 @@ def test_register_and_look_up_exact_copy(client: TestClient, holder: tuple[Princ
     # train-genai says nothing of its own, so the train-ai statement governs it
     assert m["preferences"]["train-genai"]["value"] == "deny"
     # the CN profile's default licence for the rest
-    assert m["preferences"]["ai-input"] == {"value": "allow-with-remuneration", "source": "policy", "since": None,
-                                            "log_index": None}
+    assert m["preferences"]["ai-input"] == {
+        "value": "allow-with-remuneration",
+        "source": "policy",
+        "since": None,
+        "log_index": None,
+    }
 
 
 def test_unregistered_content_is_not_registered(client: TestClient, holder: tuple[Principal, str]) -> None:
@@ -68,8 +77,11 @@ def test_lookup_as_of_an_earlier_time(client: TestClient, holder: tuple[Principa
     work = register_text(client, key, preferences=[{"purpose": "train-ai", "value": "allow"}])
     t_allowed = clock.advance(days=1)
     clock.advance(days=1)
-    r = client.post(f"/v1/works/{work['id']}/preferences", json={"purpose": "train-ai", "value": "deny"},
-                    headers=auth(key))
+    r = client.post(
+        f"/v1/works/{work['id']}/preferences",
+        json={"purpose": "train-ai", "value": "deny"},
+        headers=auth(key),
+    )
     assert r.status_code == 201
     clock.advance(days=1)
 
@@ -85,9 +97,12 @@ def test_lookup_as_of_an_earlier_time(client: TestClient, holder: tuple[Principa
 def test_upload_registration_of_an_image_and_lookup(client: TestClient, holder: tuple[Principal, str]) -> None:
     _, key = holder
     data = png()
-    r = client.post("/v1/works/upload", files={"file": ("a.png", data, "image/png")},
-                    data={"title": "Red study", "preferences": '[{"purpose": "train-genai", "value": "deny"}]'},
-                    headers=auth(key))
+    r = client.post(
+        "/v1/works/upload",
+        files={"file": ("a.png", data, "image/png")},
+        data={"title": "Red study", "preferences": '[{"purpose": "train-genai", "value": "deny"}]'},
+        headers=auth(key),
+    )
     assert r.status_code == 201, r.text
     assert r.json()["kind"] == "image" and r.json()["media_type"] == "image/png"
     r = client.post("/v1/lookup/upload", files={"file": ("b.png", data, "image/png")}, headers=auth(key))
@@ -121,10 +136,16 @@ def test_preference_history_keeps_every_statement(client: TestClient, holder: tu
     principal, key = holder
     work = register_text(client, key)
     for value in ("deny", "allow-with-remuneration"):
-        client.post(f"/v1/works/{work['id']}/preferences", json={"purpose": "train-ai", "value": value},
-                    headers=auth(key))
-    client.post(f"/v1/parties/{principal.party_id}/preferences", json={"purpose": "search", "value": "deny"},
-                headers=auth(key))
+        client.post(
+            f"/v1/works/{work['id']}/preferences",
+            json={"purpose": "train-ai", "value": value},
+            headers=auth(key),
+        )
+    client.post(
+        f"/v1/parties/{principal.party_id}/preferences",
+        json={"purpose": "search", "value": "deny"},
+        headers=auth(key),
+    )
     hist = client.get(f"/v1/works/{work['id']}/preferences", headers=auth(key)).json()["history"]
     assert [(h["scope"], h["purpose"], h["value"]) for h in hist] == [
         ("work", "train-ai", "deny"),
@@ -152,8 +173,9 @@ def test_import_manifest_registers_all(client: TestClient, holder: tuple[Princip
     assert r.json()["registered"] == 4
 
 
-def test_every_write_has_a_log_entry_that_proves(client: TestClient, ca: Copyalign,
-                                                 holder: tuple[Principal, str]) -> None:
+def test_every_write_has_a_log_entry_that_proves(
+    client: TestClient, ca: Copyalign, holder: tuple[Principal, str]
+) -> None:
     _, key = holder
     work = register_text(client, key, preferences=[{"purpose": "train-ai", "value": "deny"}])
     index = work["receipt"]["index"]
@@ -164,8 +186,9 @@ def test_every_write_has_a_log_entry_that_proves(client: TestClient, ca: Copyali
     assert got["size"] == signed.size and got["note"] == signed.note
     entry = base64.b64decode(client.get(f"/v1/log/entries?start={index}&end={index + 1}").json()["entries"][0]["entry"])
     proof = client.get(f"/v1/log/proof/inclusion?index={index}&size={signed.size}").json()["proof"]
-    merkle.verify_inclusion(merkle.leaf_hash(entry), index, signed.size, [base64.b64decode(p) for p in proof],
-                            signed.root)
+    merkle.verify_inclusion(
+        merkle.leaf_hash(entry), index, signed.size, [base64.b64decode(p) for p in proof], signed.root
+    )
     receipt = client.get(f"/v1/log/receipts/{index}").json()
     assert receipt["checkpoint_size"] == signed.size and receipt["inclusion_proof"]
     # proofs are served only at signed sizes
