@@ -25,7 +25,6 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-
 from copyalign.context import connect  # noqa: E402
 from copyalign.services.manifest import read_manifest  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
@@ -47,8 +46,16 @@ def write_manifest(root: Path, texts: list[str]) -> Path:
     lines = []
     for i, t in enumerate(texts):
         (root / "works" / f"{i:05d}.txt").write_text(t, "utf-8")
-        lines.append(json.dumps({"title": f"Shakespeare window {i}", "path": f"works/{i:05d}.txt",
-                                 "creators": ["William Shakespeare"], "preferences": {"train-ai": "deny"}}))
+        lines.append(
+            json.dumps(
+                {
+                    "title": f"Shakespeare window {i}",
+                    "path": f"works/{i:05d}.txt",
+                    "creators": ["William Shakespeare"],
+                    "preferences": {"train-ai": "deny"},
+                }
+            )
+        )
     manifest = root / "manifest.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
     return manifest
@@ -75,8 +82,13 @@ def run_backend(backend: str, manifest: Path, workers: int, tmp: Path) -> dict[s
         assert len(views) == len(items)
         ca.close()
         total = t2 - t0
-        return {"works": len(items), "seconds": round(total, 3), "works_per_s": round(len(items) / total, 1),
-                "read_manifest_s": round(t1 - t0, 3), "register_s": round(t2 - t1, 3)}
+        return {
+            "works": len(items),
+            "seconds": round(total, 3),
+            "works_per_s": round(len(items) / total, 1),
+            "read_manifest_s": round(t1 - t0, 3),
+            "register_s": round(t2 - t1, 3),
+        }
     finally:
         if schema:
             with sa.create_engine(PG).begin() as c:
@@ -93,9 +105,12 @@ def peer_text_code(texts: list[str], sample: int = 500) -> dict[str, float]:
     theirs = [iscc_core.gen_text_code_v0(t)["iscc"] for t in subset]
     t2 = time.perf_counter()
     assert ours == theirs, "copyalign's Text-Code must equal iscc-core's"
-    return {"texts": len(subset), "copyalign_works_per_s_per_core": round(len(subset) / (t1 - t0), 1),
-            "iscc_core_works_per_s_per_core": round(len(subset) / (t2 - t1), 1),
-            "ratio": round((t2 - t1) / (t1 - t0), 2)}
+    return {
+        "texts": len(subset),
+        "copyalign_works_per_s_per_core": round(len(subset) / (t1 - t0), 1),
+        "iscc_core_works_per_s_per_core": round(len(subset) / (t2 - t1), 1),
+        "ratio": round((t2 - t1) / (t1 - t0), 2),
+    }
 
 
 def main() -> None:
@@ -106,19 +121,28 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "registry_bulk.json"))
     args = ap.parse_args()
     texts = corpus(args.works)
-    results: dict[str, object] = {"benchmark": "registry_bulk", "machine": machine_info(),
-                                  "works": args.works, "work_bytes": 10_000, "workers": args.workers,
-                                  "floor_works_per_s_sqlite": 500}
+    results: dict[str, object] = {
+        "benchmark": "registry_bulk",
+        "machine": machine_info(),
+        "works": args.works,
+        "work_bytes": 10_000,
+        "workers": args.workers,
+        "floor_works_per_s_sqlite": 500,
+    }
     with tempfile.TemporaryDirectory() as d:
         manifest = write_manifest(Path(d), texts)
         for backend in args.backends.split(","):
             r = run_backend(backend, manifest, args.workers, Path(d))
             results[backend] = r
-            print(f"{backend:10} {r['works']} works in {r['seconds']} s = {r['works_per_s']} works/s "
-                  f"(reading the manifest {r['read_manifest_s']} s)")
+            print(
+                f"{backend:10} {r['works']} works in {r['seconds']} s = {r['works_per_s']} works/s "
+                f"(reading the manifest {r['read_manifest_s']} s)"
+            )
     results["text_code_vs_iscc_core"] = peer = peer_text_code(texts)
-    print(f"Text-Code: copyalign {peer['copyalign_works_per_s_per_core']} vs iscc-core "
-          f"{peer['iscc_core_works_per_s_per_core']} works/s per core (x{peer['ratio']})")
+    print(
+        f"Text-Code: copyalign {peer['copyalign_works_per_s_per_core']} vs iscc-core "
+        f"{peer['iscc_core_works_per_s_per_core']} works/s per core (x{peer['ratio']})"
+    )
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
 
 

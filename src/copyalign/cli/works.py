@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,7 +96,7 @@ def import_(
     ctx: typer.Context,
     manifest: Annotated[Path, typer.Argument(help="JSON Lines manifest; paths resolve from its folder.")],
     holder: Annotated[str | None, typer.Option(help="Rights holder id (default: the operator).")] = None,
-    workers: Annotated[int, typer.Option(help="Processes for fingerprinting.")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes for fingerprinting (default: one per core).")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Register every work of a manifest, or none: the first bad line is reported with its number."""
@@ -119,7 +120,9 @@ def import_(
                 bar.update(task, completed=done, rate=f"{rate:,.0f} works/s")
 
             try:
-                views = ca.works.register_many(operator(ca), items, holder_id=holder, workers=workers, progress=advance)
+                views = ca.works.register_many(
+                    operator(ca), items, holder_id=holder, workers=workers or os.cpu_count() or 1, progress=advance
+                )
             except ItemError as exc:
                 raise ManifestError(exc.error.message, line=numbers[exc.position], field=exc.error.field) from None
         if as_json:
