@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from copyalign.clock import Clock
@@ -49,7 +49,7 @@ def _plain(obj: Any) -> bool:
     if t is str or t is bool or obj is None:
         return True
     if t is int:
-        return -_SAFE_INT <= obj <= _SAFE_INT  # beyond, RFC 8785 (I-JSON) has no exact form: rfc8785 refuses
+        return bool(-_SAFE_INT <= obj <= _SAFE_INT)  # beyond, RFC 8785 (I-JSON) has no exact form: rfc8785 refuses
     if t is dict:
         return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
     if t is list:
@@ -113,17 +113,38 @@ class SignedCheckpoint:
 
 
 class _DbNodes:
-    """The store's perfect-subtree nodes as a :class:`merkle.NodeReader`."""
+    """The store's perfect-subtree nodes as a :class:`merkle.NodeReader`.
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    One hand-written query per proof, sent straight to the driver (building the equivalent SQLAlchemy
+    expression costs more than running it): on SQLite grouped by level (``level = ? AND idx IN (...)`` uses
+    the primary key, where a row-value ``(level, idx) IN`` scans the table); on PostgreSQL a join against two
+    ``unnest``-ed arrays, whose plan does not depend on how many keys there are.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
     def get_nodes(self, keys: Collection[merkle.NodeKey]) -> Mapping[merkle.NodeKey, bytes]:
         if not keys:
             return {}
-        rows = self.session.execute(
-            select(LogNode.level, LogNode.idx, LogNode.hash).where(tuple_(LogNode.level, LogNode.idx).in_(list(keys)))
-        )
+        if self.mark == "%s":  # PostgreSQL: two arrays joined against the primary key, one cached plan
+            rows = self.conn.exec_driver_sql(
+                "SELECT n.level, n.idx, n.hash FROM log_nodes n"
+                " JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx",
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            )
+            return {(r[0], r[1]): bytes(r[2]) for r in rows}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in keys:
+            by_level.setdefault(level, []).append(idx)
+        clauses, params = [], []
+        for level, members in by_level.items():
+            clauses.append(f"(level = {self.mark} AND idx IN ({', '.join([self.mark] * len(members))}))")
+            params.append(level)
+            params.extend(members)
+        sql = "SELECT level, idx, hash FROM log_nodes WHERE " + " OR ".join(clauses)  # noqa: S608 - placeholders only
+        rows = self.conn.exec_driver_sql(sql, tuple(params))
         return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
@@ -134,6 +155,7 @@ class Ledger:
         self.clock = clock
         self.origin = origin
         self._checkpoint_lock = threading.Lock()
+        self._signed_sizes: set[int] = set()
 
     # -- appends ---------------------------------------------------------------------------------------
 
@@ -228,12 +250,22 @@ class Ledger:
 
     # -- reads and proofs ------------------------------------------------------------------------------
 
-    def _check_size(self, s: Session, size: int) -> None:
-        if s.get(CheckpointRow, size) is None:
+    def _proof_connection(self) -> Connection:
+        """A connection in autocommit: proofs read immutable rows, so no BEGIN/ROLLBACK round trips."""
+        return self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def _check_size(self, conn: Connection, size: int) -> None:
+        # Signed checkpoints never change, so a size once seen needs no second query.
+        if size in self._signed_sizes:
+            return
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        found = conn.exec_driver_sql(f"SELECT 1 FROM checkpoints WHERE size = {mark}", (size,)).first()  # noqa: S608
+        if found is None:
             raise NotFoundError(
                 f"no signed checkpoint of size {size}: proofs are served at signed tree sizes only",
                 field="size",
             )
+        self._signed_sizes.add(size)
 
     def entries(self, start: int, end: int, *, limit: int = 1000) -> list[tuple[int, bytes]]:
         if start < 0 or end < start:
@@ -257,17 +289,17 @@ class Ledger:
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         if not 0 <= index < size:
             raise InvalidInputError(f"index {index} is not in a tree of size {size}", field="index")
-        with self.store.read() as s:
-            self._check_size(s, size)
-            return merkle.inclusion_proof(index, size, _DbNodes(s))
+        with self._proof_connection() as conn:
+            self._check_size(conn, size)
+            return merkle.inclusion_proof(index, size, _DbNodes(conn))
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         if not 0 <= old_size <= new_size:
             raise InvalidInputError("need 0 <= old size <= new size", field="first")
-        with self.store.read() as s:
-            self._check_size(s, old_size)
-            self._check_size(s, new_size)
-            return merkle.consistency_proof(old_size, new_size, _DbNodes(s))
+        with self._proof_connection() as conn:
+            self._check_size(conn, old_size)
+            self._check_size(conn, new_size)
+            return merkle.consistency_proof(old_size, new_size, _DbNodes(conn))
 
     def receipt(self, index: int) -> Receipt:
         """The receipt of entry ``index``, with its proof against the latest checkpoint that covers it."""
