@@ -25,7 +25,6 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-
 from copyalign.clock import SystemClock  # noqa: E402
 from copyalign.core import merkle  # noqa: E402
 from copyalign.core.checkpoint import Ed25519Signer, generate_key  # noqa: E402
@@ -65,8 +64,9 @@ def run_ours(backend: str, size: int, tmp: Path) -> dict[str, object]:
         url = f"{PG}?options={quote(f'-csearch_path={schema}')}"
     try:
         store = Store(url)
-        ledger = Ledger(store, signer=Ed25519Signer.from_key(generate_key("bench/log")[0]), clock=SystemClock(),
-                        origin="bench/log")
+        ledger = Ledger(
+            store, signer=Ed25519Signer.from_key(generate_key("bench/log")[0]), clock=SystemClock(), origin="bench/log"
+        )
         single_n = 2000
         t = time.perf_counter()
         for i in range(single_n):
@@ -96,8 +96,14 @@ def run_ours(backend: str, size: int, tmp: Path) -> dict[str, object]:
         entry = ledger.entries(idx, idx + 1)[0][1]
         merkle.verify_inclusion(merkle.leaf_hash(entry), idx, final, ledger.inclusion_proof(idx, final), cp.root)
         store.dispose()
-        return {"entries": final, "appends_per_s_batched": round(batched), "appends_per_s_single": round(single),
-                "batch": BATCH, "inclusion_proof": incl, "consistency_proof": cons}
+        return {
+            "entries": final,
+            "appends_per_s_batched": round(batched),
+            "appends_per_s_single": round(single),
+            "batch": BATCH,
+            "inclusion_proof": incl,
+            "consistency_proof": cons,
+        }
     finally:
         if schema:
             with sa.create_engine(PG).begin() as c:
@@ -128,8 +134,12 @@ def run_pymerkle(size: int, tmp: Path) -> dict[str, object]:
         mem.append_entry(e)
     out["inmemory_appends_per_s"] = round(size / (time.perf_counter() - t))
     rng = random.Random(7)
-    out["inmemory_inclusion_proof"] = latency(mem.prove_inclusion, [(rng.randrange(1, size + 1), size) for _ in range(200)])
-    out["inmemory_consistency_proof"] = latency(mem.prove_consistency, [(rng.randrange(1, size), size) for _ in range(200)])
+    out["inmemory_inclusion_proof"] = latency(
+        mem.prove_inclusion, [(rng.randrange(1, size + 1), size) for _ in range(200)]
+    )
+    out["inmemory_consistency_proof"] = latency(
+        mem.prove_consistency, [(rng.randrange(1, size), size) for _ in range(200)]
+    )
     db = SqliteTree(str(tmp / "pymerkle.db"), algorithm="sha256")
     t = time.perf_counter()
     for i in range(0, size, BATCH):
@@ -144,20 +154,27 @@ def run_pymerkle(size: int, tmp: Path) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=1_000_000)
-    ap.add_argument("--peer-size", type=int, default=100_000, help="pymerkle recomputes proofs from leaves; keep it modest")
+    ap.add_argument(
+        "--peer-size", type=int, default=100_000, help="pymerkle recomputes proofs from leaves; keep it modest"
+    )
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "log_append.json"))
     args = ap.parse_args()
-    res: dict[str, object] = {"benchmark": "log_append", "machine": machine_info(("copyalign", "sqlalchemy", "psycopg", "pymerkle")),
-                              "floors": {"appends_per_s_batched_sqlite": 10_000, "proof_ms_at_1e6": 1.0}}
+    res: dict[str, object] = {
+        "benchmark": "log_append",
+        "machine": machine_info(("copyalign", "sqlalchemy", "psycopg", "pymerkle")),
+        "floors": {"appends_per_s_batched_sqlite": 10_000, "proof_ms_at_1e6": 1.0},
+    }
     with tempfile.TemporaryDirectory() as d:
         for backend in args.backends.split(","):
             r = run_ours(backend, args.size, Path(d))
             res[backend] = r
-            print(f"{backend:10} {r['entries']} entries: {r['appends_per_s_batched']} appends/s batched, "
-                  f"{r['appends_per_s_single']} single; inclusion p50/p99 {r['inclusion_proof']['p50_ms']}/"  # type: ignore[index]
-                  f"{r['inclusion_proof']['p99_ms']} ms, consistency {r['consistency_proof']['p50_ms']}/"  # type: ignore[index]
-                  f"{r['consistency_proof']['p99_ms']} ms")  # type: ignore[index]
+            print(
+                f"{backend:10} {r['entries']} entries: {r['appends_per_s_batched']} appends/s batched, "
+                f"{r['appends_per_s_single']} single; inclusion p50/p99 {r['inclusion_proof']['p50_ms']}/"  # type: ignore[index]
+                f"{r['inclusion_proof']['p99_ms']} ms, consistency {r['consistency_proof']['p50_ms']}/"  # type: ignore[index]
+                f"{r['consistency_proof']['p99_ms']} ms"
+            )  # type: ignore[index]
         res["memory"] = m = run_memory(args.size)
         print(f"in-memory  {m['appends_per_s']} appends/s; inclusion p99 {m['inclusion_proof']['p99_ms']} ms")  # type: ignore[index]
         res["pymerkle"] = p = run_pymerkle(args.peer_size, Path(d))
@@ -166,9 +183,11 @@ def main() -> None:
         if isinstance(ours_sqlite, dict):
             res["ratios"] = {
                 "appends_batched_ours_sqlite_vs_pymerkle_sqlite": round(
-                    ours_sqlite["appends_per_s_batched"] / p["sqlite_appends_per_s_batched"], 2),  # type: ignore[operator]
+                    ours_sqlite["appends_per_s_batched"] / p["sqlite_appends_per_s_batched"], 2
+                ),  # type: ignore[operator]
                 "inclusion_p50_pymerkle_sqlite_over_ours_sqlite": round(
-                    p["sqlite_inclusion_proof"]["p50_ms"] / ours_sqlite["inclusion_proof"]["p50_ms"], 1),  # type: ignore[index]
+                    p["sqlite_inclusion_proof"]["p50_ms"] / ours_sqlite["inclusion_proof"]["p50_ms"], 1
+                ),  # type: ignore[index]
                 "note": f"pymerkle measured at {p['entries']} entries, ours at {args.size}",
             }
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")

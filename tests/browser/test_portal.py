@@ -1,0 +1,133 @@
+"""The portal end to end in headless Chromium (Debian's chromium and chromium-driver, no browser download)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from copyalign.api.app import create_app
+from copyalign.context import Copyalign, connect
+from copyalign.core.checkpoint import Ed25519Signer, generate_key
+from copyalign.settings import Settings
+from tests.conftest import make_party
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Copyalign, str]]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'portal.db'}", data_dir=str(tmp_path / "data"))
+    ca = connect(settings, signer=Ed25519Signer.from_key(generate_key("browser.test/log")[0]))
+    op = ca.parties.create(None, name="CMO", role="operator")
+    ca.parties.issue_key(None, op.id)
+    operator = ca.parties.operator()
+    assert operator is not None
+    _, key = make_party(ca, operator, "rights_holder", "Ada Author")
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(ca, checkpoints=False), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the portal did not start"
+    yield f"http://127.0.0.1:{port}", ca, key
+    srv.should_exit = True
+    thread.join(timeout=10)
+    ca.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "install Debian's chromium and chromium-driver (.ci/run does)"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1200,1000",
+    ):
+        opts.add_argument(arg)
+    b = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
+    b.implicitly_wait(5)
+    yield b
+    b.quit()
+
+
+def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    url, ca, key = server
+    b = browser
+
+    b.get(f"{url}/signin")
+    b.find_element(By.ID, "api_key").send_keys("ca_wrong_key")
+    b.find_element(By.CSS_SELECTOR, "form button").click()
+    assert "unknown API key" in b.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+    b.find_element(By.ID, "api_key").send_keys(key)
+    b.find_element(By.CSS_SELECTOR, "form button").click()
+    assert b.current_url.endswith("/works") and "Ada Author" in b.page_source
+
+    poem = tmp_path / "sonnet.txt"
+    poem.write_text("Let me not to the marriage of true minds admit impediments. Love is not love which alters.")
+    b.get(f"{url}/works/new")
+    b.find_element(By.ID, "file").send_keys(str(poem))
+    b.find_element(By.ID, "title").send_keys("Sonnet 116")
+    b.find_element(By.ID, "creators").send_keys("William Shakespeare")
+    b.find_element(By.CSS_SELECTOR, "input[value=train-genai]").click()
+    b.find_element(By.CSS_SELECTOR, "form.card button").click()
+    assert "/works/wrk_" in b.current_url and "Sonnet 116" in b.find_element(By.TAG_NAME, "h1").text
+
+    Select(b.find_element(By.NAME, "purpose")).select_by_visible_text("train-ai")
+    Select(b.find_element(By.NAME, "value")).select_by_visible_text("deny")
+    b.find_element(By.CSS_SELECTOR, "form.row button").click()
+    history = b.find_elements(By.CSS_SELECTOR, "table.history tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in history] == ["train-ai", "train-genai"]
+
+    shot = tmp_path / "work.png"
+    assert b.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copy(shot, ROOT / "docs" / "portal.png")
+
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Grüße".encode("latin-1"))
+    b.get(f"{url}/works/new")
+    b.find_element(By.ID, "file").send_keys(str(bad))
+    b.find_element(By.CSS_SELECTOR, "form.card button").click()
+    assert "not valid UTF-8" in b.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    b.get(f"{url}/works")
+    assert len(b.find_elements(By.CSS_SELECTOR, "tbody tr")) == 1
+
+    b.find_element(By.CSS_SELECTOR, "header button.link").click()
+    b.get(f"{url}/works")
+    assert b.current_url.endswith("/signin")
