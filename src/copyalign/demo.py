@@ -64,10 +64,16 @@ class DemoRegistry:
     works: int
 
 
+DEMO_HOLDER = "Demo Publishing House"
+
+
 def seed(ca: Copyalign, operator: Principal) -> DemoRegistry:
-    holder = ca.parties.create(
-        operator, name="Demo Publishing House", role="rights_holder", email="rights@demo.example"
-    )
+    """Seed the sample registry once; on later runs only issue a fresh key for the demo holder."""
+    existing = next((p for p in ca.parties.list(operator) if p.name == DEMO_HOLDER), None)
+    if existing is not None:
+        key = ca.parties.issue_key(operator, existing.id, label="demo")
+        return DemoRegistry(existing.id, key.secret, len(ca.works.list(operator, holder_id=existing.id)))
+    holder = ca.parties.create(operator, name=DEMO_HOLDER, role="rights_holder", email="rights@demo.example")
     key = ca.parties.issue_key(operator, holder.id, label="demo")
     items = [
         WorkInput(

@@ -147,3 +147,17 @@ def test_policy_commands(cli, tmp_path: Path) -> None:
     bad.write_text('[profile]\nname="x"\njurisdiction="EU"\nrule="r"\nsource="s"\n[lookup]\nmax = 3\n')
     code, [err], _ = cli("policy", "validate", str(bad), "--json", ok=False)
     assert code == 1 and err["error"]["field"] == "lookup.max"
+
+
+def test_demo_seed_is_idempotent(ca) -> None:  # type: ignore[no-untyped-def]
+    from copyalign.demo import seed
+
+    party = ca.parties.create(None, name="CMO", role="operator")
+    ca.parties.issue_key(None, party.id)
+    op = ca.parties.operator()
+    first = seed(ca, op)
+    second = seed(ca, op)
+    assert first.holder_id == second.holder_id and first.works == second.works == 6
+    assert first.api_key != second.api_key
+    looked = ca.lookup.lookup(op, "静夜思".encode() + b"x")  # unrelated text: not registered
+    assert not looked.registered

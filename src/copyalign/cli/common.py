@@ -22,7 +22,7 @@ from copyalign.services.parties import Principal
 from copyalign.settings import Settings
 
 err = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)  # keys and digests must stay on one line to be copied
 
 
 @dataclass
