@@ -193,3 +193,16 @@ def test_every_write_has_a_log_entry_that_proves(
     assert receipt["checkpoint_size"] == signed.size and receipt["inclusion_proof"]
     # proofs are served only at signed sizes
     assert client.get(f"/v1/log/proof/inclusion?index=0&size={signed.size - 1}").status_code == 404
+
+
+def test_edited_copy_is_found_by_iscc_similarity(client: TestClient, holder: tuple[Principal, str]) -> None:
+    _, key = holder
+    long_text = " ".join(
+        f"Line {i}: the quality of mercy is not strained, it droppeth as the gentle rain." for i in range(60)
+    )
+    work = register_text(client, key, text=long_text)
+    edited = long_text.replace(" the ", " a ", 3)[:-150]  # words changed and the ending cut: not normalisable
+    [m] = client.post("/v1/lookup", json={"text": edited}, headers=auth(key)).json()["matches"]
+    assert m["work_id"] == work["id"] and m["match"] == "iscc" and m["distance"] <= 5
+    unrelated = " ".join(f"Row {i}: quarterly shipping tonnage fell in the northern ports." for i in range(60))
+    assert client.post("/v1/lookup", json={"text": unrelated}, headers=auth(key)).json()["registered"] is False
