@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
+from urllib.parse import quote
 
 
 def _cpu_model() -> str:
@@ -34,3 +39,24 @@ def machine_info(packages: tuple[str, ...] = ("copyalign", "sqlalchemy", "psycop
         "packages": versions,
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
+    """A URL of an empty database: a new SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    import sqlalchemy as sa
+
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / f'bench-{secrets.token_hex(3)}.db'}"
+        return
+    schema = f"bench_{secrets.token_hex(4)}"
+    with sa.create_engine(PG).begin() as c:
+        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG}?options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with sa.create_engine(PG).begin() as c:
+            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

@@ -13,25 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
-
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine_info  # noqa: E402
+from _machine import fresh_database, machine_info  # noqa: E402
 from copyalign.clock import SystemClock  # noqa: E402
 from copyalign.core import merkle  # noqa: E402
 from copyalign.core.checkpoint import Ed25519Signer, generate_key  # noqa: E402
 from copyalign.services.ledger import Event, Ledger  # noqa: E402
 from copyalign.store.db import Store  # noqa: E402
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BATCH = 1000
 
 
@@ -54,15 +49,7 @@ def latency(fn, args: list[tuple]) -> dict[str, float]:  # type: ignore[no-untyp
 
 
 def run_ours(backend: str, size: int, tmp: Path) -> dict[str, object]:
-    schema = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp / f'log-{secrets.token_hex(3)}.db'}"
-    else:
-        schema = f"bench_{secrets.token_hex(4)}"
-        with sa.create_engine(PG).begin() as c:
-            c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = f"{PG}?options={quote(f'-csearch_path={schema}')}"
-    try:
+    with fresh_database(backend, tmp) as url:
         store = Store(url)
         ledger = Ledger(
             store, signer=Ed25519Signer.from_key(generate_key("bench/log")[0]), clock=SystemClock(), origin="bench/log"
@@ -104,10 +91,6 @@ def run_ours(backend: str, size: int, tmp: Path) -> dict[str, object]:
             "inclusion_proof": incl,
             "consistency_proof": cons,
         }
-    finally:
-        if schema:
-            with sa.create_engine(PG).begin() as c:
-                c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def run_memory(size: int) -> dict[str, object]:

@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import iscc_core
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine_info  # noqa: E402
+from _machine import fresh_database, machine_info  # noqa: E402
 from copyalign.context import connect  # noqa: E402
 from copyalign.services.manifest import read_manifest  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
-
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def corpus(n: int, size: int = 10_000) -> list[str]:
@@ -62,15 +57,7 @@ def write_manifest(root: Path, texts: list[str]) -> Path:
 
 
 def run_backend(backend: str, manifest: Path, workers: int, tmp: Path) -> dict[str, float]:
-    schema = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp / f'bench-{secrets.token_hex(3)}.db'}"
-    else:
-        schema = f"bench_{secrets.token_hex(4)}"
-        with sa.create_engine(PG).begin() as c:
-            c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = f"{PG}?options={quote(f'-csearch_path={schema}')}"
-    try:
+    with fresh_database(backend, tmp) as url:
         ca = connect(Settings(database_url=url, data_dir=str(tmp / f"data-{backend}")))
         op = ca.parties.create(None, name="Bench CMO", role="operator")
         principal = ca.parties.authenticate(ca.parties.issue_key(None, op.id).secret)
@@ -89,10 +76,6 @@ def run_backend(backend: str, manifest: Path, workers: int, tmp: Path) -> dict[s
             "read_manifest_s": round(t1 - t0, 3),
             "register_s": round(t2 - t1, 3),
         }
-    finally:
-        if schema:
-            with sa.create_engine(PG).begin() as c:
-                c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def peer_text_code(texts: list[str], sample: int = 500) -> dict[str, float]:
