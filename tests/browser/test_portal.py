@@ -83,7 +83,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
 
 def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     url, ca, key = server
     b = browser
@@ -95,7 +95,8 @@ def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_
 
     b.find_element(By.ID, "api_key").send_keys(key)
     b.find_element(By.CSS_SELECTOR, "form button").click()
-    assert b.current_url.endswith("/works") and "Ada Author" in b.page_source
+    WebDriverWait(b, 10).until(lambda d: d.current_url.endswith("/works"))
+    assert "Ada Author" in b.page_source
 
     poem = tmp_path / "sonnet.txt"
     poem.write_text("Let me not to the marriage of true minds admit impediments. Love is not love which alters.")
@@ -105,11 +106,13 @@ def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_
     b.find_element(By.ID, "creators").send_keys("William Shakespeare")
     b.find_element(By.CSS_SELECTOR, "input[value=train-genai]").click()
     b.find_element(By.CSS_SELECTOR, "form.card button").click()
-    assert "/works/wrk_" in b.current_url and "Sonnet 116" in b.find_element(By.TAG_NAME, "h1").text
+    WebDriverWait(b, 10).until(lambda d: "/works/wrk_" in d.current_url)
+    assert "Sonnet 116" in b.find_element(By.TAG_NAME, "h1").text
 
     Select(b.find_element(By.NAME, "purpose")).select_by_visible_text("train-ai")
     Select(b.find_element(By.NAME, "value")).select_by_visible_text("deny")
     b.find_element(By.CSS_SELECTOR, "form.row button").click()
+    WebDriverWait(b, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "table.history tbody tr")) == 2)
     history = b.find_elements(By.CSS_SELECTOR, "table.history tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in history] == ["train-ai", "train-genai"]
 
@@ -129,5 +132,6 @@ def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_
     assert len(b.find_elements(By.CSS_SELECTOR, "tbody tr")) == 1
 
     b.find_element(By.CSS_SELECTOR, "header button.link").click()
+    WebDriverWait(b, 10).until(lambda d: "Sign in" in d.find_element(By.TAG_NAME, "header").text)
     b.get(f"{url}/works")
     assert b.current_url.endswith("/signin")
