@@ -161,3 +161,16 @@ def test_demo_seed_is_idempotent(ca) -> None:  # type: ignore[no-untyped-def]
     assert first.api_key != second.api_key
     looked = ca.lookup.lookup(op, "静夜思".encode() + b"x")  # unrelated text: not registered
     assert not looked.registered
+
+
+def test_manifest_symlink_leading_outside_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("a file the manifest's folder does not contain")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "link.txt").symlink_to(outside)
+    manifest = corpus / "m.jsonl"
+    manifest.write_text(json.dumps({"title": "sneaky", "path": "link.txt"}) + "\n")
+    code, [err], _ = cli("works", "import", str(manifest), "--json", ok=False)
+    assert code == 1 and err["error"]["field"] == "path" and "leads outside" in err["error"]["message"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from copyalign.errors import CopyalignError, ManifestError
+from copyalign.errors import CopyalignError, InvalidInputError, ManifestError
 from copyalign.services.preferences import PreferenceInput
 from copyalign.services.works import WorkInput
 
@@ -45,8 +45,6 @@ class ManifestLine(BaseModel):
 
 def safe_path(base: Path, rel: str, *, field: str = "path") -> Path:
     """Resolve ``rel`` under ``base``; refuse absolute paths, ``..`` and symlinks that lead outside."""
-    from copyalign.errors import InvalidInputError
-
     if not rel or "\x00" in rel:
         raise InvalidInputError("empty or invalid path", field=field)
     candidate = Path(rel)
@@ -66,8 +64,6 @@ def preferences_of(raw: list[_Pref] | dict[str, str]) -> tuple[PreferenceInput, 
 
 
 def content_of(line: ManifestLine, base: Path | None) -> bytes:
-    from copyalign.errors import InvalidInputError
-
     given = [x for x in (line.path, line.text, line.content_base64) if x is not None]
     if len(given) != 1:
         raise InvalidInputError("give exactly one of path, text or content_base64", field="content")
@@ -138,7 +134,5 @@ def read_manifest(path: Path) -> tuple[list[WorkInput], list[int]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        from copyalign.errors import InvalidInputError
-
         raise InvalidInputError(f"cannot read manifest {path}: {exc.strerror}", field="manifest") from None
     return parse_lines(data.splitlines(), base=path.parent)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -31,5 +30,4 @@ async def lookup_upload(
     jurisdiction: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     data = await file.read(ca.settings.max_upload_bytes + 1)
-    when: datetime | None = at
-    return ca.lookup.lookup(principal, data, kind=kind, at=when, jurisdiction=jurisdiction).to_dict()
+    return ca.lookup.lookup(principal, data, kind=kind, at=at, jurisdiction=jurisdiction).to_dict()
