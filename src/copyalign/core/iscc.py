@@ -1,16 +1,26 @@
-"""The ISCC Text-Code (ISO 24138), bit-identical to ``iscc-core`` and several times faster.
+"""The ISCC Text-Code (ISO 24138), bit-identical to ``iscc-core`` and 10 to 50 times faster.
 
-Why it exists: ``iscc_core.gen_text_code_v0`` spends ~20 ms on a 10 KB text (a per-character category
-lookup, one Python-level hash per 13-character n-gram, and a 64-permutation MinHash over all of them), which
-alone would cap bulk registration far below the registry's 500 works/s floor on two cores. Here the character
-filter is a cached ``str.translate`` table, duplicate n-grams are hashed once, and the MinHash runs in numpy
-over all permutations at once (uint64 arithmetic wraps modulo 2**64, exactly the ``& MAXI64`` of the
-reference). Conformance with iscc-core is a test (``tests/unit/core/test_iscc.py``) over hypothesis-generated
-Unicode text; ``benchmarks/iscc_text.py`` measures the speed-up side by side.
+Why it exists: ``iscc_core.gen_text_code_v0`` spends ~23 ms on a 10 KB text (a Python loop over every
+character, one Python-level xxh32 per 13-character n-gram, and a 64-permutation MinHash over Python ints),
+which alone would cap bulk registration far below the registry's floor of 500 works/s on two cores. Here
+(0.4 ms for 10 KB of ASCII, 0.7 ms of English with some non-ASCII, 0.9 ms of Chinese; see
+``benchmarks/results/iscc_text.json``):
+
+* the character filter is a per-code-point lookup table applied with numpy (pure ASCII takes
+  ``bytes.translate``);
+* the n-gram hashes are xxh32 written over numpy uint32 arrays, every window at once;
+* the MinHash works on the low 32 bits only (all that iscc-core keeps) and redoes in exact 64-bit arithmetic
+  just the few features that can still be a row's minimum (see :func:`_minhash`).
+
+Conformance is a test, not a claim: ``tests/unit/core/test_iscc.py`` checks every function against iscc-core
+(its own conformance vectors, hypothesis-generated Unicode, every branch of the hash), and
+``benchmarks/iscc_text.py`` measures both side by side and asserts that their codes agree.
 
 Example:
-    >>> text_code("Hello World") == __import__("iscc_core").gen_text_code_v0("Hello World")["iscc"]
-    True
+    >>> text_code("Hello World")
+    'ISCC:EAASKDNZNYGUUF5A'
+    >>> hamming(code_to_int(text_code("Hello World")), code_to_int(text_code("Hello World!")))
+    0
 """
 
 from __future__ import annotations
@@ -22,146 +32,329 @@ from types import ModuleType
 
 import iscc_core as ic
 import numpy as np
+import numpy.typing as npt
 import xxhash
 
+from copyalign.errors import InvalidInputError
 
-def _reference_minhash() -> ModuleType:
-    """iscc-core's pure-Python ``minhash`` module, for its permutation constants.
+__all__ = ["code_to_int", "hamming", "soft_hash_text", "text_code", "text_collapse"]
 
-    The compiled extension that shadows it does not export MPA/MPB, so the source beside it is loaded; the
-    constants are then iscc-core's own, never a copy that could drift.
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+Index = npt.NDArray[np.intp]
+
+
+def _minhash_module() -> ModuleType:
+    """iscc-core's ``minhash`` module with its permutation constants.
+
+    The compiled extension that usually shadows ``minhash.py`` exports only the functions, so then the source
+    beside it is loaded: the constants stay iscc-core's own, never a copy that could drift.
     """
+    import iscc_core.minhash
+
+    compiled: ModuleType = iscc_core.minhash
+    if hasattr(compiled, "MPA"):  # a pure-Python install
+        return compiled
     path = Path(ic.__file__).with_name("minhash.py")
-    spec = importlib.util.spec_from_file_location("_iscc_minhash_reference", path)
+    spec = importlib.util.spec_from_file_location("_iscc_core_minhash_source", path)
     if spec is None or spec.loader is None:  # pragma: no cover - a broken iscc-core install
-        raise ImportError(f"cannot load {path}")
+        raise ImportError(f"cannot load the MinHash constants from {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_REF = _reference_minhash()
-MPA: list[int] = _REF.MPA
-MPB: list[int] = _REF.MPB
-MPRIME: int = _REF.MPRIME
-MAXH: int = _REF.MAXH
+_MH = _minhash_module()
+MPA: U64 = np.array(_MH.MPA, dtype=np.uint64)
+MPB: U64 = np.array(_MH.MPB, dtype=np.uint64)
+MPRIME = int(_MH.MPRIME)  # 2**61 - 1
+MAXH = int(_MH.MAXH)  # 2**32 - 1: iscc-core keeps the low 32 bits of each hash
+MAXI64 = int(_MH.MAXI64)  # 2**64 - 1
+NGRAM = int(ic.core_opts.text_ngram_size)  # 13 characters
+_FILTER = frozenset(ic.core_opts.text_unicode_filter)  # C, M, P: control, mark, punctuation
 
-_NGRAM = int(ic.core_opts.text_ngram_size)
-_FILTER = frozenset(ic.core_opts.text_unicode_filter)
-_A = np.array(MPA, dtype=np.uint64)[:, None]
-_B = np.array(MPB, dtype=np.uint64)[:, None]
-_MPRIME = np.uint64(MPRIME)
-_MAXH = np.uint64(MAXH)
-_SHIFTS = np.arange(4, dtype=np.uint64)[:, None]
+# -- text_collapse ------------------------------------------------------------------------------------
 
 
-class _DropTable(dict[int, int | None]):
-    """``str.translate`` table that drops whitespace, control, mark and punctuation characters.
+def _drops(ch: str) -> bool:
+    """iscc-core's per-character rule: whitespace and control/mark/punctuation characters go."""
+    return ch.isspace() or unicodedata.category(ch)[0] in _FILTER
 
-    Each code point is classified once, on first sight, then answered from the dict.
+
+# Per code point: -1 not yet classified, 0 dropped, 1 kept, 2 kept and inert (below). One byte each
+# (1.1 MB), filled on first sight, so import stays cheap and memory bounded whatever text arrives.
+_CLASS = np.full(0x110000, -1, dtype=np.int8)
+_ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_ASCII_DROP = bytes(c for c in range(128) if _drops(chr(c)))
+
+
+def _classify(cp: int) -> int:
+    """0 if iscc-core drops ``chr(cp)``; 2 if it is *inert* under NFKC; else 1.
+
+    Inert: ASCII or a CJK unified ideograph with no decomposition and combining class 0. Such a character
+    is its own NFKC, and NFKC never combines it with the character before it (the second character of
+    every canonical composition is a mark or a Hangul vowel or trailing jamo; a test checks this against
+    the running Python's Unicode database), so a text may be normalised piecewise around it.
     """
+    ch = chr(cp)
+    if _drops(ch):
+        return 0
+    script = cp < 0x80 or 0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF
+    return 2 if script and not unicodedata.combining(ch) and not unicodedata.decomposition(ch) else 1
 
-    def __missing__(self, cp: int) -> int | None:
-        ch = chr(cp)
-        value = None if ch.isspace() or unicodedata.category(ch)[0] in _FILTER else cp
-        self[cp] = value
-        return value
 
+def _nfkc(text: str, loose: list[int]) -> str:
+    """``unicodedata.normalize("NFKC", text)`` where only the characters at ``loose`` are not inert.
 
-_DROP = _DropTable()
+    NFKC of a mostly ASCII or Chinese text with one superscript or circled digit is otherwise a full pass
+    (its quick check fails), the slowest step of the collapse. Inert characters are NFKC boundaries, so
+    only each run of loose characters is normalised, with the inert character before it, which the run
+    could combine with.
+    """
+    if 32 * len(loose) > len(text):  # many loose characters: one pass over everything is cheaper
+        return unicodedata.normalize("NFKC", text)
+    pieces, done, i = [], 0, 0
+    while i < len(loose):
+        start = end = loose[i]
+        while i < len(loose) and loose[i] == end:
+            end, i = end + 1, i + 1
+        first = max(start - 1, 0)
+        pieces += [text[done:first], unicodedata.normalize("NFKC", text[first:end])]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def text_collapse(text: str) -> str:
-    """NFD, lower case, drop whitespace/control/marks/punctuation, NFKC: as iscc-core's ``text_collapse``."""
-    decomposed = unicodedata.normalize("NFD", text).lower()
-    return unicodedata.normalize("NFKC", decomposed.translate(_DROP))
+    """NFD, lower case, drop whitespace/control/marks/punctuation, NFKC: iscc-core's ``text_collapse``.
 
-
-_SHIFT61 = np.uint64(61)
-_BLOCK = 256  # features per block: a 64 x 256 uint64 block (128 KiB) stays in the L2 cache
-
-
-def _minhash(features: np.ndarray) -> np.ndarray:
-    """The 64 minimum hashes of iscc-core's ``alg_minhash``; ``features`` is a 1-D uint64 array.
-
-    ``x % (2**61 - 1)`` is computed as ``(x & P) + (x >> 61)`` and one conditional subtraction (exact for a
-    Mersenne prime, and cheaper than numpy's 64-bit division), block by block so the temporaries stay in
-    cache: together about 4x faster than the plain broadcast expression.
+    Example:
+        >>> text_collapse("Iñtërnâtiônàl, Ünïcödé!")
+        'internationalunicode'
     """
-    out = np.full(64, np.iinfo(np.uint64).max, dtype=np.uint64)
-    for start in range(0, len(features), _BLOCK):
-        x = _A * features[None, start : start + _BLOCK]
-        x += _B
-        r = x & _MPRIME
-        x >>= _SHIFT61
-        r += x
-        np.subtract(r, _MPRIME, out=r, where=r >= _MPRIME)
-        r &= _MAXH
-        np.minimum(out, r.min(axis=1), out=out)
-    return out
+    if text.isascii():  # NFD and NFKC leave ASCII alone and lower() maps only A-Z
+        return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_DROP).decode("ascii")
+    decomposed = unicodedata.normalize("NFD", text).lower()
+    # surrogatepass: a lone surrogate is legal in a Python str; it is category Cs, so it is dropped below.
+    cps = np.frombuffer(decomposed.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    cls = _CLASS[cps]
+    if cls.min() < 0:
+        for cp in np.unique(cps[cls < 0]).tolist():
+            _CLASS[cp] = _classify(cp)
+        cls = _CLASS[cps]
+    kept = cps[cls > 0]
+    filtered = kept.tobytes().decode("utf-32-le")
+    wide = np.flatnonzero(kept >= 0x80)  # ASCII is inert; of the rest, ask the table
+    loose = wide[_CLASS[kept[wide]] == 1].tolist()
+    return _nfkc(filtered, loose) if loose else filtered
 
+
+# -- xxh32 of every n-gram ----------------------------------------------------------------------------
 
 _P1, _P2, _P3, _P4, _P5 = (np.uint32(p) for p in (2654435761, 2246822519, 3266489917, 668265263, 374761393))
+# the four accumulators start at seed + P1 + P2, seed + P2, seed, seed - P1 (mod 2**32); the seed is 0
+_LANE_INIT = np.array([(2654435761 + 2246822519) % 2**32, 2246822519, 0, 2**32 - 2654435761], dtype=np.uint32)
+_LANE_ROTL = np.array([1, 7, 12, 18], dtype=np.uint32)[:, None]
+_LANE_ROTR = np.uint32(32) - _LANE_ROTL
+_GROUP_MIN = 256  # windows of one byte length worth a vectorised pass (about 50 numpy calls)
 
 
-def _rotl(x: np.ndarray, r: int) -> np.ndarray:
-    out: np.ndarray = (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+def _rotl(x: U32, r: int) -> U32:
+    out: U32 = (x << np.uint32(r)) | (x >> np.uint32(32 - r))
     return out
 
 
-def _xxh32_ascii_windows(data: bytes) -> np.ndarray:
-    """xxh32 (seed 0) of every 13-byte window of ``data``, vectorised.
+def _words(data: bytes) -> U32:
+    """The little-endian uint32 that starts at every byte offset of ``data`` (zero-padded past its end)."""
+    size = max(len(data) + 3, 7)
+    size += 3 - size % 4  # four interleaved uint32 views need a length of 4k + 3
+    buf = data + bytes(size - len(data))
+    words: U32 = np.stack([np.frombuffer(buf, "<u4", size // 4, r) for r in range(4)], axis=1).ravel()
+    return words
 
-    Valid because an ASCII text's 13-character n-grams are exactly its 13-byte windows; the steps are
-    xxHash's short-input path (three 4-byte lanes, one tail byte, avalanche) on uint32 arrays, which wrap
-    like the C code.
+
+def _xxh32_fixed(words: U32, starts: Index | None, n: int, length: int) -> U32:
+    """xxh32 (seed 0) of ``n`` windows of ``length`` bytes at ``starts`` (``None``: at offsets 0 to n-1).
+
+    One length means one path through xxHash for every window, so its loops run here in Python over whole
+    arrays, row ``j`` of ``m`` holding each window's ``j``-th 4-byte word: 16-byte stripes into four
+    accumulators, then the remaining words, then the remaining bytes (from the last, partial word), then
+    the avalanche. uint32 arrays wrap exactly like the C code.
     """
-    b = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
-    words = b[:-3] | (b[1:-2] << np.uint32(8)) | (b[2:-1] << np.uint32(16)) | (b[3:] << np.uint32(24))
-    n = len(data) - _NGRAM + 1
-    with np.errstate(over="ignore"):
-        h = np.full(n, np.uint32(_P5 + np.uint32(_NGRAM)), dtype=np.uint32)
-        for lane in (0, 4, 8):
-            h += words[lane : lane + n] * _P3
-            h = _rotl(h, 17) * _P4
-        h += b[12 : 12 + n] * _P5
-        h = _rotl(h, 11) * _P1
-        h ^= h >> np.uint32(15)
-        h *= _P2
-        h ^= h >> np.uint32(13)
-        h *= _P3
-        h ^= h >> np.uint32(16)
-    return h.astype(np.uint64)
-
-
-def soft_hash_text(collapsed: str) -> bytes:
-    """The 256-bit similarity hash of an already collapsed text (iscc-core's ``soft_hash_text_v0``)."""
-    if len(collapsed) >= _NGRAM and collapsed.isascii():
-        features = _xxh32_ascii_windows(collapsed.encode("ascii"))
+    k = (length + 3) // 4
+    m: U32
+    if starts is None:  # every offset: row j is words[4j : 4j + n], a strided view
+        step = words.strides[0]
+        m = np.lib.stride_tricks.as_strided(words, (k, n), (4 * step, step), writeable=False)
     else:
-        n = max(len(collapsed) - _NGRAM + 1, 1)
-        ngrams = {collapsed[i : i + _NGRAM] for i in range(n)}  # the minimum ignores duplicates
-        h = xxhash.xxh32_intdigest
-        features = np.fromiter((h(g.encode("utf-8")) for g in ngrams), dtype=np.uint64, count=len(ngrams))
-    mh = _minhash(features)
+        m = words[starts + 4 * np.arange(k)[:, None]]
+    stripes = length // 16
+    if stripes:
+        v = np.repeat(_LANE_INIT[:, None], n, axis=1)
+        for s in range(stripes):
+            v += m[4 * s : 4 * s + 4] * _P2
+            v = (v << np.uint32(13)) | (v >> np.uint32(19))
+            v *= _P1
+        h: U32 = ((v << _LANE_ROTL) | (v >> _LANE_ROTR)).sum(axis=0, dtype=np.uint32)
+        h += np.uint32(length)
+    else:
+        h = np.full(n, _P5 + np.uint32(length), dtype=np.uint32)
+    for j in range(4 * stripes, length // 4):
+        h += m[j] * _P3
+        h = _rotl(h, 17)
+        h *= _P4
+    for b in range(length % 4):
+        h += ((m[length // 4] >> np.uint32(8 * b)) & np.uint32(0xFF)) * _P5
+        h = _rotl(h, 11)
+        h *= _P1
+    h ^= h >> np.uint32(15)
+    h *= _P2
+    h ^= h >> np.uint32(13)
+    h *= _P3
+    h ^= h >> np.uint32(16)
+    return h
+
+
+def _features(collapsed: str) -> U32:
+    """xxh32 of the UTF-8 of every ``NGRAM``-character window, as ``iscc_core.sliding_window`` yields them.
+
+    A text shorter than the window is a single, shorter n-gram (the empty text included), never none. In
+    ASCII every window is ``NGRAM`` bytes. Otherwise windows that share a common byte length are hashed
+    together (at every byte offset, then picked, when they are most of the text; else gathered), and the
+    stragglers one by one, which is cheaper below a few hundred than a vectorised pass.
+    """
+    data = collapsed.encode("utf-8")
+    n = max(len(collapsed) - NGRAM + 1, 1)
+    words = _words(data)
+    if len(data) == len(collapsed):
+        return _xxh32_fixed(words, None, n, min(len(data), NGRAM))
+    utf8 = np.frombuffer(data, dtype=np.uint8)
+    offsets = np.append(np.flatnonzero((utf8 & 0xC0) != 0x80), len(data))  # where each character starts
+    starts = offsets[:n]
+    ends = offsets[min(NGRAM, len(collapsed)) :][:n]
+    lengths = ends - starts
+    out = np.empty(n, dtype=np.uint32)
+    loose = np.ones(n, dtype=np.bool_)
+    for length in np.flatnonzero(np.bincount(lengths) >= _GROUP_MIN).tolist():
+        group = np.flatnonzero(lengths == length)
+        everywhere = len(data) - length + 1
+        if 2 * len(group) > everywhere:
+            out[group] = _xxh32_fixed(words, None, everywhere, length)[starts[group]]
+        else:
+            out[group] = _xxh32_fixed(words, starts[group], len(group), length)
+        loose[group] = False
+    rest = np.flatnonzero(loose)
+    h = xxhash.xxh32_intdigest
+    out[rest] = [h(data[s:e]) for s, e in zip(starts[rest].tolist(), ends[rest].tolist(), strict=True)]
+    return out
+
+
+# -- MinHash ------------------------------------------------------------------------------------------
+
+_U32_MAX = np.uint64(MAXH)
+_SHIFT61 = np.uint64(61)
+_PRIME = np.uint64(MPRIME)
+_SHIFTS = np.arange(4, dtype=np.uint64)[:, None]
+_BLOCK = 1 << 15  # windows hashed at once: 8 MiB of MinHash scratch, and 10 KB works fit in one
+
+
+def _exact(a: U64, b: U64, features: U64) -> U64:
+    """``((a*f + b) & MAXI64) % MPRIME & MAXH`` elementwise, as iscc-core computes each hash."""
+    x = a * features + b  # uint64 wraps: the reference's & MAXI64
+    r = (x & _PRIME) + (x >> _SHIFT61)  # 2**61 = 1 (mod 2**61-1); the fold is below 2 * prime
+    r = np.where(r >= _PRIME, r - _PRIME, r)
+    out: U64 = r & _U32_MAX
+    return out
+
+
+def _minhash(features: U32, mpa: U64 = MPA, mpb: U64 = MPB) -> U64:
+    """iscc-core's ``alg_minhash``: per permutation, ``min(((a*f + b) mod 2**64 mod (2**61-1)) & MAXH)``.
+
+    With ``x = a*f + b`` and ``u`` its low 32 bits, each hash is ``u + (x >> 61)`` (the Mersenne fold adds
+    at most 7) unless ``u >= 2**32 - 8``, where the fold can carry or need its final subtraction. So
+    ``w = u + 8 (mod 2**32)``, cheap in uint32 (8 SIMD lanes, a quarter of the memory of uint64), puts
+    those "risky" features at ``w <= 7`` and every other hash within ``[w - 8, w - 1]``. If a row's
+    smallest ``w`` is at least 8 and its runner-up more than 7 above it, the smallest is the minimum and is
+    computed exactly; otherwise (a duplicated n-gram, common in real text; a near tie or a risky feature,
+    each about one row in a thousand works) every feature that could still be the minimum is.
+    """
+    rows = np.arange(len(mpa))
+    w = mpa.astype(np.uint32)[:, None] * features
+    w += (mpb + np.uint64(8)).astype(np.uint32)[:, None]
+    best = w.argmin(axis=1)
+    lowest = w[rows, best].astype(np.uint64)
+    w[rows, best] = MAXH
+    runner_up = w.min(axis=1)
+    out = _exact(mpa, mpb, features[best].astype(np.uint64))
+    bound = np.where(lowest < 8, _U32_MAX, np.minimum(lowest + np.uint64(7), _U32_MAX))
+    for k in np.flatnonzero(runner_up <= bound).tolist():
+        maybe = features[np.append(np.flatnonzero(w[k] <= int(bound[k])), best[k])]
+        if len(maybe) > 16:  # a risky row (all its features) or a much repeated n-gram
+            out[k] = _exact(mpa[k], mpb[k], maybe.astype(np.uint64)).min()
+        else:  # a duplicate or a near tie: a few, quicker in the reference's own words
+            a, b = int(mpa[k]), int(mpb[k])
+            out[k] = min((((a * f + b) & MAXI64) % MPRIME) & MAXH for f in maybe.tolist())
+    return out
+
+
+def soft_hash_text(text_collapsed: str) -> bytes:
+    """The 256-bit similarity digest of an already collapsed text: iscc-core's ``soft_hash_text_v0``.
+
+    The 4 low bits of each of the 64 minimum hashes, bit 0 of all 64 first (``alg_minhash_compress``). A
+    long text goes in blocks of ``_BLOCK`` windows, the minimum of minima, so that memory stays bounded
+    (the MinHash holds 64 hashes per window).
+
+    Example:
+        >>> soft_hash_text("helloworld").hex()[:16]
+        '250db96e0d4a17a0'
+    """
+    mh = np.full(len(MPA), MAXH, dtype=np.uint64)
+    for i in range(0, max(len(text_collapsed) - NGRAM + 1, 1), _BLOCK):
+        np.minimum(mh, _minhash(_features(text_collapsed[i : i + _BLOCK + NGRAM - 1])), out=mh)
     bits = ((mh[None, :] >> _SHIFTS) & np.uint64(1)).astype(np.uint8).ravel()
     return np.packbits(bits).tobytes()
 
 
 def text_code(text: str, bits: int = 64) -> str:
-    """``ISCC:…`` Text-Code of ``text``; equal to ``iscc_core.gen_text_code_v0(text, bits)["iscc"]``."""
+    """``ISCC:…`` Text-Code of ``text``: equal to ``iscc_core.gen_text_code_v0(text, bits)["iscc"]``.
+
+    Example:
+        >>> text_code("Hello World", 128)
+        'ISCC:EABSKDNZNYGUUF5AMFEJLZ5P66CP4'
+    """
     digest = soft_hash_text(text_collapse(text))
     unit = ic.encode_component(
         mtype=ic.MT.CONTENT, stype=ic.ST_CC.TEXT, version=ic.VS.V0, bit_length=bits, digest=digest
     )
-    return "ISCC:" + str(unit)
+    return f"ISCC:{unit}"
+
+
+# -- similarity ---------------------------------------------------------------------------------------
 
 
 def code_to_int(iscc_unit: str) -> int:
-    """The body of a single ISCC unit (e.g. a 64-bit Content-Code) as an unsigned integer."""
-    body: bytes = ic.iscc_decode(iscc_unit)[4]
+    """The body bits of a single ISCC unit (e.g. a 64-bit Content-Code) as an unsigned integer.
+
+    Raises:
+        InvalidInputError: not a valid unit, a truncated one, or a composite ISCC-CODE (whose body
+            concatenates several units, so its bits are not one similarity hash).
+
+    Example:
+        >>> hex(code_to_int("ISCC:EAASKDNZNYGUUF5A"))
+        '0x250db96e0d4a17a0'
+    """
+    try:
+        mtype, _stype, _version, length, body = ic.iscc_decode(iscc_unit)
+        bits = ic.decode_length(mtype, length)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise InvalidInputError(f"not an ISCC unit: {iscc_unit!r}", field="iscc") from exc
+    if mtype == ic.MT.ISCC:
+        raise InvalidInputError(f"a composite ISCC-CODE, not a single unit: {iscc_unit!r}", field="iscc")
+    if len(body) * 8 != bits:
+        raise InvalidInputError(f"ISCC unit body is {len(body) * 8} bits, header says {bits}", field="iscc")
     return int.from_bytes(body, "big")
 
 
 def hamming(a: int, b: int) -> int:
+    """Number of differing bits between two code bodies: small for similar texts (0 for identical)."""
     return (a ^ b).bit_count()
