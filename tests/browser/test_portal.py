@@ -73,7 +73,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1200,1000",
+        "--window-size=1200,900",
     ):
         opts.add_argument(arg)
     b = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
@@ -122,18 +122,26 @@ def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_
     history = b.find_elements(By.CSS_SELECTOR, "table.history tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in history] == ["train-ai", "train-genai"]
 
+    assert "Nothing is overwritten" in b.find_element(By.CSS_SELECTOR, "section .note").text
+
+    # the whole page, history included: grow the window to the document, shoot, restore
+    height, inner = b.execute_script("return [document.documentElement.scrollHeight, window.innerHeight]")
+    b.set_window_size(1200, max(900, int(height) + 900 - int(inner)))
     shot = tmp_path / "work.png"
     assert b.save_screenshot(str(shot))
+    b.set_window_size(1200, 900)
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
     if os.environ.get("COPYALIGN_UPDATE_SCREENSHOT"):  # refresh the README's picture on purpose only
         shutil.copy(shot, ROOT / "docs" / "portal.png")
 
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Grüße".encode("latin-1"))
+    logged = ca.ledger.size()
     b.get(f"{url}/works/new")
     b.find_element(By.ID, "file").send_keys(str(bad))
     b.find_element(By.CSS_SELECTOR, "form.card button").click()
     assert "not valid UTF-8" in b.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    assert ca.ledger.size() == logged
     b.get(f"{url}/works")
     assert len(b.find_elements(By.CSS_SELECTOR, "tbody tr")) == 1
 

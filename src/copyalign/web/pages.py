@@ -1,9 +1,19 @@
 """The rights holders' portal: server-rendered pages over the same services as the API.
 
-Plain HTML forms, no JavaScript required. Signing in stores the API key in an ``HttpOnly``,
-``SameSite=Strict`` cookie: the browser never sends it on a request started by another site, which is the
-CSRF defence; POSTs that carry an ``Origin`` header must also come from this host. Every route is thin:
-parse the form, call one service method, render or redirect (POST-redirect-GET).
+Plain HTML forms, no JavaScript required. Every route is thin: parse the form, call one service method,
+render or redirect (POST-redirect-GET). Routes are plain ``def`` so that FastAPI runs the (blocking) service
+calls in its thread pool rather than on the event loop.
+
+CSRF defence: signing in stores the API key in an ``HttpOnly``, ``SameSite=Strict`` cookie. The browser never
+attaches a ``SameSite=Strict`` cookie to a request started by another site, so a forged cross-site POST
+arrives unauthenticated; scripts cannot read the key either. As a second layer, a POST that carries an
+``Origin`` header must name this host (``Origin: null``, sent by sandboxed frames, is refused too), else 403.
+
+Example::
+
+    POST /signin  api_key=ca_…   -> 303 /works, Set-Cookie: copyalign_key=…; HttpOnly; SameSite=strict
+    GET  /works                  -> my works, current train-ai / train-genai values
+    POST /works/new  (multipart) -> 303 /works/wrk_…  or the form again with the error and a 4xx status
 """
 
 from __future__ import annotations
@@ -18,8 +28,8 @@ from fastapi.templating import Jinja2Templates
 
 from copyalign.api.deps import COOKIE, CaDep
 from copyalign.context import Copyalign
-from copyalign.core.preferences import JURISDICTIONS, Purpose, Value, resolve_all
-from copyalign.errors import AuthenticationError, CopyalignError, PermissionDeniedError
+from copyalign.core.preferences import JURISDICTIONS, Purpose, Resolved, Statement, Value, resolve_all
+from copyalign.errors import AuthenticationError, CopyalignError
 from copyalign.services.ledger import format_time
 from copyalign.services.parties import Principal
 from copyalign.services.preferences import PreferenceInput
@@ -33,6 +43,11 @@ router = APIRouter(include_in_schema=False)
 
 PURPOSES = [p.value for p in Purpose]
 VALUES = [v.value for v in Value]
+#: "*" first, read as "everywhere"; then the named jurisdictions.
+JURISDICTION_CHOICES = [("*", "everywhere")] + [(j, j) for j in sorted(JURISDICTIONS - {"*"})]
+#: Works per page on /works; tests lower it to exercise ``after``.
+PAGE_SIZE = 50
+SESSION_SECONDS = 8 * 3600
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
@@ -40,22 +55,35 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Respon
 
 
 def error_page(request: Request, status: int, body: dict[str, object]) -> Response:
-    return render(request, "error.html", status, error=body.get("error", {}))
+    """The HTML error page; :mod:`copyalign.api.errors` renders every portal error through it."""
+    return render(request, "error.html", status, error=body.get("error", {}), me=_principal(request))
 
 
-def _principal(request: Request, ca: Copyalign) -> Principal | None:
+def _principal(request: Request, ca: Copyalign | None = None) -> Principal | None:
+    """Who the cookie names, or ``None`` (no cookie, a malformed, unknown or revoked key)."""
     token = request.cookies.get(COOKIE)
     if not token:
         return None
+    ca = ca or request.app.state.ca
     try:
         return ca.parties.authenticate(token)
-    except AuthenticationError:
+    except CopyalignError:  # AuthenticationError, or a store outage while rendering an error page
         return None
 
 
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
-    return origin is None or origin == "null" or urlsplit(origin).netloc == request.headers.get("host")
+    if origin is None:  # older browsers and non-browser clients send none; the cookie is the defence
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host")
+
+
+def _cross_site(request: Request) -> Response:
+    return error_page(
+        request,
+        403,
+        {"error": {"code": "cross_site_request", "message": "this form was sent from another site and was refused"}},
+    )
 
 
 def _signin() -> RedirectResponse:
@@ -63,9 +91,18 @@ def _signin() -> RedirectResponse:
 
 
 def _status(exc: CopyalignError) -> int:
-    from copyalign.api.errors import status_for
+    from copyalign.api.errors import status_for  # imported late: copyalign.api.errors imports this module
 
     return status_for(exc)
+
+
+def _current(ca: Copyalign, statements: list[Statement]) -> dict[Purpose, Resolved]:
+    return resolve_all(
+        statements,
+        at=ca.clock.now(),
+        jurisdiction=ca.policy.profile.jurisdiction,
+        defaults=ca.policy.preferences.defaults,
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -80,6 +117,11 @@ def signin_form(request: Request) -> Response:
 
 @router.post("/signin", response_class=HTMLResponse)
 def signin(request: Request, ca: CaDep, api_key: Annotated[str, Form()] = "") -> Response:
+    if not _same_origin(request):
+        return _cross_site(request)
+    api_key = api_key.strip()
+    if not api_key:
+        return render(request, "signin.html", 401, error="enter the API key your registry operator gave you")
     try:
         ca.parties.authenticate(api_key)
     except AuthenticationError as exc:
@@ -87,11 +129,11 @@ def signin(request: Request, ca: CaDep, api_key: Annotated[str, Form()] = "") ->
     response = RedirectResponse("/works", status_code=303)
     response.set_cookie(
         COOKIE,
-        api_key.strip(),
+        api_key,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=8 * 3600,
+        max_age=SESSION_SECONDS,
     )
     return response
 
@@ -100,17 +142,8 @@ def signin(request: Request, ca: CaDep, api_key: Annotated[str, Form()] = "") ->
 @router.get("/signout")
 def signout() -> Response:
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict")
     return response
-
-
-def _current(ca: Copyalign, statements: list[Any]) -> dict[Purpose, Any]:
-    return resolve_all(
-        statements,
-        at=ca.clock.now(),
-        jurisdiction=ca.policy.profile.jurisdiction,
-        defaults=ca.policy.preferences.defaults,
-    )
 
 
 @router.get("/works", response_class=HTMLResponse)
@@ -118,7 +151,7 @@ def my_works(request: Request, ca: CaDep, after: str | None = None) -> Response:
     me = _principal(request, ca)
     if me is None:
         return _signin()
-    works = ca.works.list(me, after=after, limit=50)
+    works = ca.works.list(me, after=after, limit=PAGE_SIZE)
     rows = []
     for w in works:
         current = _current(ca, ca.preferences.history(me, w.id))
@@ -129,7 +162,8 @@ def my_works(request: Request, ca: CaDep, after: str | None = None) -> Response:
                 "train_genai": current[Purpose.TRAIN_GENAI].value.value,
             }
         )
-    return render(request, "works.html", me=me, rows=rows, next=works[-1].id if len(works) == 50 else None)
+    more = works[-1].id if len(works) == PAGE_SIZE else None
+    return render(request, "works.html", me=me, rows=rows, next=more, paged=after is not None)
 
 
 @router.get("/works/new", response_class=HTMLResponse)
@@ -137,11 +171,11 @@ def new_work_form(request: Request, ca: CaDep) -> Response:
     me = _principal(request, ca)
     if me is None:
         return _signin()
-    return render(request, "new_work.html", me=me, purposes=PURPOSES, form={})
+    return render(request, "new_work.html", me=me, purposes=PURPOSES, form={}, max_bytes=ca.settings.max_upload_bytes)
 
 
 @router.post("/works/new", response_class=HTMLResponse)
-async def new_work(
+def new_work(
     request: Request,
     ca: CaDep,
     file: Annotated[UploadFile, File()],
@@ -150,21 +184,32 @@ async def new_work(
     deny: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     me = _principal(request, ca)
-    if me is None or not _same_origin(request):
+    if me is None:
         return _signin()
+    if not _same_origin(request):
+        return _cross_site(request)
     form = {"title": title, "creators": creators, "deny": deny or []}
     try:
-        data = await file.read(ca.settings.max_upload_bytes + 1)
-        prefs = tuple(PreferenceInput.parse(p, "deny") for p in deny or [])
+        # one byte over the limit is enough for the service to refuse it by size
+        data = file.file.read(ca.settings.max_upload_bytes + 1)
         item = WorkInput(
             data=data,
-            title=title or (file.filename or ""),
-            preferences=prefs,
+            title=title.strip() or (file.filename or ""),
+            preferences=tuple(PreferenceInput.parse(p, "deny") for p in deny or []),
             creators=tuple(c.strip() for c in creators.split(",") if c.strip()),
         )
         view = ca.works.register(me, item)
     except CopyalignError as exc:
-        return render(request, "new_work.html", _status(exc), me=me, purposes=PURPOSES, form=form, error=exc.message)
+        return render(
+            request,
+            "new_work.html",
+            _status(exc),
+            me=me,
+            purposes=PURPOSES,
+            form=form,
+            max_bytes=ca.settings.max_upload_bytes,
+            error=exc.message,
+        )
     return RedirectResponse(f"/works/{view.id}", status_code=303)
 
 
@@ -173,20 +218,18 @@ def work_page(request: Request, ca: CaDep, work_id: str) -> Response:
     me = _principal(request, ca)
     if me is None:
         return _signin()
-    work = ca.works.get(me, work_id)
+    work = ca.works.get(me, work_id)  # raises 404 / 403 first, so the history below is the holder's own
     history = ca.preferences.history(me, work_id)
-    current = _current(ca, history)
     return render(
         request,
         "work.html",
         me=me,
         work=work,
         history=list(reversed(history)),
-        current=current,
+        current=_current(ca, history),
         purposes=PURPOSES,
         values=VALUES,
-        jurisdictions=sorted(JURISDICTIONS),
-        now=ca.clock.now(),
+        jurisdictions=JURISDICTION_CHOICES,
         jurisdiction=ca.policy.profile.jurisdiction,
     )
 
@@ -201,13 +244,13 @@ def set_preference(
     jurisdiction: Annotated[str, Form()] = "*",
 ) -> Response:
     me = _principal(request, ca)
-    if me is None or not _same_origin(request):
+    if me is None:
         return _signin()
+    if not _same_origin(request):
+        return _cross_site(request)
     try:
         ca.preferences.set(me, work_id=work_id, pref=PreferenceInput.parse(purpose, value, jurisdiction))
-    except PermissionDeniedError:
-        raise  # the error handler renders the 403 page
-    except CopyalignError as exc:
+    except CopyalignError as exc:  # 403 for another holder's work, 404, 400 for a bad choice
         return error_page(request, _status(exc), {"error": exc.to_dict()})
     return RedirectResponse(f"/works/{work_id}", status_code=303)
 
