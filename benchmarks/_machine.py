@@ -25,6 +25,12 @@ def _cpu_model() -> str:
 
 
 def machine_info(packages: tuple[str, ...] = ("copyalign", "sqlalchemy", "psycopg", "iscc-core", "numpy")) -> dict:
+    """CPU model (``/proc/cpuinfo``), core count, platform, Python, ``packages``' versions and a UTC timestamp.
+
+    Example:
+        >>> machine_info(("sqlalchemy",))["packages"]  # doctest: +SKIP
+        {'sqlalchemy': '2.1.9'}
+    """
     versions = {}
     for name in packages:
         try:
@@ -53,10 +59,12 @@ def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp / f'bench-{secrets.token_hex(3)}.db'}"
         return
     schema = f"bench_{secrets.token_hex(4)}"
-    with sa.create_engine(PG).begin() as c:
+    admin = sa.create_engine(PG)
+    with admin.begin() as c:
         c.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
         yield f"{PG}?options={quote(f'-csearch_path={schema}')}"
     finally:
-        with sa.create_engine(PG).begin() as c:
+        with admin.begin() as c:
             c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
