@@ -30,6 +30,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "match":
+        import importlib
+
+        return importlib.import_module("copyalign.match")
     raise AttributeError(f"module 'copyalign' has no attribute {name!r}")
 
 

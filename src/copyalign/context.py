@@ -15,14 +15,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from copyalign.clock import Clock, SystemClock
 from copyalign.core.checkpoint import Ed25519Signer, Signer, generate_key
 from copyalign.core.policy import PolicyProfile
 from copyalign.errors import ConfigurationError
+from copyalign.index.matchindex import MatchIndex
 from copyalign.policy import load_policy
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.ledger import Ledger
 from copyalign.services.lookup import LookupService
+from copyalign.services.matching import MatchService
 from copyalign.services.parties import PartyService
 from copyalign.services.preferences import PreferenceService
 from copyalign.services.works import WorkService
@@ -58,6 +62,7 @@ class Copyalign:
     works: WorkService
     preferences: PreferenceService
     lookup: LookupService
+    matching: MatchService
 
     def close(self) -> None:
         self.store.dispose()
@@ -92,7 +97,19 @@ def connect(
         works=WorkService(deps),
         preferences=PreferenceService(deps),
         lookup=LookupService(deps),
+        matching=MatchService(
+            deps,
+            MatchIndex(settings.index_dir, shards=settings.index_shards, database=_database_identity(settings)),
+            refresh_seconds=settings.index_refresh_seconds,
+            workers=settings.worker_count,
+        ),
     )
+
+
+def _database_identity(settings: Settings) -> str:
+    """Which database an index belongs to: its URL without credentials."""
+    url = make_url(settings.database_url)
+    return url.set(password=None, username=None).render_as_string(hide_password=True)
 
 
 __all__ = ["Copyalign", "ServiceBase", "connect", "load_or_create_signer"]

@@ -28,7 +28,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "COPYALIGN_DATA_DIR",
         "data_dir",
         "copyalign-data",
-        "Directory for content blobs (blobs/) and the log signing key (keys/log.key).",
+        "Directory for content blobs (blobs/), the log signing key (keys/log.key) and the match index (index/).",
     ),
     (
         "COPYALIGN_POLICY",
@@ -54,6 +54,24 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "40000000",
         "Largest accepted image in pixels, checked before decoding (decompression bombs).",
     ),
+    (
+        "COPYALIGN_INDEX_SHARDS",
+        "index_shards",
+        "1",
+        "Number of match-index shards (works are spread by a hash of their id); changing it rebuilds the index.",
+    ),
+    (
+        "COPYALIGN_INDEX_REFRESH_SECONDS",
+        "index_refresh_seconds",
+        "1",
+        "Longest time a new registration may stay invisible to matching; 0 checks the store on every query.",
+    ),
+    (
+        "COPYALIGN_WORKERS",
+        "workers",
+        "0",
+        "Processes for bulk fingerprinting (registration, index builds); 0 means one per CPU core.",
+    ),
 )
 
 
@@ -65,6 +83,9 @@ class Settings:
     log_origin: str = "copyalign.local/log"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    index_shards: int = 1
+    index_refresh_seconds: float = 1.0
+    workers: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -74,17 +95,24 @@ class Settings:
         for var, name, _default, _doc in SETTINGS:
             if var in env and env[var] != "":
                 raw = env[var]
-                if types[name] in ("int", int):
+                if types[name] in ("int", int, "float", float):
+                    conv = float if types[name] in ("float", float) else int
                     try:
-                        values[name] = int(raw)
+                        values[name] = conv(raw)
                     except ValueError:
-                        raise ConfigurationError(f"{var} must be an integer, not {raw!r}", field=var) from None
+                        raise ConfigurationError(f"{var} must be a number, not {raw!r}", field=var) from None
                 else:
                     values[name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         out = replace(cls(), **values)
         if out.max_upload_bytes <= 0 or out.max_image_pixels <= 0:
             raise ConfigurationError("size limits must be positive")
+        if out.index_shards < 1 or out.index_shards > 4096:
+            raise ConfigurationError(
+                "COPYALIGN_INDEX_SHARDS must be between 1 and 4096", field="COPYALIGN_INDEX_SHARDS"
+            )
+        if out.index_refresh_seconds < 0 or out.workers < 0:
+            raise ConfigurationError("index refresh seconds and workers cannot be negative")
         return out
 
     @property
@@ -94,6 +122,14 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return Path(self.data_dir) / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.data_dir) / "index"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
 
     @property
     def key_file(self) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -59,6 +59,13 @@ class LookupText(Input):
     kind: str | None = None
     at: AwareDatetime | None = None
     jurisdiction: str | None = None
+
+
+class MatchInput(Input):
+    text: str | None = None
+    content_base64: str | None = None
+    kind: Literal["text", "image"] | None = None
+    limit: int = Field(default=20, ge=1, le=1000)
 
 
 def receipt_json(r: Receipt | None) -> dict[str, Any] | None:

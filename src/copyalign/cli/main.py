@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, log, works
+from copyalign.cli import admin, log, match, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
@@ -23,6 +23,8 @@ app.add_typer(admin.parties, name="parties")
 app.add_typer(admin.keys, name="keys")
 app.add_typer(admin.policy, name="policy")
 app.add_typer(log.app, name="log")
+app.add_typer(match.index_app, name="index")
+app.command("match")(match.match)
 
 
 def _version(value: bool) -> None:

@@ -91,6 +91,37 @@ class LookupSection(_Section):
     )
 
 
+class MatchingSection(_Section):
+    min_passage_tokens: int = Field(
+        default=20,
+        ge=12,
+        le=10_000,
+        description=(
+            "Shortest shared passage, in tokens (words; characters in Chinese and Japanese), that the matching "
+            "engine reports as contained; shorter shared runs are stock phrases. At least 12, the winnowing "
+            "guarantee length: every shared run that long is found."
+        ),
+        json_schema_extra=_src("seed 000 §4.2.1 (accurate identification); Azure protected material: 110 chars"),
+    )
+    near_duplicate_jaccard: float = Field(
+        default=0.5,
+        ge=0.1,
+        le=1.0,
+        description="MinHash Jaccard estimate at or above which a whole text is reported as a near duplicate.",
+        json_schema_extra=_src("Broder 1997; datatrove / text-dedup defaults"),
+    )
+    pdq_max_distance: int = Field(
+        default=31,
+        ge=0,
+        le=31,
+        description=(
+            "Largest PDQ Hamming distance (of 256 bits) at which an image matches a registered image or one of "
+            "its crops; Meta's recommended threshold is 31, and the multi-index search answers up to 31."
+        ),
+        json_schema_extra=_src("Meta PDQ hashing paper (2019) §4; seed 003 §4.4 (filtering)"),
+    )
+
+
 class LogSection(_Section):
     checkpoint_interval_seconds: int = Field(
         default=10,
@@ -108,6 +139,7 @@ class PolicyProfile(_Section):
     profile: ProfileInfo
     preferences: PreferenceSection = Field(default_factory=PreferenceSection)
     lookup: LookupSection = Field(default_factory=LookupSection)
+    matching: MatchingSection = Field(default_factory=MatchingSection)
     log: LogSection = Field(default_factory=LogSection)
 
 

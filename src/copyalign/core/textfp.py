@@ -1,0 +1,296 @@
+"""Text fingerprints for matching: tokens that survive reformatting, k-gram hashes, winnowing and MinHash.
+
+Every copy of a text that matters in practice differs from the registered original in its *formatting*:
+re-wrapped lines, changed case, straightened quotes, dropped punctuation, full-width forms. So matching
+works on **tokens**, not characters: a token is a run of letters, digits and combining marks (a word) in
+alphabetic scripts, and a single character in scripts written without spaces (Chinese, Japanese kana,
+Thai, Lao, Khmer, Myanmar), after Unicode NFKC and case folding. Punctuation and whitespace only separate
+tokens, so they cannot break a match. Each token keeps its character offsets in the *original* text, so a
+match is reported where a reader can find it.
+
+On the token sequence:
+
+* **k-gram hashes** (``K`` consecutive tokens, 64-bit) are the shingles;
+* **winnowing** (Schleimer, Wilkerson and Aiken 2003, the MOSS algorithm) keeps the minimum hash of every
+  window of ``W`` consecutive k-grams. Two texts sharing a run of at least ``GUARANTEE_TOKENS = W + K - 1``
+  tokens are *guaranteed* to share a selected fingerprint, while only about ``2 / (W + 1)`` of the k-grams
+  are kept: the inverted index stays small and the guarantee is a theorem, not a tuning result;
+* **MinHash** (computed by rensa) over all k-gram hashes estimates Jaccard similarity of whole documents;
+  its signature is cut into ``BANDS`` bands of ``ROWS`` rows for locality-sensitive bucketing (Broder 1997; the scheme
+  datatrove and text-dedup use at corpus scale).
+
+The work is vectorised with numpy; only text outside ASCII is tokenised by a regex loop in Python.
+
+Example:
+    >>> fp = text_fingerprint("Shall I compare thee to a summer's day? Thou art more lovely and more temperate.")
+    >>> fp.size, int(fp.starts[2]), int(fp.ends[2])
+    (16, 8, 15)
+    >>> bool((fp.token_hashes[:2] == hash_tokens(["shall", "i"])).all())
+    True
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import rensa
+
+FINGERPRINT_VERSION = 1
+
+K = 5
+"""Tokens per shingle. Five words is rare enough across unrelated texts and short enough that a 5 % word
+substitution rate still leaves most shingles intact (0.95**5 = 0.77)."""
+W = 8
+"""Winnowing window, in k-grams."""
+GUARANTEE_TOKENS = W + K - 1
+"""Any shared run of at least this many tokens yields a shared winnowed fingerprint."""
+NUM_PERM = 128
+BANDS = 16
+ROWS = NUM_PERM // BANDS
+"""16 bands of 8 rows: documents with Jaccard similarity 0.8 collide in some band with probability
+1 - (1 - 0.8**8)**16 = 0.96, at 0.5 with probability 0.06."""
+
+U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
+I64 = npt.NDArray[np.int64]
+
+# Scripts written without spaces: every character is a token.
+_CHAR_SCRIPTS = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3005\u3007\u3021-\u3029\u3038-\u303b"  # CJK iteration marks and Hangzhou numerals
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\U00020000-\U0003134f"
+)
+
+
+@lru_cache(maxsize=1)
+def _token_re() -> re.Pattern[str]:
+    # Combining marks (category M) belong to the word they modify; Python's \w leaves them out.
+    marks: list[str] = []
+    start = None
+    # Marks above U+1FFFF are only the variation selectors supplement; scanning the planes above would cost
+    # half a second at import.
+    for cp in range(0x20000):
+        is_mark = unicodedata.category(chr(cp)).startswith("M")
+        if is_mark and start is None:
+            start = cp
+        elif not is_mark and start is not None:
+            marks.append(f"{_esc(start)}-{_esc(cp - 1)}" if cp - 1 > start else _esc(start))
+            start = None
+    mark_class = "".join(marks) + f"{_esc(0xE0100)}-{_esc(0xE01EF)}"
+    return re.compile(f"([{_CHAR_SCRIPTS}])|((?:[^\\W_{_CHAR_SCRIPTS}]|[{mark_class}])+)")
+
+
+def _esc(cp: int) -> str:
+    return f"\\U{cp:08x}"
+
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+# Odd multipliers for the k-gram polynomial (fixed: they are part of FINGERPRINT_VERSION).
+_KGRAM_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+                        0xFF51AFD7ED558CCD][:K], dtype=np.uint64)  # fmt: skip
+
+
+def _mix64(x: U64) -> U64:
+    """splitmix64's finaliser: spreads every input bit over the output so that minima are uniform."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@dataclass(frozen=True, slots=True)
+class TextFingerprint:
+    """The token hashes of one text and what is computed from them; offsets are into the original string."""
+
+    starts: I64  # token i spans text[starts[i]:ends[i]]
+    ends: I64
+    token_hashes: U64
+    kgrams: U64  # kgrams[i] covers tokens i .. i+K-1
+    winnowed: I64  # positions (k-gram indexes) selected by winnowing, ascending and unique
+    characters: int
+
+    @property
+    def fingerprints(self) -> U64:
+        """The winnowed k-gram hashes, in position order."""
+        return self.kgrams[self.winnowed]
+
+    @property
+    def size(self) -> int:
+        return int(self.token_hashes.size)
+
+
+_P = np.uint64(0x9FB21C651E98DF25)  # odd, hence invertible modulo 2**64
+_P_INV = np.uint64(pow(int(_P), -1, 2**64))
+
+
+def _powers(base: np.uint64, n: int) -> U64:
+    out = np.full(n, base, dtype=np.uint64)
+    out[0] = 1
+    with np.errstate(over="ignore"):
+        return np.cumprod(out, dtype=np.uint64)
+
+
+def _segment_hashes(codepoints: U64, starts: I64, ends: I64) -> U64:
+    """A 64-bit hash of each ``codepoints[starts[i]:ends[i]]``, with no Python loop.
+
+    Polynomial hashing modulo 2**64: prefix sums of ``c_j * P**j`` give every segment's sum in O(1), and
+    multiplying by ``P**-start`` (``P`` is odd, so it has an inverse) makes the hash independent of where
+    the segment sits. A final mix spreads it.
+    """
+    n = codepoints.size
+    if starts.size == 0:
+        return np.empty(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(codepoints * _powers(_P, n), dtype=np.uint64, out=prefix[1:])
+        h = (prefix[ends] - prefix[starts]) * _powers(_P_INV, n)[starts]
+        h ^= (ends - starts).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    return _mix64(h)
+
+
+_ASCII_WORD = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+    _ASCII_WORD[_c] = True
+
+
+def _ascii_tokens(text: str) -> tuple[I64, I64, U64]:
+    raw = np.frombuffer(text.lower().encode("ascii"), dtype=np.uint8)
+    word = _ASCII_WORD[raw]
+    edges = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1).astype(np.int64)
+    ends = np.flatnonzero(edges == -1).astype(np.int64)
+    return starts, ends, _segment_hashes(raw.astype(np.uint64), starts, ends)
+
+
+def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Tokens (NFKC, case-folded) and their ``(start, end)`` character offsets in ``text``.
+
+    Example:
+        >>> tokenize("“Ｈello”—WORLD 版权法")
+        (['hello', 'world', '版', '权', '法'], [(1, 6), (8, 13), (14, 15), (15, 16), (16, 17)])
+    """
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    nfkc = unicodedata.normalize
+    for m in _token_re().finditer(text):
+        tok = m.group()
+        if not tok.isascii():
+            tok = nfkc("NFKC", tok)
+            # A compatibility character can decompose to a space or punctuation ("½" -> "1⁄2"): split again.
+            parts = _token_re().findall(tok)
+            if len(parts) != 1:
+                for single, word in parts:
+                    tokens.append((single or word).casefold())
+                    spans.append(m.span())
+                continue
+        tokens.append(tok.casefold())
+        spans.append(m.span())
+    return tokens, spans
+
+
+def hash_tokens(tokens: list[str]) -> U64:
+    """The same hashes :func:`text_fingerprint` gives, for tokens already split and normalised."""
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    joined = "".join(tokens)
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    ends = np.cumsum(lengths)
+    return _segment_hashes(cps, ends - lengths, ends)
+
+
+def kgram_hashes(token_hashes: U64, k: int = K) -> U64:
+    """One 64-bit hash per window of ``k`` tokens (fewer tokens than ``k``: one hash of them all)."""
+    n = token_hashes.size
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    k = min(k, n)
+    acc = np.zeros(n - k + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            acc += token_hashes[j : n - k + 1 + j] * _KGRAM_MULT[j]
+    return _mix64(acc)
+
+
+def winnow(hashes: U64, w: int = W) -> I64:
+    """Positions chosen by winnowing: the leftmost minimum of every window of ``w`` hashes.
+
+    Fewer than ``w`` hashes form a single window. Identical windows choose identical positions relative to
+    the window, which is what makes the selection robust to edits outside the window.
+    """
+    n = hashes.size
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    w = min(w, n)
+    windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
+    picks = windows.argmin(axis=1).astype(np.int64) + np.arange(n - w + 1, dtype=np.int64)
+    # Sliding leftmost minima never move left, so duplicates are adjacent: no sort needed.
+    keep = np.ones(picks.size, dtype=bool)
+    keep[1:] = picks[1:] != picks[:-1]
+    out: I64 = picks[keep]
+    return out
+
+
+def text_fingerprint(text: str) -> TextFingerprint:
+    """Tokens, k-grams and winnowed fingerprints of ``text``; pure ASCII takes a fully vectorised path."""
+    if text.isascii():
+        starts, ends, th = _ascii_tokens(text)
+    else:
+        tokens, spans = tokenize(text)
+        th = hash_tokens(tokens)
+        starts = np.fromiter((a for a, _ in spans), dtype=np.int64, count=len(spans))
+        ends = np.fromiter((b for _, b in spans), dtype=np.int64, count=len(spans))
+    kg = kgram_hashes(th)
+    return TextFingerprint(starts, ends, th, kg, winnow(kg), len(text))
+
+
+# --- MinHash -------------------------------------------------------------------------------------------
+
+
+_SEED = 20261122
+
+
+def minhash(shingles: U64) -> U32:
+    """A ``NUM_PERM``-value MinHash signature of a set of 64-bit shingle hashes, computed by rensa.
+
+    rensa (Rust) takes our pre-hashed shingles directly and is about 90 times faster than the numpy
+    multiply-shift version this module first had (``benchmarks/matching_speed.py``); its
+    ``ALGORITHM_VERSION`` is recorded in every persisted index so that signatures are never compared across
+    versions.
+    """
+    sig: U32 = minhash_many(shingles, np.array([0, shingles.size], dtype=np.uint64))[0]
+    return sig
+
+
+def minhash_many(shingles: U64, offsets: U64) -> npt.NDArray[np.uint32]:
+    """Signatures of many documents at once: document ``i`` is ``shingles[offsets[i]:offsets[i + 1]]``."""
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        np.ascontiguousarray(shingles, dtype=np.uint64), np.ascontiguousarray(offsets, dtype=np.uint64), NUM_PERM, _SEED
+    )
+    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(-1, NUM_PERM)
+
+
+def jaccard(sig_a: U32, sig_b: U32) -> float:
+    """The MinHash estimate of Jaccard similarity: the share of equal signature values."""
+    return float(np.count_nonzero(sig_a == sig_b)) / sig_a.size
+
+
+def lsh_keys(signature: U32) -> U64:
+    """One 64-bit key per band; two signatures share a key iff they agree on all rows of that band."""
+    rows = signature.reshape(BANDS, ROWS).astype(np.uint64)
+    acc = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        for j in range(ROWS):
+            acc = _mix64(acc ^ rows[:, j])
+    return acc

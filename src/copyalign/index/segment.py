@@ -1,0 +1,257 @@
+"""An immutable index segment: the match fingerprints of a batch of works, as flat sorted numpy arrays.
+
+One segment holds every structure the matcher probes, each a sorted key array with a parallel array of
+local work numbers, so that every probe is a vectorised binary search (``np.searchsorted``) and a segment
+on disk is a directory of ``.npy`` files loaded memory-mapped: opening a large index costs nothing until
+pages are touched, and several processes share the page cache.
+
+* exact digests: the first 8 bytes of the raw and of the normalised SHA-256 (the store confirms the rest);
+* text: the winnowed k-gram fingerprints (hash, work, token position), and per work its token hashes
+  (low 32 bits) with character offsets, in CSR layout, to verify hits and report spans;
+* MinHash: one signature per text and its LSH band keys;
+* images: the PDQ hashes (4 x uint64) of each registered image and its crops, with their region, and for
+  multi-index hashing (Norouzi et al. 2012) the 16 sorted 16-bit chunk columns: a hash within distance
+  ``r`` of the query agrees with it to within ``r // 16`` bits on at least one chunk (pigeonhole), so
+  probing each chunk with its exact value and one-bit variants finds every hash within 31 bits without a
+  scan.
+
+Segments are never modified; the shard adds new segments, records removals as tombstones and merges
+segments in the background (:mod:`copyalign.index.shard`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from copyalign.core import textfp
+from copyalign.core.imagefp import ImageHash
+
+SEGMENT_FORMAT = 1
+MIH_CHUNKS = 16
+_FLIPS = np.array([0] + [1 << b for b in range(16)], dtype=np.uint16)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedWork:
+    """What the index keeps of one registered work."""
+
+    work_id: str
+    kind: str
+    sha256: bytes
+    norm_sha256: bytes | None = None
+    text: textfp.TextFingerprint | None = None
+    images: Sequence[ImageHash] = ()
+
+
+def _key64(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "big")
+
+
+def _sorted_pairs(keys: npt.NDArray[np.uint64], values: npt.NDArray[np.int32]) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], values[order]
+
+
+def _ranges(sorted_keys: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """Indexes into ``sorted_keys`` of every element equal to one of ``probes`` (with repeats per probe)."""
+    lo = np.searchsorted(sorted_keys, probes, side="left")
+    hi = np.searchsorted(sorted_keys, probes, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    return starts + np.arange(total, dtype=np.int64)
+
+
+def pdq_words(pdq: bytes) -> npt.NDArray[np.uint64]:
+    return np.frombuffer(pdq, dtype=">u8").astype(np.uint64)
+
+
+def _chunks(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
+    """(n, 4) uint64 -> (16, n) uint16 chunk columns, most significant chunk first."""
+    shifts = np.array([48, 32, 16, 0], dtype=np.uint64)
+    parts = (words[:, :, None] >> shifts[None, None, :]) & np.uint64(0xFFFF)
+    return parts.reshape(words.shape[0], MIH_CHUNKS).T.astype(np.uint16)
+
+
+@dataclass
+class Segment:
+    """Arrays by name; built in memory by :meth:`build` or memory-mapped by :meth:`load`."""
+
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, object] = field(default_factory=dict)
+
+    # -- building --------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, works: Sequence[IndexedWork], *, min_quality: int) -> Segment:
+        n = len(works)
+        ids = np.array([w.work_id.encode() for w in works], dtype="S40") if n else np.empty(0, dtype="S40")
+        sha = np.array([_key64(w.sha256) for w in works], dtype=np.uint64)
+        norm_w = [i for i, w in enumerate(works) if w.norm_sha256]
+        norm = np.array([_key64(works[i].norm_sha256 or b"") for i in norm_w], dtype=np.uint64)
+        a: dict[str, np.ndarray] = {"work_ids": ids}
+        a["sha_key"], a["sha_work"] = _sorted_pairs(sha, np.arange(n, dtype=np.int32))
+        a["norm_key"], a["norm_work"] = _sorted_pairs(norm, np.array(norm_w, dtype=np.int32))
+
+        # text
+        tok_counts = np.zeros(n, dtype=np.int64)
+        toks, starts, ends, fp_h, fp_w, fp_p, sig_w, sh_off = [], [], [], [], [], [], [], [0]
+        shingles = []
+        chars = np.zeros(n, dtype=np.int64)
+        for i, w in enumerate(works):
+            t = w.text
+            if t is None:
+                continue
+            tok_counts[i] = t.size
+            chars[i] = t.characters
+            toks.append((t.token_hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+            starts.append(t.starts.astype(np.uint32))
+            ends.append(t.ends.astype(np.uint32))
+            fp_h.append(t.fingerprints)
+            fp_w.append(np.full(t.winnowed.size, i, dtype=np.int32))
+            fp_p.append(t.winnowed.astype(np.int32))
+            sig_w.append(i)
+            shingles.append(t.kgrams)
+            sh_off.append(sh_off[-1] + t.kgrams.size)
+        a["tok_offsets"] = np.concatenate([[0], np.cumsum(tok_counts)]).astype(np.int64)
+        a["tok_hash"] = np.concatenate(toks) if toks else np.empty(0, dtype=np.uint32)
+        a["tok_start"] = np.concatenate(starts) if starts else np.empty(0, dtype=np.uint32)
+        a["tok_end"] = np.concatenate(ends) if ends else np.empty(0, dtype=np.uint32)
+        a["characters"] = chars
+        h = np.concatenate(fp_h) if fp_h else np.empty(0, dtype=np.uint64)
+        order = np.argsort(h, kind="stable")
+        a["fp_hash"] = h[order]
+        a["fp_work"] = (np.concatenate(fp_w) if fp_w else np.empty(0, dtype=np.int32))[order]
+        a["fp_pos"] = (np.concatenate(fp_p) if fp_p else np.empty(0, dtype=np.int32))[order]
+        if sig_w:
+            sigs = textfp.minhash_many(np.concatenate(shingles), np.array(sh_off, dtype=np.uint64))
+        else:
+            sigs = np.empty((0, textfp.NUM_PERM), dtype=np.uint32)
+        a["sig"] = sigs
+        a["sig_work"] = np.array(sig_w, dtype=np.int32)
+        keys = np.array([textfp.lsh_keys(s) for s in sigs], dtype=np.uint64).reshape(-1)
+        a["lsh_key"], a["lsh_sig"] = _sorted_pairs(keys, np.repeat(np.arange(len(sig_w), dtype=np.int32), textfp.BANDS))
+
+        # images
+        rows, img_w, regions = [], [], []
+        for i, w in enumerate(works):
+            for ih in w.images:
+                if ih.quality >= min_quality:
+                    rows.append(pdq_words(ih.pdq))
+                    img_w.append(i)
+                    regions.append(ih.region)
+        pdq = np.array(rows, dtype=np.uint64).reshape(-1, 4)
+        a["pdq"] = pdq
+        a["pdq_work"] = np.array(img_w, dtype=np.int32)
+        a["pdq_region"] = np.array(regions, dtype=np.float32).reshape(-1, 4)
+        chunks = _chunks(pdq)
+        order2 = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
+        a["mih_order"] = order2
+        a["mih_value"] = np.take_along_axis(chunks, order2, axis=1)
+        return cls(a, {"format": SEGMENT_FORMAT, "works": n})
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write to ``directory`` (which must not exist) via a temporary sibling and one rename."""
+        tmp = directory.with_name(directory.name + ".tmp")
+        tmp.mkdir(parents=True)
+        for name, arr in self.arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as fh:
+                np.save(fh, np.ascontiguousarray(arr))
+                fh.flush()
+                os.fsync(fh.fileno())
+        (tmp / "meta.json").write_text(json.dumps(self.meta))
+        os.rename(tmp, directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> Segment:
+        meta = json.loads((directory / "meta.json").read_text())
+        arrays = {p.stem: np.load(p, mmap_mode="r") for p in directory.glob("*.npy")}
+        return cls(arrays, meta)
+
+    # -- probes ----------------------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return int(self.arrays["work_ids"].shape[0])
+
+    def work_id(self, i: int) -> str:
+        return bytes(self.arrays["work_ids"][i]).decode()
+
+    def exact(self, sha256: bytes, norm_sha256: bytes | None) -> tuple[list[int], list[int]]:
+        a = self.arrays
+        raw = a["sha_work"][_ranges(a["sha_key"], np.array([_key64(sha256)], dtype=np.uint64))]
+        norm: np.ndarray = np.empty(0, dtype=np.int32)
+        if norm_sha256:
+            norm = a["norm_work"][_ranges(a["norm_key"], np.array([_key64(norm_sha256)], dtype=np.uint64))]
+        return raw.tolist(), norm.tolist()
+
+    def fingerprint_hits(
+        self, fingerprints: npt.NDArray[np.uint64], positions: npt.NDArray[np.int64], max_postings: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(work, work position, query position) of every posting of every query fingerprint.
+
+        A fingerprint with more than ``max_postings`` postings is a stock phrase, not evidence: it is skipped.
+        """
+        a = self.arrays
+        keys = a["fp_hash"]
+        lo = np.searchsorted(keys, fingerprints, side="left")
+        hi = np.searchsorted(keys, fingerprints, side="right")
+        counts = hi - lo
+        keep = (counts > 0) & (counts <= max_postings)
+        lo, counts, qpos = lo[keep], counts[keep], positions[keep]
+        total = int(counts.sum())
+        if total == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        idx = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
+        return a["fp_work"][idx].astype(np.int64), a["fp_pos"][idx].astype(np.int64), np.repeat(qpos, counts)
+
+    def tokens(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a = self.arrays
+        s, e = int(a["tok_offsets"][i]), int(a["tok_offsets"][i + 1])
+        return a["tok_hash"][s:e], a["tok_start"][s:e], a["tok_end"][s:e]
+
+    def near_duplicates(self, signature: npt.NDArray[np.uint32], threshold: float) -> list[tuple[int, float]]:
+        a = self.arrays
+        sig_rows = np.unique(a["lsh_sig"][_ranges(a["lsh_key"], textfp.lsh_keys(signature))])
+        if sig_rows.size == 0:
+            return []
+        sims = (a["sig"][sig_rows] == signature[None, :]).mean(axis=1)
+        ok = sims >= threshold
+        return list(zip(a["sig_work"][sig_rows[ok]].tolist(), sims[ok].tolist(), strict=True))
+
+    def image_candidates(
+        self, query: npt.NDArray[np.uint64], max_distance: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hash row, query row, distance) of every stored hash within ``max_distance`` of a query hash."""
+        a = self.arrays
+        if a["pdq"].shape[0] == 0 or query.shape[0] == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        flips_needed = max_distance // MIH_CHUNKS
+        if flips_needed > 1:
+            raise ValueError("multi-index probing supports distances below 32")
+        flips = _FLIPS if flips_needed == 1 else _FLIPS[:1]
+        qchunks = _chunks(query)  # (16, q)
+        rows_all = []
+        for c in range(MIH_CHUNKS):
+            probes = (qchunks[c][:, None] ^ flips[None, :]).reshape(-1)
+            hit = _ranges(a["mih_value"][c], probes)
+            if hit.size:
+                rows_all.append(np.asarray(a["mih_order"][c])[hit])
+        if not rows_all:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        rows = np.unique(np.concatenate(rows_all))
+        cand = np.asarray(a["pdq"][rows])  # (m, 4)
+        dist = np.bitwise_count(cand[:, None, :] ^ query[None, :, :]).sum(axis=2)  # (m, q)
+        r, qi = np.nonzero(dist <= max_distance)
+        return rows[r].astype(np.int64), qi.astype(np.int64), dist[r, qi].astype(np.int64)

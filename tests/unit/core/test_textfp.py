@@ -1,0 +1,122 @@
+"""Text fingerprints: tokens survive formatting, offsets point into the original, winnowing keeps its promise."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from copyalign.core import textfp
+from copyalign.core.passages import passages
+
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "quietly",
+    "hex",
+    "jovial",
+    "kings",
+]
+
+
+def test_formatting_changes_give_the_same_token_hashes() -> None:
+    original = "\u201cShall I compare thee\u201d \u2014 to a SUMMER'S day?\nThou art more lovely."
+    variants = [
+        '"shall i compare thee" - to a summer\'s day? thou art more lovely.',
+        "SHALL I COMPARE THEE TO A SUMMERS DAY THOU ART MORE LOVELY",  # apostrophe dropped joins a token
+        "Ｓhall  I\tcompare\n\nthee, to a summer's day; thou art more lovely!",
+    ]
+    base = textfp.text_fingerprint(original).token_hashes
+    assert np.array_equal(textfp.text_fingerprint(variants[0]).token_hashes, base)
+    assert np.array_equal(textfp.text_fingerprint(variants[2]).token_hashes, base)
+    assert textfp.text_fingerprint(variants[1]).size == base.size - 1
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "  Ｈello,\u00a0WORLD — ﬁne café\u0301!"
+    fp = textfp.text_fingerprint(text)
+    pieces = [text[s:e] for s, e in zip(fp.starts.tolist(), fp.ends.tolist(), strict=True)]
+    assert pieces == ["Ｈello", "WORLD", "ﬁne", "café\u0301"]
+
+
+def test_chinese_is_tokenised_by_character_and_japanese_kana_too() -> None:
+    tokens, spans = textfp.tokenize("版权法，第24条。AI训练 ひらがな")
+    assert tokens == ["版", "权", "法", "第", "24", "条", "ai", "训", "练", "ひ", "ら", "が", "な"]
+    assert spans[4] == (5, 7)  # after the full-width comma at 3 and 第 at 4
+
+
+def test_ascii_fast_path_agrees_with_the_general_path() -> None:
+    text = "It was the best of times, it was the WORST of times; it-was 1859."
+    fast = textfp.text_fingerprint(text)
+    tokens, spans = textfp.tokenize(text)
+    assert np.array_equal(fast.token_hashes, textfp.hash_tokens(tokens))
+    assert list(zip(fast.starts.tolist(), fast.ends.tolist(), strict=True)) == spans
+    # a non-ASCII character elsewhere must not change the hashes of the shared words
+    mixed = textfp.text_fingerprint(text + " café")
+    assert np.array_equal(mixed.token_hashes[: fast.size], fast.token_hashes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prefix=st.lists(st.sampled_from(WORDS), max_size=40),
+    shared=st.lists(st.sampled_from(WORDS), min_size=textfp.GUARANTEE_TOKENS, max_size=60),
+    suffix=st.lists(st.sampled_from(WORDS), max_size=40),
+    other=st.lists(st.sampled_from(WORDS), max_size=40),
+)
+def test_winnowing_guarantee_any_shared_run_of_guarantee_length_shares_a_fingerprint(
+    prefix: list[str], shared: list[str], suffix: list[str], other: list[str]
+) -> None:
+    a = textfp.text_fingerprint(" ".join(prefix + shared + suffix))
+    b = textfp.text_fingerprint(" ".join(other + shared))
+    assert set(a.fingerprints.tolist()) & set(b.fingerprints.tolist())
+
+
+def test_winnowing_selects_a_fraction_of_kgrams() -> None:
+    rng = np.random.default_rng(1)
+    text = " ".join(rng.choice(WORDS, size=5000))
+    fp = textfp.text_fingerprint(text)
+    density = fp.winnowed.size / fp.kgrams.size
+    assert 0.15 < density < 2 / (textfp.W + 1) + 0.05
+
+
+def test_minhash_estimates_jaccard_and_lsh_keys_collide_for_near_duplicates() -> None:
+    rng = np.random.default_rng(2)
+    words = [f"w{i}" for i in rng.integers(0, 50_000, size=3000)]
+    a = textfp.text_fingerprint(" ".join(words))
+    edited = list(words)
+    for i in rng.choice(len(words), size=30, replace=False):
+        edited[i] = "changed"
+    b = textfp.text_fingerprint(" ".join(edited))
+    c = textfp.text_fingerprint(" ".join(f"w{i}" for i in rng.integers(0, 50_000, size=3000)))
+    sa, sb, sc = (textfp.minhash(x.kgrams) for x in (a, b, c))
+    true_j = len(set(a.kgrams.tolist()) & set(b.kgrams.tolist())) / len(set(a.kgrams.tolist()) | set(b.kgrams.tolist()))
+    assert abs(textfp.jaccard(sa, sb) - true_j) < 0.12
+    assert textfp.jaccard(sa, sc) < 0.05
+    assert set(textfp.lsh_keys(sa).tolist()) & set(textfp.lsh_keys(sb).tolist())
+    assert not set(textfp.lsh_keys(sa).tolist()) & set(textfp.lsh_keys(sc).tolist())
+
+
+def test_passages_bridge_a_substituted_word_and_report_both_offsets() -> None:
+    work = np.arange(100, 200, dtype=np.uint64)
+    query = np.concatenate([np.arange(900, 910), work[20:60], np.arange(950, 960)]).astype(np.uint64)
+    query[10 + 20] = 7  # one substituted word in the middle of the copied run
+    hits_q = np.array([12, 35, 45], dtype=np.int64)
+    hits_w = hits_q - 10 + 20
+    (p,) = passages(query, work, hits_q, hits_w, min_run=textfp.K, max_gap=10)
+    assert (p.query_start, p.query_end, p.work_start, p.work_end) == (10, 50, 20, 60)
+    assert p.matched == 39
+
+
+def test_passages_drop_hits_that_do_not_verify() -> None:
+    work = np.arange(100, 200, dtype=np.uint64)
+    query = np.arange(500, 540, dtype=np.uint64)
+    assert passages(query, work, np.array([3]), np.array([10]), min_run=5, max_gap=10) == []
