@@ -63,7 +63,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     (
         "COPYALIGN_INDEX_REFRESH_SECONDS",
         "index_refresh_seconds",
-        "1",
+        "1.0",
         "Longest time a new registration may stay invisible to matching; 0 checks the store on every query.",
     ),
     (
@@ -100,7 +100,8 @@ class Settings:
                     try:
                         values[name] = conv(raw)
                     except ValueError:
-                        raise ConfigurationError(f"{var} must be a number, not {raw!r}", field=var) from None
+                        what = "a number" if conv is float else "an integer"
+                        raise ConfigurationError(f"{var} must be {what}, not {raw!r}", field=var) from None
                 else:
                     values[name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
