@@ -92,7 +92,7 @@ def test_chinese_seed_passage_is_found(ca: Copyalign, op: Principal) -> None:
     (m,) = match.match_text(ca, query).matches
     assert m.work_id == wid and m.match == "passage"
     (span,) = m.spans
-    assert abs(span.work[0] - 1000) <= 2 and abs(span.work[1] - 1200) <= 2
+    assert abs(span.work[0] - 1000) <= 4 and abs(span.work[1] - 1200) <= 4  # punctuation at the edges
 
 
 def test_a_preference_change_and_a_new_registration_are_visible_at_once(ca: Copyalign, op: Principal) -> None:
