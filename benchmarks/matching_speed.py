@@ -74,11 +74,11 @@ from copyalign.core.imagefp import (  # noqa: E402
     query_hashes,
     registered_hashes,
 )
-from copyalign.core.passages import passages  # noqa: E402
 from copyalign.core.policy import MatchingSection  # noqa: E402
 from copyalign.index.segment import IndexedWork, Segment, pdq_words  # noqa: E402
 from copyalign.index.shard import merge  # noqa: E402
-from copyalign.services.matching import MAX_GAP, MAX_POSTINGS  # noqa: E402
+from copyalign.services.matching import MAX_GAP, MAX_POSTINGS, TextQuery, probe_text  # noqa: E402
+from iscc_text import chunks  # noqa: E402
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 CFG = MatchingSection()
@@ -129,18 +129,6 @@ def rounds_of(
 
 
 # -- 1. text fingerprinting -------------------------------------------------------------------------------
-
-
-def chunks(text: str, size: int) -> list[str]:
-    """Consecutive pieces of ``text`` of at most ``size`` UTF-8 bytes, cut between characters."""
-    out, start = [], 0
-    while start < len(text):
-        end = min(len(text), start + size)
-        while len(text[start:end].encode("utf-8")) > size:
-            end -= max(1, (len(text[start:end].encode("utf-8")) - size) // 4)
-        out.append(text[start:end])
-        start = end
-    return [c for c in out if len(c.encode("utf-8")) >= size // 2]
 
 
 def shakespeare() -> str:
@@ -537,53 +525,28 @@ def make_queries(
 
 
 def engine_query(seg: Segment, text: str) -> tuple[dict[int, tuple[str, int]], float, float, int, int]:
-    """``MatchService._match_text`` on one segment, without the registry-facts join.
+    """``MatchService``'s engine (:func:`probe_text`) on one segment, without the registry-facts join.
 
-    Returns {work: (match, tokens)}, the seconds spent fingerprinting the query and probing the index, the
-    fingerprint postings hit and the works verified token by token.
+    Returns {work: (match, tokens)}, the seconds spent fingerprinting the query and probing the index, and
+    (counted after the clock stops) the fingerprint postings hit and the works verified token by token.
     """
     t0 = time.perf_counter()
-    raw = text.encode()
-    sha = hashlib.sha256(raw).digest()
-    norm = hashlib.sha256(normalise_text(text).encode()).digest()
-    fp = textfp.text_fingerprint(text)
-    q32 = (fp.token_hashes & _MASK32).astype(np.uint32)
-    fps, fpos = fp.fingerprints, fp.winnowed
-    sig = textfp.minhash(fp.kgrams) if fp.size else None
+    q = TextQuery.of(text, text.encode())
     t1 = time.perf_counter()
-    min_hits = min(2, max(1, (MIN_PASSAGE - textfp.K + 1) // textfp.W))
+    evidence = probe_text(seg, q, CFG)
+    t2 = time.perf_counter()
     found: dict[int, tuple[str, int]] = {}
-    raw_hits, norm_hits = seg.exact(sha, norm)
-    for i in raw_hits:
-        found[i] = ("exact", fp.size)
-    for i in norm_hits:
-        found.setdefault(i, ("normalized", fp.size))
-    if sig is not None:
-        for i, _j in seg.near_duplicates(sig, NEAR_DUP):
-            found.setdefault(i, ("near_duplicate", 0))
-    works, wpos, qpos = seg.fingerprint_hits(fps, fpos, MAX_POSTINGS)
-    verified = 0
-    if works.size:
-        order = np.argsort(works, kind="stable")
-        works, wpos, qpos = works[order], wpos[order], qpos[order]
-        uniq, first, counts = np.unique(works, return_index=True, return_counts=True)
-        for w, f, c in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
-            if c < min_hits:
-                continue
-            verified += 1
-            wtok, wstart, wend = seg.tokens(w)
-            found_p = passages(
-                q32, np.asarray(wtok), qpos[f : f + c], wpos[f : f + c], min_run=textfp.K, max_gap=MAX_GAP
-            )
-            spans = [
-                ((int(fp.starts[p.query_start]), int(fp.ends[p.query_end - 1])),
-                 (int(wstart[p.work_start]), int(wend[p.work_end - 1])), p.matched)
-                for p in found_p
-                if p.matched >= MIN_PASSAGE
-            ]  # fmt: skip
-            if spans and w not in found:
-                found[w] = ("passage", sum(s[2] for s in spans))
-    return found, t1 - t0, time.perf_counter() - t1, int(works.size), verified
+    for w, ev in evidence:  # strongest kind first, as probe_text lists them
+        tokens = (
+            sum(s.tokens for s in ev.spans)
+            if ev.match == "passage"
+            else (0 if ev.match == "near_duplicate" else q.fp.size)
+        )
+        found.setdefault(w, (ev.match, tokens))
+    works, _, _ = seg.fingerprint_hits(q.fp.fingerprints, q.fp.winnowed, MAX_POSTINGS)
+    min_hits = min(2, max(1, (MIN_PASSAGE - textfp.K + 1) // textfp.W))
+    verified = int((np.unique(works, return_counts=True)[1] >= min_hits).sum()) if works.size else 0
+    return found, t1 - t0, t2 - t1, int(works.size), verified
 
 
 def latency(seg: Segment, queries: list[tuple[str, set[int]]]) -> dict[str, Any]:

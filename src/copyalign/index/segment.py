@@ -250,7 +250,8 @@ class Segment:
         if not rows_all:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        rows = np.unique(np.concatenate(rows_all))
+        rows = np.sort(np.concatenate(rows_all))
+        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]  # unique; np.unique is 15x slower here
         cand = np.asarray(a["pdq"][rows])  # (m, 4)
         dist = np.bitwise_count(cand[:, None, :] ^ query[None, :, :]).sum(axis=2)  # (m, q)
         r, qi = np.nonzero(dist <= max_distance)

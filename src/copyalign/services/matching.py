@@ -24,6 +24,7 @@ every answer, so a changed preference is visible at once.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 import time
 from collections.abc import Sequence
@@ -39,10 +40,11 @@ from copyalign.core.authz import Action, require
 from copyalign.core.content import Limits, decode_text, guess_kind, normalise_text, open_image
 from copyalign.core.imagefp import PDQ_MIN_QUALITY, query_hashes, registered_hashes
 from copyalign.core.passages import Passage, passages
+from copyalign.core.policy import MatchingSection
 from copyalign.core.preferences import parse_jurisdiction, resolve_all
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
 from copyalign.index.matchindex import MatchIndex
-from copyalign.index.segment import IndexedWork, pdq_words
+from copyalign.index.segment import IndexedWork, Segment, pdq_words
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.parties import Principal
 from copyalign.services.preferences import statements_for
@@ -119,15 +121,91 @@ class MatchResult:
 
 
 @dataclass
-class _Evidence:
+class Evidence:
+    """What one segment says about one work; several are merged into the answer for that work."""
+
     match: str
     score: float
     spans: list[Span] = field(default_factory=list)
     region: tuple[float, float, float, float] | None = None
     distance: int | None = None
 
-    def better_than(self, other: _Evidence) -> bool:
+    def better_than(self, other: Evidence) -> bool:
         return (_ORDER[self.match], -self.score) < (_ORDER[other.match], -other.score)
+
+    def merge(self, other: Evidence) -> Evidence:
+        """The strongest kind of match, with the passages' spans whichever kind wins."""
+        best, rest = (other, self) if other.better_than(self) else (self, other)
+        if not best.spans and rest.spans:
+            best.spans = rest.spans
+        return best
+
+
+@dataclass(frozen=True, slots=True)
+class TextQuery:
+    """Everything computed once from a query text, whatever the number of segments it is probed against."""
+
+    text: str
+    sha: bytes
+    norm: bytes
+    fp: textfp.TextFingerprint
+    tokens32: np.ndarray  # low 32 bits of the token hashes, as segments store them
+    signature: np.ndarray | None
+
+    @classmethod
+    def of(cls, text: str, raw: bytes) -> TextQuery:
+        fp = textfp.text_fingerprint(text)
+        return cls(
+            text,
+            hashlib.sha256(raw).digest(),
+            hashlib.sha256(normalise_text(text).encode()).digest(),
+            fp,
+            (fp.token_hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+            textfp.minhash(fp.kgrams) if fp.size else None,
+        )
+
+
+def probe_text(seg: Segment, q: TextQuery, cfg: MatchingSection) -> list[tuple[int, Evidence]]:
+    """The matching engine on one segment: evidence per local work number, before the registry is asked."""
+    out: list[tuple[int, Evidence]] = []
+    raw_hits, norm_hits = seg.exact(q.sha, q.norm)
+    out += [(i, Evidence("exact", 1.0)) for i in raw_hits]
+    out += [(i, Evidence("normalized", 1.0)) for i in norm_hits]
+    if q.signature is not None:
+        out += [
+            (i, Evidence("near_duplicate", j)) for i, j in seg.near_duplicates(q.signature, cfg.near_duplicate_jaccard)
+        ]
+    works, wpos, qpos = seg.fingerprint_hits(q.fp.fingerprints, q.fp.winnowed, MAX_POSTINGS)
+    if works.size == 0:
+        return out
+    min_hits = min(2, max(1, (cfg.min_passage_tokens - textfp.K + 1) // textfp.W))
+    order = np.argsort(works, kind="stable")
+    works, wpos, qpos = works[order], wpos[order], qpos[order]
+    uniq, first, counts = np.unique(works, return_index=True, return_counts=True)
+    for w, f, c in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
+        if c < min_hits:
+            continue
+        wtok, wstart, wend = seg.tokens(w)
+        found = passages(
+            q.tokens32, np.asarray(wtok), qpos[f : f + c], wpos[f : f + c], min_run=textfp.K, max_gap=MAX_GAP
+        )
+        spans = [
+            _span(p, q.fp, wstart, wend)
+            for p in found
+            if p.matched >= cfg.min_passage_tokens * _weight(q.text, q.fp, p)
+        ]
+        if spans:
+            score = min(1.0, sum(s.tokens for s in spans) / max(1, int(wtok.shape[0])))
+            out.append((w, Evidence("passage", score, spans)))
+    return out
+
+
+def _span(p: Passage, fp: textfp.TextFingerprint, wstart: np.ndarray, wend: np.ndarray) -> Span:
+    return Span(
+        (int(fp.starts[p.query_start]), int(fp.ends[p.query_end - 1])),
+        (int(wstart[p.work_start]), int(wend[p.work_end - 1])),
+        p.matched,
+    )
 
 
 # -- fingerprinting works for the index (runs in worker processes) -------------------------------------
@@ -177,7 +255,9 @@ class MatchService(ServiceBase):
                     break
                 args = [(r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256), self.limits) for r in rows]
                 if self.workers > 1 and len(args) >= 64:
-                    with ProcessPoolExecutor(self.workers) as pool:
+                    # spawn, not fork: rensa's and pdqhash's native state does not survive a fork (a forked
+                    # pool was seen to hang once they had run in the parent)
+                    with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                         entries = list(pool.map(_entry_star, args, chunksize=16))
                 else:
                     entries = [_entry_star(a) for a in args]
@@ -250,89 +330,34 @@ class MatchService(ServiceBase):
 
     # -- internals -------------------------------------------------------------------------------------
     def _match_text(self, text: str, raw: bytes, limit: int) -> MatchResult:
-        cfg = self.policy.matching
-        sha = hashlib.sha256(raw).digest()
-        norm = hashlib.sha256(normalise_text(text).encode()).digest()
-        fp = textfp.text_fingerprint(text)
-        q32 = (fp.token_hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        fps, fpos = fp.fingerprints, fp.winnowed
-        sig = textfp.minhash(fp.kgrams) if fp.size else None
-        guaranteed = max(1, (cfg.min_passage_tokens - textfp.K + 1) // textfp.W)
-        min_hits = min(2, guaranteed)
-        found: dict[str, _Evidence] = {}
-
-        def offer(work_id: str, ev: _Evidence) -> None:
-            """Keep the strongest kind of match, and the passages' spans whichever kind wins."""
-            cur = found.get(work_id)
-            if cur is None:
-                found[work_id] = ev
-                return
-            best, other = (ev, cur) if ev.better_than(cur) else (cur, ev)
-            found[work_id] = best
-            if not best.spans and other.spans:
-                best.spans = other.spans
-
+        q = TextQuery.of(text, raw)
+        found: dict[str, Evidence] = {}
         for shard in self.index.shards:
-            dead = shard.tombstones
             for seg in shard.live():
-                raw_hits, norm_hits = seg.exact(sha, norm)
-                for i in raw_hits:
-                    offer(seg.work_id(i), _Evidence("exact", 1.0))
-                for i in norm_hits:
-                    offer(seg.work_id(i), _Evidence("normalized", 1.0))
-                if sig is not None:
-                    for i, j in seg.near_duplicates(sig, cfg.near_duplicate_jaccard):
-                        offer(seg.work_id(i), _Evidence("near_duplicate", j))
-                works, wpos, qpos = seg.fingerprint_hits(fps, fpos, MAX_POSTINGS)
-                if works.size == 0:
-                    continue
-                order = np.argsort(works, kind="stable")
-                works, wpos, qpos = works[order], wpos[order], qpos[order]
-                uniq, first, counts = np.unique(works, return_index=True, return_counts=True)
-                for w, f, c in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
-                    if c < min_hits:
-                        continue
-                    wtok, wstart, wend = seg.tokens(w)
-                    found_p = passages(
-                        q32, np.asarray(wtok), qpos[f : f + c], wpos[f : f + c], min_run=textfp.K, max_gap=MAX_GAP
-                    )
-                    spans = [
-                        self._span(p, fp, wstart, wend)
-                        for p in found_p
-                        if p.matched >= cfg.min_passage_tokens * _weight(text, fp, p)
-                    ]
-                    if spans:
-                        total = max(1, int(wtok.shape[0]))
-                        score = min(1.0, sum(s.tokens for s in spans) / total)
-                        offer(seg.work_id(w), _Evidence("passage", score, spans))
-            for wid in dead & found.keys():
+                for i, ev in probe_text(seg, q, self.policy.matching):
+                    wid = seg.work_id(i)
+                    cur = found.get(wid)
+                    found[wid] = ev if cur is None else cur.merge(ev)
+            for wid in shard.tombstones & found.keys():
                 del found[wid]
-        return MatchResult("text", sha.hex(), self._facts(found, sha, "text", limit), len(text), fp.size)
-
-    @staticmethod
-    def _span(p: Passage, fp: textfp.TextFingerprint, wstart: np.ndarray, wend: np.ndarray) -> Span:
-        return Span(
-            (int(fp.starts[p.query_start]), int(fp.ends[p.query_end - 1])),
-            (int(wstart[p.work_start]), int(wend[p.work_end - 1])),
-            p.matched,
-        )
+        return MatchResult("text", q.sha.hex(), self._facts(found, q.sha, "text", limit), len(text), q.fp.size)
 
     def _match_image(self, img: Any, data: bytes, limit: int) -> MatchResult:
         cfg = self.policy.matching
         sha = hashlib.sha256(data).digest()
         hashes = [h for h in query_hashes(img) if h.quality >= PDQ_MIN_QUALITY]
         q = np.array([pdq_words(h.pdq) for h in hashes], dtype=np.uint64).reshape(-1, 4)
-        found: dict[str, _Evidence] = {}
+        found: dict[str, Evidence] = {}
         for shard in self.index.shards:
             for seg in shard.live():
                 raw_hits, _ = seg.exact(sha, None)
                 for i in raw_hits:
-                    found[seg.work_id(i)] = _Evidence("exact", 1.0)
+                    found[seg.work_id(i)] = Evidence("exact", 1.0)
                 rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
                 for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
                     wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
                     region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
-                    ev = _Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
+                    ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
                     cur = found.get(wid)
                     if cur is None or ev.better_than(cur):
                         found[wid] = ev
@@ -340,7 +365,7 @@ class MatchService(ServiceBase):
                 del found[wid]
         return MatchResult("image", sha.hex(), self._facts(found, sha, "image", limit))
 
-    def _facts(self, found: dict[str, _Evidence], sha: bytes, kind: str, limit: int) -> list[WorkMatch]:
+    def _facts(self, found: dict[str, Evidence], sha: bytes, kind: str, limit: int) -> list[WorkMatch]:
         """Join the index's evidence with the registry: holder, title, preferences as of now."""
         if not found:
             return []
