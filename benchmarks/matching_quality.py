@@ -298,18 +298,27 @@ def contains(work: str, passage_text: str) -> bool:
     """The oracle, independent of the engine: does ``work`` hold a stretch of the passage verbatim?
 
     Some held-out texts really do repeat registered ones (the seed papers quote each other and themselves;
-    004 is a longer version of 000), so a match of such a work is not false. "Verbatim" is judged on the
-    letters and digits alone, over windows of 80 of them (30 in Chinese, where each is a word), by plain
-    substring search.
+    004 is a longer version of 000; the Chinese paper lists one reference twice), so a match of such a work
+    is not false. "Verbatim" is judged on the letters and digits alone, by plain substring search over
+    windows of 80 of them, or of 30 where the window is mostly Chinese (each character is a word there);
+    the window is judged by its own script, since a reference list mixes both.
     """
     w, p = _plain(work), _plain(passage_text)
-    window = 30 if _cjk(passage_text) else 80
-    return any(p[i : i + window] in w for i in range(0, max(1, len(p) - window + 1), window // 4))
+    for window in (80, 30):
+        for i in range(0, max(1, len(p) - window + 1), window // 10):
+            piece = p[i : i + window]
+            if (window == 80 or _mostly_cjk(piece)) and piece in w:
+                return True
+    return False
 
 
 def _cjk(text: str) -> bool:
     head = text[:500]
     return sum(1 for c in head if "\u4e00" <= c <= "\u9fff") > len(head) // 5
+
+
+def _mostly_cjk(piece: str) -> bool:
+    return sum(1 for c in piece if "\u4e00" <= c <= "\u9fff") * 2 > len(piece)
 
 
 def evaluate_images(ca, actor, rng: random.Random) -> dict[str, object]:  # noqa: ANN001

@@ -62,7 +62,11 @@ def test_contained_passage_is_found_with_offsets_in_both_texts(ca: Copyalign, op
     hamlet = _register(ca, op, HAMLET.encode(), "Hamlet III.1", "text")
     _register(ca, op, OTHER.encode(), "Pride and Prejudice", "text")
     copied = HAMLET[45:380]
-    query = "My essay begins here, with some words of my own. " + copied.upper().replace(" ", "\n  ") + " The end."
+    own = (
+        "My essay begins here, with some words of my own about doubt, duty and delay in the theatre of the time, "
+        "and about why a soliloquy still holds an audience four centuries after it was first spoken aloud. "
+    )
+    query = own + copied.upper().replace(" ", "\n  ") + " The end."
     result = match.match_text(ca, query)
     assert [m.work_id for m in result.matches] == [hamlet]
     m = result.matches[0]

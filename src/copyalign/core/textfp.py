@@ -4,9 +4,12 @@ Every copy of a text that matters in practice differs from the registered origin
 re-wrapped lines, changed case, straightened quotes, dropped punctuation, full-width forms. So matching
 works on **tokens**, not characters: a token is a run of letters, digits and combining marks (a word) in
 alphabetic scripts, and a single character in scripts written without spaces (Chinese, Japanese kana,
-Thai, Lao, Khmer, Myanmar), after Unicode NFKC and case folding. Punctuation and whitespace only separate
-tokens, so they cannot break a match. Each token keeps its character offsets in the *original* text, so a
-match is reported where a reader can find it.
+Thai, Lao, Khmer, Myanmar), after Unicode NFKC and case folding. Whitespace and punctuation between words
+separate tokens, so they cannot break a match. Punctuation *inside* a word (``don't``, ``rights-holder``,
+``e.g``, ``1,000``, ``and/or``, ``https://``) and a hyphen at a line break (``compli-\ncated``) are
+dropped and the word stays whole: copies lose exactly those characters (stripped punctuation, OCR, de-
+hyphenation), and a token that split on them would not match its copy. Each token keeps its character
+offsets in the *original* text, so a match is reported where a reader can find it.
 
 On the token sequence:
 
@@ -23,8 +26,8 @@ The work is vectorised with numpy; only text outside ASCII is tokenised by a reg
 
 Example:
     >>> fp = text_fingerprint("Shall I compare thee to a summer's day? Thou art more lovely and more temperate.")
-    >>> fp.size, int(fp.starts[2]), int(fp.ends[2])
-    (16, 8, 15)
+    >>> fp.size, int(fp.starts[6]), int(fp.ends[6])
+    (15, 26, 34)
     >>> bool((fp.token_hashes[:2] == hash_tokens(["shall", "i"])).all())
     True
 """
@@ -40,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import rensa
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 
 K = 5
 """Tokens per shingle. Five words is rare enough across unrelated texts and short enough that a 5 % word
@@ -71,8 +74,13 @@ _CHAR_SCRIPTS = (
 )
 
 
+_LINE_HYPHEN = "[-\u2010][ \t]*\r?\n[ \t]*"
+"""A hyphen that breaks a word across lines: the word is joined again."""
+
+
 @lru_cache(maxsize=1)
-def _token_re() -> re.Pattern[str]:
+def _token_re() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The token pattern, and the pattern of the glue characters to delete from inside a token."""
     # Combining marks (category M) belong to the word they modify; Python's \w leaves them out.
     marks: list[str] = []
     start = None
@@ -86,7 +94,9 @@ def _token_re() -> re.Pattern[str]:
             marks.append(f"{_esc(start)}-{_esc(cp - 1)}" if cp - 1 > start else _esc(start))
             start = None
     mark_class = "".join(marks) + f"{_esc(0xE0100)}-{_esc(0xE01EF)}"
-    return re.compile(f"([{_CHAR_SCRIPTS}])|((?:[^\\W_{_CHAR_SCRIPTS}]|[{mark_class}])+)")
+    word = f"(?:[^\\W_{_CHAR_SCRIPTS}]|[{mark_class}])+"
+    glue = f"(?:(?:[^\\s\\w{_CHAR_SCRIPTS}{mark_class}]|_)+|{_LINE_HYPHEN})"
+    return re.compile(f"([{_CHAR_SCRIPTS}])|({word}(?:{glue}{word})*)"), re.compile(f"(?:[^\\w{mark_class}]|_)+")
 
 
 def _esc(cp: int) -> str:
@@ -141,6 +151,19 @@ def _powers(base: np.uint64, n: int) -> U64:
         return np.cumprod(out, dtype=np.uint64)
 
 
+_POWERS: dict[int, U64] = {}
+
+
+def _cached_powers(base: np.uint64, n: int) -> U64:
+    """``base ** 0 .. base ** (n - 1)``, computed once for texts up to 64 KiB and then sliced."""
+    table = _POWERS.get(int(base))
+    if table is None or table.size < n:
+        table = _powers(base, max(n, 1 << 16))
+        table.setflags(write=False)
+        _POWERS[int(base)] = table
+    return table[:n]
+
+
 def _segment_hashes(codepoints: U64, starts: I64, ends: I64) -> U64:
     """A 64-bit hash of each ``codepoints[starts[i]:ends[i]]``, with no Python loop.
 
@@ -153,8 +176,8 @@ def _segment_hashes(codepoints: U64, starts: I64, ends: I64) -> U64:
         return np.empty(0, dtype=np.uint64)
     with np.errstate(over="ignore"):
         prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(codepoints * _powers(_P, n), dtype=np.uint64, out=prefix[1:])
-        h = (prefix[ends] - prefix[starts]) * _powers(_P_INV, n)[starts]
+        np.cumsum(codepoints * _cached_powers(_P, n), dtype=np.uint64, out=prefix[1:])
+        h = (prefix[ends] - prefix[starts]) * _cached_powers(_P_INV, n)[starts]
         h ^= (ends - starts).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
     return _mix64(h)
 
@@ -162,38 +185,71 @@ def _segment_hashes(codepoints: U64, starts: I64, ends: I64) -> U64:
 _ASCII_WORD = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
     _ASCII_WORD[_c] = True
+_ASCII_SPACE = np.array([chr(c).isspace() for c in range(256)], dtype=bool)
+_ASCII_LINE_HYPHEN = re.compile(_LINE_HYPHEN)
 
 
 def _ascii_tokens(text: str) -> tuple[I64, I64, U64]:
-    raw = np.frombuffer(text.lower().encode("ascii"), dtype=np.uint8)
+    """The general tokenizer's tokens of an ASCII text, found with array operations instead of a regex loop."""
+    lower = text.lower()
+    raw = np.frombuffer(lower.encode("ascii"), dtype=np.uint8)
     word = _ASCII_WORD[raw]
+    glue = np.zeros(raw.size, dtype=bool)
+    punct = ~word & ~_ASCII_SPACE[raw]
+    if punct.any():  # runs of punctuation with a word character on both sides
+        edges = np.diff(punct.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        lo, hi = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        inner = (lo > 0) & (hi < raw.size)
+        lo, hi = lo[inner], hi[inner]
+        inner = word[lo - 1] & word[hi]
+        lo, hi = lo[inner], hi[inner]
+        if lo.size:
+            mark = np.zeros(raw.size + 1, dtype=np.int8)
+            mark[lo] = 1  # a run starts on punctuation and ends before a word character: never the same index
+            mark[hi] = -1
+            glue = np.cumsum(mark[:-1], dtype=np.int8).astype(bool)
+    for m in _ASCII_LINE_HYPHEN.finditer(lower):  # a literal first character: scanning is cheap
+        if m.start() > 0 and m.end() < raw.size and word[m.start() - 1] and word[m.end()]:
+            glue[m.start() : m.end()] = True
+    if glue.any():
+        kept = np.flatnonzero(~glue)
+        raw, word = raw[kept], word[kept]
+    else:
+        kept = None
     edges = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1).astype(np.int64)
     ends = np.flatnonzero(edges == -1).astype(np.int64)
-    return starts, ends, _segment_hashes(raw.astype(np.uint64), starts, ends)
+    hashes = _segment_hashes(raw.astype(np.uint64), starts, ends)
+    if kept is not None:  # back to offsets in the text, glue included
+        starts, ends = kept[starts], kept[ends - 1] + 1
+    return starts, ends, hashes
 
 
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Tokens (NFKC, case-folded) and their ``(start, end)`` character offsets in ``text``.
 
     Example:
-        >>> tokenize("“Ｈello”—WORLD 版权法")
-        (['hello', 'world', '版', '权', '法'], [(1, 6), (8, 13), (14, 15), (15, 16), (16, 17)])
+        >>> tokenize("“Ｈello” — rights-holder’s 版权法")
+        (['hello', 'rightsholders', '版', '权', '法'], [(1, 6), (10, 25), (26, 27), (27, 28), (28, 29)])
     """
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
     nfkc = unicodedata.normalize
-    for m in _token_re().finditer(text):
+    token_re, glue_re = _token_re()
+    for m in token_re.finditer(text):
         tok = m.group()
+        if not tok.isalnum():  # glue, combining marks or CJK
+            tok = glue_re.sub("", tok) if m.group(2) else tok
         if not tok.isascii():
             tok = nfkc("NFKC", tok)
             # A compatibility character can decompose to a space or punctuation ("½" -> "1⁄2"): split again.
-            parts = _token_re().findall(tok)
+            parts = token_re.findall(tok)
             if len(parts) != 1:
                 for single, word in parts:
-                    tokens.append((single or word).casefold())
+                    tokens.append(glue_re.sub("", single or word).casefold())
                     spans.append(m.span())
                 continue
+            tok = glue_re.sub("", tok) if parts[0][1] else tok
         tokens.append(tok.casefold())
         spans.append(m.span())
     return tokens, spans

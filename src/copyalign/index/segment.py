@@ -35,6 +35,9 @@ from copyalign.core.imagefp import ImageHash
 
 SEGMENT_FORMAT = 1
 MIH_CHUNKS = 16
+MIH_TABLE_MIN = 1 << 16
+"""From this many image hashes on, a segment keeps per-chunk bucket tables (16 x 65537 int32, 4 MiB) so
+that probing costs two lookups instead of two binary searches over millions of entries."""
 _FLIPS = np.array([0] + [1 << b for b in range(16)], dtype=np.uint16)
 
 
@@ -63,6 +66,11 @@ def _ranges(sorted_keys: np.ndarray, probes: np.ndarray) -> np.ndarray:
     """Indexes into ``sorted_keys`` of every element equal to one of ``probes`` (with repeats per probe)."""
     lo = np.searchsorted(sorted_keys, probes, side="left")
     hi = np.searchsorted(sorted_keys, probes, side="right")
+    return _expand(lo, hi)
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Every index in the half-open ranges ``[lo[i], hi[i])``, concatenated."""
     counts = hi - lo
     total = int(counts.sum())
     if total == 0:
@@ -156,6 +164,12 @@ class Segment:
         order2 = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
         a["mih_order"] = order2
         a["mih_value"] = np.take_along_axis(chunks, order2, axis=1)
+        if pdq.shape[0] >= MIH_TABLE_MIN:
+            # bucket starts per chunk value: a probe is two lookups instead of two binary searches
+            values = np.arange((1 << 16) + 1, dtype=np.int64)  # bucket v is [table[v], table[v + 1])
+            a["mih_table"] = np.stack(
+                [np.searchsorted(a["mih_value"][c], values, side="left") for c in range(MIH_CHUNKS)]
+            ).astype(np.int32)
         return cls(a, {"format": SEGMENT_FORMAT, "works": n})
 
     # -- persistence -----------------------------------------------------------------------------------
@@ -241,10 +255,15 @@ class Segment:
             raise ValueError("multi-index probing supports distances below 32")
         flips = _FLIPS if flips_needed == 1 else _FLIPS[:1]
         qchunks = _chunks(query)  # (16, q)
+        table = a.get("mih_table")
         rows_all = []
         for c in range(MIH_CHUNKS):
             probes = (qchunks[c][:, None] ^ flips[None, :]).reshape(-1)
-            hit = _ranges(a["mih_value"][c], probes)
+            if table is not None:
+                p = probes.astype(np.int64)
+                hit = _expand(table[c][p], table[c][p + 1])
+            else:
+                hit = _ranges(a["mih_value"][c], probes)
             if hit.size:
                 rows_all.append(np.asarray(a["mih_order"][c])[hit])
         if not rows_all:
@@ -252,7 +271,12 @@ class Segment:
             return empty, empty, empty
         rows = np.sort(np.concatenate(rows_all))
         rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]  # unique; np.unique is 15x slower here
-        cand = np.asarray(a["pdq"][rows])  # (m, 4)
-        dist = np.bitwise_count(cand[:, None, :] ^ query[None, :, :]).sum(axis=2)  # (m, q)
-        r, qi = np.nonzero(dist <= max_distance)
-        return rows[r].astype(np.int64), qi.astype(np.int64), dist[r, qi].astype(np.int64)
+        cols = np.ascontiguousarray(np.asarray(a["pdq"][rows]).T)  # (4, m): one popcount pass per word
+        dist = np.empty((query.shape[0], rows.size), dtype=np.uint16)
+        for i in range(query.shape[0]):
+            acc = np.bitwise_count(cols[0] ^ query[i, 0]).astype(np.uint16)
+            for j in range(1, 4):
+                acc += np.bitwise_count(cols[j] ^ query[i, j])
+            dist[i] = acc
+        qi, r = np.nonzero(dist <= max_distance)
+        return rows[r].astype(np.int64), qi.astype(np.int64), dist[qi, r].astype(np.int64)
