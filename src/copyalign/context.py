@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +21,16 @@ from sqlalchemy.engine import make_url
 from copyalign.clock import Clock, SystemClock
 from copyalign.core.checkpoint import Ed25519Signer, Signer, generate_key
 from copyalign.core.policy import PolicyProfile
+from copyalign.embeddings import Embedder, load_embedder
 from copyalign.errors import ConfigurationError
 from copyalign.index.matchindex import MatchIndex
 from copyalign.policy import load_policy
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.ledger import Ledger
+from copyalign.services.licensing import LicensingService
 from copyalign.services.lookup import LookupService
 from copyalign.services.matching import MatchService
+from copyalign.services.notices import NoticeService
 from copyalign.services.parties import PartyService
 from copyalign.services.preferences import PreferenceService
 from copyalign.services.works import WorkService
@@ -63,6 +67,8 @@ class Copyalign:
     preferences: PreferenceService
     lookup: LookupService
     matching: MatchService
+    notices: NoticeService
+    licensing: LicensingService
 
     def close(self) -> None:
         self.store.dispose()
@@ -76,9 +82,23 @@ def connect(
     blobs: BlobStore | None = None,
     policy: PolicyProfile | None = None,
     store: Store | None = None,
+    embedders: Sequence[Embedder] | None = None,
 ) -> Copyalign:
-    """Open (and migrate) the database and wire the services; every seam can be replaced for tests."""
+    """Open (and migrate) the database and wire the services; every seam can be replaced for tests.
+
+    ``embedders`` defaults to the models the settings name (none unless configured): a model is loaded
+    once here, so a process that serves many queries pays for it once.
+    """
     settings = settings or Settings.from_env()
+    if embedders is None:
+        embedders = [
+            e
+            for e in (
+                load_embedder(settings.text_embedder, "text"),
+                load_embedder(settings.image_embedder, "image", image_size=settings.image_embedder_size),
+            )
+            if e is not None
+        ]
     store = store or Store(settings.database_url)
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy)
@@ -99,10 +119,18 @@ def connect(
         lookup=LookupService(deps),
         matching=MatchService(
             deps,
-            MatchIndex(settings.index_dir, shards=settings.index_shards, database=_database_identity(settings)),
+            MatchIndex(
+                settings.index_dir,
+                shards=settings.index_shards,
+                database=_database_identity(settings),
+                models={e.kind: e.identity for e in embedders},
+            ),
             refresh_seconds=settings.index_refresh_seconds,
             workers=settings.worker_count,
+            embedders=embedders,
         ),
+        notices=NoticeService(deps),
+        licensing=LicensingService(deps),
     )
 
 

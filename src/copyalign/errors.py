@@ -11,7 +11,8 @@ that meets them and re-raised as the most specific class below, ``from`` the ori
     ├── InvalidInputError            400  a value is malformed or out of range
     │   ├── UnsupportedContentError  415  a file we cannot read as the kind it claims
     │   ├── ContentTooLargeError     413  over a configured size or pixel limit
-    │   └── ManifestError            400  a bad line in a bulk manifest (carries ``line``)
+    │   ├── ManifestError            400  a bad line in a bulk manifest (carries ``line``)
+    │   └── CurrencyMismatchError    400  amounts in two currencies combined
     ├── AuthenticationError          401  no key, an unknown key or a revoked key
     ├── PermissionDeniedError        403  the role or the ownership does not allow the action
     ├── NotFoundError                404  no such party, key, work, entry or checkpoint
@@ -69,6 +70,12 @@ class ManifestError(InvalidInputError):
         out = super().to_dict()
         out["line"] = self.line
         return out
+
+
+class CurrencyMismatchError(InvalidInputError):
+    """Two amounts in different currencies met in one sum; nothing converts between currencies silently."""
+
+    code = "currency_mismatch"
 
 
 class AuthenticationError(CopyalignError):

@@ -72,6 +72,26 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "0",
         "Processes for bulk fingerprinting (registration, index builds); 0 means one per CPU core.",
     ),
+    (
+        "COPYALIGN_TEXT_EMBEDDER",
+        "text_embedder",
+        "",
+        "Text embedding model for semantic matching (ml extra): empty for none, minilm for the packaged "
+        "all-MiniLM-L6-v2, or a sentence-transformers model directory.",
+    ),
+    (
+        "COPYALIGN_IMAGE_EMBEDDER",
+        "image_embedder",
+        "",
+        "Image embedding model for semantic matching (ml extra): empty for none, or an .onnx or TorchScript "
+        "file (e.g. SSCD) taking ImageNet-normalised RGB.",
+    ),
+    (
+        "COPYALIGN_IMAGE_EMBEDDER_SIZE",
+        "image_embedder_size",
+        "224",
+        "Side in pixels of the square input the image embedding model expects (SSCD: 288 or 320).",
+    ),
 )
 
 
@@ -86,6 +106,9 @@ class Settings:
     index_shards: int = 1
     index_refresh_seconds: float = 1.0
     workers: int = 0
+    text_embedder: str = ""
+    image_embedder: str = ""
+    image_embedder_size: int = 224
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -26,12 +26,14 @@ def world(ca: Copyalign, op_key: str) -> dict:
     from copyalign.services.works import WorkInput
 
     theirs = ca.works.register(other, WorkInput(data=b"someone else's poem, line one", title="Theirs"))
+    other_developer, _ = make_party(ca, op, "developer", "Other Developer")
     return {
         "keys": keys,
         "principals": principals,
         "other": other,
         "other_key": other_key,
         "theirs": theirs.id,
+        "other_developer": other_developer,
     }
 
 
@@ -78,6 +80,72 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
             return client.get(f"/v1/log/preference-proof?work={world['theirs']}", headers=h)
         case Action.LOG_CHECKPOINT:
             return client.post("/v1/log/checkpoint", headers=h)
+    return _licensing_request(client, ca, world, role, action, owner, work, h)
+
+
+def _notice(ca: Copyalign, world: dict, developer: Principal, works: list[str], *, stage: str) -> str:
+    """A notice by ``developer`` over ``works``, taken to ``stage``: draft, open or finalised."""
+    from copyalign.services.notices import NoticeInput
+
+    nid = ca.notices.create(developer, NoticeInput("Model", "train-ai", "commercial", "default", works)).id
+    if stage in ("open", "finalised"):
+        ca.notices.publish(developer, nid)
+    if stage == "finalised":
+        ca.clock.advance(days=31)  # type: ignore[attr-defined]
+        ca.notices.finalise(world["principals"][Role.OPERATOR], nid)
+    return nid
+
+
+def _invoice(ca: Copyalign, world: dict, developer: Principal, *, paid: bool = False) -> str:
+    from datetime import timedelta
+
+    from copyalign.services.licensing import UsageInput
+
+    nid = _notice(ca, world, developer, [world["theirs"]], stage="finalised")
+    now = ca.clock.now()
+    usage = UsageInput("1000.00", "CNY", now - timedelta(days=30), now, lines=[(world["theirs"], "5")])
+    inv = ca.licensing.report_usage(developer, nid, usage)["invoice"]
+    if paid:
+        ca.licensing.record_payment(world["principals"][Role.OPERATOR], inv["id"], amount=inv["amount"], currency="CNY")
+    return str(inv["id"])
+
+
+def _licensing_request(client, ca, world, role, action, owner, work, h):  # noqa: ANN001, ANN202
+    me = world["principals"][role]
+    other_dev = world["other_developer"]
+    mine = owner and allowed(role, Action.NOTICE_CREATE, owner=True)  # only developers (and the CMO) have notices
+    dev = me if mine else other_dev
+    match action:
+        case Action.NOTICE_CREATE:
+            if owner:
+                return client.post(
+                    "/v1/notices", json={"title": "M", "purpose": "train-ai", "works": [world["theirs"]]}, headers=h
+                )
+            return client.post(f"/v1/notices/{_notice(ca, world, other_dev, [work], stage='draft')}/publish", headers=h)
+        case Action.NOTICE_FINALISE:
+            nid = _notice(ca, world, dev, [world["theirs"]], stage="open")
+            ca.clock.advance(days=31)
+            return client.post(f"/v1/notices/{nid}/finalise", headers=h)
+        case Action.OBJECTION_FILE:
+            nid = _notice(ca, world, other_dev, sorted({work, world["theirs"]}), stage="open")
+            return client.post(f"/v1/notices/{nid}/objections", json={"works": [work]}, headers=h)
+        case Action.USAGE_REPORT:
+            nid = _notice(ca, world, dev, [world["theirs"]], stage="finalised")
+            now = ca.clock.now().isoformat()
+            body = {"revenue": "10.00", "currency": "CNY", "period_start": "2026-01-01T00:00:00Z", "period_end": now}
+            return client.post(f"/v1/notices/{nid}/reports", json=body, headers=h)
+        case Action.INVOICE_READ:
+            return client.get(f"/v1/invoices/{_invoice(ca, world, dev)}", headers=h)
+        case Action.PAYMENT_RECORD:
+            inv = _invoice(ca, world, dev)
+            amount = ca.licensing.invoice(world["principals"][Role.OPERATOR], inv)["amount"]
+            return client.post(f"/v1/invoices/{inv}/payments", json={"amount": amount, "currency": "CNY"}, headers=h)
+        case Action.DISTRIBUTION_RUN:
+            _invoice(ca, world, dev, paid=True)
+            return client.post("/v1/distributions", json={"currency": "CNY"}, headers=h)
+        case Action.STATEMENT_READ:
+            holder = me.party_id if owner else world["other"].party_id
+            return client.get(f"/v1/statements?holder_id={holder}", headers=h)
     raise AssertionError(action)
 
 
@@ -94,8 +162,12 @@ def test_matrix_cell(client: TestClient, ca: Copyalign, world: dict, role: Role,
     r = _request(client, ca, world, role, action, owner)
     # a role that cannot hold works has no "own work": its work requests target someone else's
     holds_works = allowed(role, Action.WORK_REGISTER, owner=True)
-    work_action = action in (Action.WORK_READ, Action.WORK_UPDATE, Action.PREFERENCE_SET)
-    expected = allowed(role, action, owner=owner and (holds_works or not work_action))
+    work_action = action in (Action.WORK_READ, Action.WORK_UPDATE, Action.PREFERENCE_SET, Action.OBJECTION_FILE)
+    # likewise a role that cannot run notices has no notice or invoice of its own
+    runs_notices = allowed(role, Action.NOTICE_CREATE, owner=True)
+    notice_action = action in (Action.NOTICE_FINALISE, Action.USAGE_REPORT, Action.INVOICE_READ)
+    own = owner and (holds_works or not work_action) and (runs_notices or not notice_action)
+    expected = allowed(role, action, owner=own)
     if expected:
         assert r.status_code < 400, (r.status_code, r.text)
     else:

@@ -40,6 +40,14 @@ class Action(enum.StrEnum):
     LOOKUP = "lookup"
     LOG_READ = "log.read"
     LOG_CHECKPOINT = "log.checkpoint"
+    NOTICE_CREATE = "notice.create"
+    NOTICE_FINALISE = "notice.finalise"
+    OBJECTION_FILE = "objection.file"
+    USAGE_REPORT = "usage.report"
+    INVOICE_READ = "invoice.read"
+    PAYMENT_RECORD = "payment.record"
+    DISTRIBUTION_RUN = "distribution.run"
+    STATEMENT_READ = "statement.read"
 
 
 class Grant(enum.Enum):
@@ -68,6 +76,16 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.LOOKUP: (_A, _A, _A, _A, _A),
         Action.LOG_READ: (_A, _A, _A, _A, _A),
         Action.LOG_CHECKPOINT: (_A, _N, _N, _N, _N),
+        # training notices and the default licence: a developer runs its own notices and reports; holders
+        # object for their own works and read their own statements; money moves only through the operator
+        Action.NOTICE_CREATE: (_A, _N, _O, _N, _N),
+        Action.NOTICE_FINALISE: (_A, _N, _O, _N, _N),
+        Action.OBJECTION_FILE: (_A, _O, _N, _N, _N),
+        Action.USAGE_REPORT: (_A, _N, _O, _N, _N),
+        Action.INVOICE_READ: (_A, _N, _O, _N, _A),
+        Action.PAYMENT_RECORD: (_A, _N, _N, _N, _N),
+        Action.DISTRIBUTION_RUN: (_A, _N, _N, _N, _N),
+        Action.STATEMENT_READ: (_A, _O, _N, _N, _A),
     }.items()
 }
 

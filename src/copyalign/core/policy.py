@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import json
 import tomllib
+from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
 from copyalign.core.preferences import Purpose, Value, parse_jurisdiction
-from copyalign.errors import ConfigurationError
+from copyalign.core.tariffs import Tariff, Tier
+from copyalign.errors import ConfigurationError, InvalidInputError
 
 
 def _src(source: str) -> dict[str, Any]:
@@ -120,6 +122,28 @@ class MatchingSection(_Section):
         ),
         json_schema_extra=_src("Meta PDQ hashing paper (2019) §4; seed 003 §4.4 (filtering)"),
     )
+    semantic_min_similarity: float = Field(
+        default=0.85,
+        ge=0.85,
+        le=1.0,
+        description=(
+            "Cosine similarity of passage embeddings at or above which a text is reported as a semantic match "
+            "(a paraphrase); used only when a text embedding model is configured (COPYALIGN_TEXT_EMBEDDER). "
+            "Never below 85 %, the seed's floor for similarity alerts."
+        ),
+        json_schema_extra=_src("seed 003 §4.3 (similarity alert threshold no lower than 85 % cosine)"),
+    )
+    image_semantic_min_similarity: float = Field(
+        default=0.85,
+        ge=0.5,
+        le=1.0,
+        description=(
+            "Cosine similarity of image embeddings at or above which an image is reported as a semantic match; "
+            "used only when an image embedding model is configured (COPYALIGN_IMAGE_EMBEDDER). Calibrate it for "
+            "the model: SSCD's authors use about 0.75 for copy detection."
+        ),
+        json_schema_extra=_src("Pizzi et al. 2022 (SSCD) §5; seed 003 §4.4 (filtering)"),
+    )
 
 
 class LogSection(_Section):
@@ -135,12 +159,87 @@ class LogSection(_Section):
     )
 
 
+def _default_tariffs() -> list[Tariff]:
+    return [
+        Tariff(
+            name="default",
+            currency="CNY",
+            description="Seed 003 §4.4's example: 3 % / 5 % / 8 % of commercial revenue by tier, 0.5 % non-profit.",
+            tiers=[
+                Tier(up_to=Decimal(1_000_000), rate=Decimal("0.03")),
+                Tier(up_to=Decimal(10_000_000), rate=Decimal("0.05")),
+                Tier(rate=Decimal("0.08")),
+            ],
+        )
+    ]
+
+
+class LicensingSection(_Section):
+    notice_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description=(
+            "Objection window a training notice gets when its developer asks for none; a developer may ask for "
+            "a longer one, never for one shorter than minimum_window_days."
+        ),
+        json_schema_extra=_src("seed 001 §3.2 (notice, then at least 30 days to object)"),
+    )
+    minimum_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Shortest objection window any training notice may have.",
+        json_schema_extra=_src("seed 001 §3.2; seed 002 §3.2"),
+    )
+    admin_share: Decimal = Field(
+        default=Decimal("0.10"),
+        ge=0,
+        lt=1,
+        description=(
+            "Share of collected fees the CMO keeps for administration before distributing the rest to rights "
+            "holders by measured use."
+        ),
+        json_schema_extra=_src("seed 001 §3.3 (collective management); CISAC: CMO costs typically 10-20 %"),
+    )
+    tariffs: list[Tariff] = Field(
+        default_factory=_default_tariffs,
+        min_length=1,
+        description=(
+            "Tariff schedules a training notice may name: commercial revenue tiers (marginal), non-profit rate, "
+            "x feature_step per feature_increment of data features used, de-minimis flag, per-work minimum, cap."
+        ),
+        json_schema_extra=_src("seed 003 §4.4 (3-8 % commercial, 0.5 % non-profit, x1.2 per 10 %, de minimis < 5 %)"),
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LicensingSection:
+        if self.notice_window_days < self.minimum_window_days:
+            raise ValueError(
+                f"notice_window_days ({self.notice_window_days}) is below minimum_window_days "
+                f"({self.minimum_window_days})"
+            )
+        names = [t.name for t in self.tariffs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tariff names must be unique: {names}")
+        return self
+
+    def tariff(self, name: str) -> Tariff:
+        for t in self.tariffs:
+            if t.name == name:
+                return t
+        raise InvalidInputError(
+            f"no tariff {name!r} in this profile; known: {', '.join(t.name for t in self.tariffs)}", field="tariff"
+        )
+
+
 class PolicyProfile(_Section):
     profile: ProfileInfo
     preferences: PreferenceSection = Field(default_factory=PreferenceSection)
     lookup: LookupSection = Field(default_factory=LookupSection)
     matching: MatchingSection = Field(default_factory=MatchingSection)
     log: LogSection = Field(default_factory=LogSection)
+    licensing: LicensingSection = Field(default_factory=LicensingSection)
 
 
 def parse_policy(text: str, *, origin: str = "policy") -> PolicyProfile:

@@ -3,9 +3,9 @@
 A work lives in shard ``xxh64(work_id) % shards``; a query asks every shard and merges, so a registry
 larger than one machine's memory splits across shards (each shard is a self-contained directory that can
 sit on its own disk or host). ``index.json`` records the parameters the fingerprints were made with and
-the database the index belongs to: when either changes the index is emptied and rebuilt, never silently
-mixed. The *watermark* is the highest ``works.log_index`` indexed; everything registered after it is
-picked up by the next refresh.
+the database the index belongs to, and the embedding models its vectors came from: when any of them
+changes the index is emptied and rebuilt, never silently mixed. The *watermark* is the highest
+``works.log_index`` indexed; everything registered after it is picked up by the next refresh.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def parameters() -> dict[str, object]:
 
 
 class MatchIndex:
-    def __init__(self, directory: Path, *, shards: int = 1, database: str = "") -> None:
+    def __init__(
+        self, directory: Path, *, shards: int = 1, database: str = "", models: dict[str, str] | None = None
+    ) -> None:
         if shards < 1:
             raise ValueError("an index needs at least one shard")
         self.directory = directory
@@ -47,7 +49,7 @@ class MatchIndex:
         directory.mkdir(parents=True, exist_ok=True)
         with self.lock():
             meta_path = directory / "index.json"
-            want = {"parameters": parameters(), "database": database, "shards": shards}
+            want = {"parameters": parameters(), "database": database, "shards": shards, "models": models or {}}
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
             if meta is None or {k: meta.get(k) for k in want} != want:
                 for entry in directory.iterdir():

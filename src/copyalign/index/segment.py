@@ -13,7 +13,10 @@ pages are touched, and several processes share the page cache.
   multi-index hashing (Norouzi et al. 2012) the 16 sorted 16-bit chunk columns: a hash within distance
   ``r`` of the query agrees with it to within ``r // 16`` bits on at least one chunk (pigeonhole), so
   probing each chunk with its exact value and one-bit variants finds every hash within 31 bits without a
-  scan.
+  scan;
+* embeddings (only with a model configured, :mod:`copyalign.embeddings`): float16 rows per text passage or
+  image, with their work and passage span, and above :data:`ANN_MIN` rows a usearch HNSW graph saved
+  beside the arrays and opened as a memory-mapped view.
 
 Segments are never modified; the shard adds new segments, records removals as tombstones and merges
 segments in the background (:mod:`copyalign.index.shard`).
@@ -26,18 +29,26 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from copyalign.core import textfp
 from copyalign.core.imagefp import ImageHash
+from copyalign.errors import MissingExtraError
 
 SEGMENT_FORMAT = 1
 MIH_CHUNKS = 16
 MIH_TABLE_MIN = 1 << 16
 """From this many image hashes on, a segment keeps per-chunk bucket tables (16 x 65537 int32, 4 MiB) so
 that probing costs two lookups instead of two binary searches over millions of entries."""
+ANN_MIN = 4096
+"""From this many vectors on, a segment searches them through a usearch HNSW graph (saved beside the
+arrays, opened memory-mapped); below it an exact scan is faster and exact."""
+ANN_NEIGHBOURS = 16
+"""Nearest passages asked of the graph per query vector (several passages of one work may rank first)."""
+VECTOR_TABLES = {"text": "tvec", "image": "ivec"}
 _FLIPS = np.array([0] + [1 << b for b in range(16)], dtype=np.uint16)
 
 
@@ -51,6 +62,8 @@ class IndexedWork:
     norm_sha256: bytes | None = None
     text: textfp.TextFingerprint | None = None
     images: Sequence[ImageHash] = ()
+    vectors: npt.NDArray[np.float32] | None = None  # embedding rows (L2-normalised), if a model is configured
+    vector_spans: npt.NDArray[np.int64] | None = None  # (rows, 2) character span of each text passage
 
 
 def _key64(digest: bytes) -> int:
@@ -79,6 +92,24 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return starts + np.arange(total, dtype=np.int64)
 
 
+def _ann_index(vectors: np.ndarray) -> Any:
+    try:
+        from usearch.index import Index
+    except ImportError as exc:
+        raise MissingExtraError("a vector index over embeddings", "ml") from exc
+    graph = Index(ndim=int(vectors.shape[1]), metric="ip", dtype="f16")
+    graph.add(np.arange(vectors.shape[0], dtype=np.uint64), np.asarray(vectors, dtype=np.float32))
+    return graph
+
+
+def _ann_view(path: Path) -> Any:
+    try:
+        from usearch.index import Index
+    except ImportError as exc:
+        raise MissingExtraError("a vector index over embeddings", "ml") from exc
+    return Index.restore(str(path), view=True)
+
+
 def pdq_words(pdq: bytes) -> npt.NDArray[np.uint64]:
     return np.frombuffer(pdq, dtype=">u8").astype(np.uint64)
 
@@ -96,6 +127,7 @@ class Segment:
 
     arrays: dict[str, np.ndarray]
     meta: dict[str, object] = field(default_factory=dict)
+    ann: dict[str, Any] = field(default_factory=dict)  # usearch graphs over the larger vector tables
 
     # -- building --------------------------------------------------------------------------------------
     @classmethod
@@ -156,21 +188,46 @@ class Segment:
                     rows.append(pdq_words(ih.pdq))
                     img_w.append(i)
                     regions.append(ih.region)
-        pdq = np.array(rows, dtype=np.uint64).reshape(-1, 4)
-        a["pdq"] = pdq
+        a["pdq"] = np.array(rows, dtype=np.uint64).reshape(-1, 4)
         a["pdq_work"] = np.array(img_w, dtype=np.int32)
         a["pdq_region"] = np.array(regions, dtype=np.float32).reshape(-1, 4)
-        chunks = _chunks(pdq)
+
+        # embeddings, one table per kind of work (text and image models differ in dimensions)
+        for kind, prefix in VECTOR_TABLES.items():
+            vec_w = [i for i, w in enumerate(works) if w.kind == kind and w.vectors is not None and len(w.vectors)]
+            if not vec_w:
+                continue
+            vecs = [np.asarray(works[i].vectors, dtype=np.float32) for i in vec_w]
+            a[prefix] = np.concatenate(vecs).astype(np.float16)
+            a[f"{prefix}_work"] = np.repeat(np.array(vec_w, dtype=np.int32), [v.shape[0] for v in vecs])
+            a[f"{prefix}_span"] = np.concatenate(
+                [
+                    np.asarray(works[i].vector_spans, dtype=np.int64).reshape(-1, 2)
+                    if works[i].vector_spans is not None
+                    else np.zeros((v.shape[0], 2), dtype=np.int64)
+                    for i, v in zip(vec_w, vecs, strict=True)
+                ]
+            )
+        return cls.derived(a, {"format": SEGMENT_FORMAT, "works": n})
+
+    @classmethod
+    def derived(cls, a: dict[str, np.ndarray], meta: dict[str, object]) -> Segment:
+        """Add the structures computed from the stored ones: multi-index tables, vector graphs."""
+        chunks = _chunks(a["pdq"])
         order2 = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
         a["mih_order"] = order2
         a["mih_value"] = np.take_along_axis(chunks, order2, axis=1)
-        if pdq.shape[0] >= MIH_TABLE_MIN:
+        if a["pdq"].shape[0] >= MIH_TABLE_MIN:
             # bucket starts per chunk value: a probe is two lookups instead of two binary searches
             values = np.arange((1 << 16) + 1, dtype=np.int64)  # bucket v is [table[v], table[v + 1])
             a["mih_table"] = np.stack(
                 [np.searchsorted(a["mih_value"][c], values, side="left") for c in range(MIH_CHUNKS)]
             ).astype(np.int32)
-        return cls(a, {"format": SEGMENT_FORMAT, "works": n})
+        seg = cls(a, meta)
+        for prefix in VECTOR_TABLES.values():
+            if prefix in a and a[prefix].shape[0] >= ANN_MIN:
+                seg.ann[prefix] = _ann_index(a[prefix])
+        return seg
 
     # -- persistence -----------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -182,6 +239,8 @@ class Segment:
                 np.save(fh, np.ascontiguousarray(arr))
                 fh.flush()
                 os.fsync(fh.fileno())
+        for prefix, graph in self.ann.items():
+            graph.save(str(tmp / f"{prefix}.usearch"))
         (tmp / "meta.json").write_text(json.dumps(self.meta))
         os.rename(tmp, directory)
 
@@ -189,7 +248,8 @@ class Segment:
     def load(cls, directory: Path) -> Segment:
         meta = json.loads((directory / "meta.json").read_text())
         arrays = {p.stem: np.load(p, mmap_mode="r") for p in directory.glob("*.npy")}
-        return cls(arrays, meta)
+        ann = {p.stem: _ann_view(p) for p in directory.glob("*.usearch")}
+        return cls(arrays, meta, ann)
 
     # -- probes ----------------------------------------------------------------------------------------
     @property
@@ -280,3 +340,33 @@ class Segment:
             dist[i] = acc
         qi, r = np.nonzero(dist <= max_distance)
         return rows[r].astype(np.int64), qi.astype(np.int64), dist[qi, r].astype(np.int64)
+
+    def nearest(
+        self, kind: str, queries: npt.NDArray[np.float32], min_similarity: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(vector row, query row, cosine similarity) of stored vectors at least ``min_similarity`` close.
+
+        Exact below :data:`ANN_MIN` vectors; above it the ``ANN_NEIGHBOURS`` nearest per query vector
+        from the HNSW graph (approximate: a near neighbour can be missed, with a probability usearch's
+        recall figures bound).
+        """
+        prefix = VECTOR_TABLES[kind]
+        empty = np.empty(0, dtype=np.int64)
+        if prefix not in self.arrays or queries.shape[0] == 0:
+            return empty, empty, np.empty(0, dtype=np.float32)
+        if prefix in self.ann:
+            found = self.ann[prefix].search(np.ascontiguousarray(queries, dtype=np.float32), ANN_NEIGHBOURS)
+            n = queries.shape[0]
+            keys = np.asarray(found.keys).reshape(n, -1)
+            sims = 1.0 - np.asarray(found.distances, dtype=np.float32).reshape(n, -1)
+            # one query gives usearch's Matches, trimmed to the hits; several give padded BatchMatches
+            counts = np.asarray(found.counts).reshape(-1) if n > 1 else np.array([keys.shape[1]])
+            valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
+            qi, col = np.nonzero(valid & (sims >= min_similarity))
+            return keys[qi, col].astype(np.int64), qi.astype(np.int64), sims[qi, col]
+        table = np.asarray(self.arrays[prefix], dtype=np.float32)
+        if table.shape[1] != queries.shape[1]:
+            return empty, empty, np.empty(0, dtype=np.float32)
+        sims = queries @ table.T  # (q, rows)
+        qi, rows = np.nonzero(sims >= min_similarity)
+        return rows.astype(np.int64), qi.astype(np.int64), sims[qi, rows].astype(np.float32)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from copyalign.index.segment import IndexedWork, Segment, _chunks
+from copyalign.index.segment import SEGMENT_FORMAT, VECTOR_TABLES, IndexedWork, Segment
 
 MANIFEST = "manifest.json"
 MAX_SEGMENTS = 8
@@ -171,6 +171,12 @@ def merge(segments: Sequence[Segment], drop: frozenset[str]) -> Segment:
         put("pdq", a["pdq"][pw >= 0])
         put("pdq_work", pw[pw >= 0])
         put("pdq_region", a["pdq_region"][pw >= 0])
+        for prefix in VECTOR_TABLES.values():
+            if prefix in a:
+                vw = m[a[f"{prefix}_work"]]
+                put(prefix, a[prefix][vw >= 0])
+                put(f"{prefix}_work", vw[vw >= 0])
+                put(f"{prefix}_span", a[f"{prefix}_span"][vw >= 0])
 
     def cat(name: str, dtype: object) -> np.ndarray:
         parts = out.get(name, [])
@@ -196,7 +202,11 @@ def merge(segments: Sequence[Segment], drop: frozenset[str]) -> Segment:
     r["pdq"], r["pdq_work"] = pdq, cat("pdq_work", np.int32)
     regions = out.get("pdq_region", [])
     r["pdq_region"] = np.concatenate(regions).astype(np.float32).reshape(-1, 4) if regions else np.empty((0, 4))
-    chunks = _chunks(pdq)
-    order2 = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
-    r["mih_order"], r["mih_value"] = order2, np.take_along_axis(chunks, order2, axis=1)
-    return Segment(r, {"format": 1, "works": int(r["work_ids"].shape[0])})
+    for prefix in VECTOR_TABLES.values():
+        if prefix in out:
+            dims = {part.shape[1] for part in out[prefix]}
+            if len(dims) == 1:  # segments of one model (the index is rebuilt when the model changes)
+                r[prefix] = np.concatenate(out[prefix]).astype(np.float16)
+                r[f"{prefix}_work"] = cat(f"{prefix}_work", np.int32)
+                r[f"{prefix}_span"] = np.concatenate(out[f"{prefix}_span"]).astype(np.int64).reshape(-1, 2)
+    return Segment.derived(r, {"format": SEGMENT_FORMAT, "works": int(r["work_ids"].shape[0])})

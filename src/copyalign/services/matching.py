@@ -12,6 +12,11 @@ Kinds of match, strongest first:
   ``matching.near_duplicate_jaccard``); score is that estimate;
 * ``passage`` — passages of the work appear in the query (winnowed fingerprints, verified token by token);
   score is the share of the work's tokens found, spans give character offsets in both texts;
+* ``semantic`` — only with an embedding model configured (:mod:`copyalign.embeddings`): a passage of the
+  query (or the image) whose embedding is at least ``matching.semantic_min_similarity``
+  (``image_semantic_min_similarity``) cosine-similar to one of the work's; score is that similarity, spans
+  pair the query passage with the work passage. It finds paraphrases the fingerprints cannot, and is
+  weaker evidence than any of them;
 * ``perceptual`` — an image whose PDQ hash (or that of a crop of it) is within
   ``matching.pdq_max_distance`` bits; score is ``1 - distance / 256``, region is the part of the registered
   image that matched.
@@ -29,7 +34,7 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +47,7 @@ from copyalign.core.imagefp import PDQ_MIN_QUALITY, query_hashes, registered_has
 from copyalign.core.passages import Passage, passages
 from copyalign.core.policy import MatchingSection
 from copyalign.core.preferences import parse_jurisdiction, resolve_all
+from copyalign.embeddings import MAX_QUERY_CHUNKS, Embedder, text_chunks
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
 from copyalign.index.matchindex import MatchIndex
 from copyalign.index.segment import IndexedWork, Segment, pdq_words
@@ -55,14 +61,15 @@ MAX_GAP = 10
 MAX_POSTINGS = 2000
 """A fingerprint found in more works than this is a stock phrase and is not used as evidence."""
 REFRESH_BATCH = 2000
-_ORDER = {"exact": 0, "normalized": 1, "near_duplicate": 2, "passage": 3, "perceptual": 4}
+_ORDER = {"exact": 0, "normalized": 1, "near_duplicate": 2, "passage": 3, "perceptual": 4, "semantic": 5}
+MAX_SEMANTIC_SPANS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Span:
     query: tuple[int, int]  # character offsets, end exclusive
     work: tuple[int, int]
-    tokens: int  # tokens equal on both sides
+    tokens: int  # tokens equal on both sides (0 for a semantic match: the words may all differ)
 
     def to_dict(self) -> dict[str, Any]:
         return {"query": list(self.query), "work": list(self.work), "tokens": self.tokens}
@@ -229,12 +236,21 @@ def _entry_star(args: tuple[str, str, str, str | None, bytes, Limits]) -> Indexe
 
 
 class MatchService(ServiceBase):
-    def __init__(self, deps: Deps, index: MatchIndex, *, refresh_seconds: float = 1.0, workers: int = 1) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        index: MatchIndex,
+        *,
+        refresh_seconds: float = 1.0,
+        workers: int = 1,
+        embedders: Sequence[Embedder] = (),
+    ) -> None:
         super().__init__(deps)
         self.deps = deps
         self.index = index
         self.refresh_seconds = refresh_seconds
         self.workers = workers
+        self.embedders = {e.kind: e for e in embedders}
         self._checked = float("-inf")
 
     # -- keeping the index fresh -----------------------------------------------------------------------
@@ -261,11 +277,35 @@ class MatchService(ServiceBase):
                         entries = list(pool.map(_entry_star, args, chunksize=16))
                 else:
                     entries = [_entry_star(a) for a in args]
-                self.index.add([e for e in entries if e is not None])
+                self.index.add(self._embed([e for e in entries if e is not None], {a[0]: a[4] for a in args}))
                 self.index.set_watermark(int(rows[-1].log_index))
                 added += len(rows)
         self._checked = time.monotonic()
         return added
+
+    def _embed(self, entries: list[IndexedWork], data: dict[str, bytes]) -> list[IndexedWork]:
+        """Add embedding vectors to the entries, in one batch per model (here, not in the workers: a model
+        is loaded once, not once per process)."""
+        text_model, image_model = self.embedders.get("text"), self.embedders.get("image")
+        if text_model is not None:
+            texts = [e for e in entries if e.kind == "text"]
+            decoded = {e.work_id: decode_text(data[e.work_id]) for e in texts}
+            spans = {wid: text_chunks(text) for wid, text in decoded.items()}
+            vectors = text_model.embed([decoded[e.work_id][a:b] for e in texts for a, b in spans[e.work_id]])
+            at, out = 0, {}
+            for e in texts:
+                n = len(spans[e.work_id])
+                out[e.work_id] = replace(
+                    e, vectors=vectors[at : at + n], vector_spans=np.array(spans[e.work_id], dtype=np.int64)
+                )
+                at += n
+            entries = [out.get(e.work_id, e) for e in entries]
+        if image_model is not None:
+            images = [e for e in entries if e.kind == "image"]
+            vectors = image_model.embed([open_image(data[e.work_id], self.limits)[0] for e in images])
+            done = {e.work_id: replace(e, vectors=vectors[i : i + 1]) for i, e in enumerate(images)}
+            entries = [done.get(e.work_id, e) for e in entries]
+        return entries
 
     def maybe_refresh(self) -> None:
         self.index.reload()
@@ -340,7 +380,31 @@ class MatchService(ServiceBase):
                     found[wid] = ev if cur is None else cur.merge(ev)
             for wid in shard.tombstones & found.keys():
                 del found[wid]
+        if "text" in self.embedders:
+            self._semantic_text(text, found, q.fp)
         return MatchResult("text", q.sha.hex(), self._facts(found, q.sha, "text", limit), len(text), q.fp.size)
+
+    def _semantic_text(self, text: str, found: dict[str, Evidence], fp: textfp.TextFingerprint | None = None) -> None:
+        """Add the embedding model's evidence to ``found`` (a passage of the query close to one of a work's)."""
+        chunks = text_chunks(text, fingerprint=fp)[:MAX_QUERY_CHUNKS]
+        if not chunks:
+            return
+        vectors = self.embedders["text"].embed([text[a:b] for a, b in chunks])
+        best: dict[str, list[tuple[float, Span]]] = {}
+        for shard in self.index.shards:
+            for seg in shard.live():
+                rows, qi, sims = seg.nearest("text", vectors, self.policy.matching.semantic_min_similarity)
+                for r, i, sim in zip(rows.tolist(), qi.tolist(), sims.tolist(), strict=True):
+                    wid = seg.work_id(int(seg.arrays["tvec_work"][r]))
+                    if wid in shard.tombstones:
+                        continue
+                    w0, w1 = (int(v) for v in seg.arrays["tvec_span"][r])
+                    best.setdefault(wid, []).append((sim, Span(chunks[i], (w0, w1), 0)))
+        for wid, hits in best.items():
+            hits.sort(key=lambda h: -h[0])
+            ev = Evidence("semantic", min(1.0, hits[0][0]), [sp for _, sp in hits[:MAX_SEMANTIC_SPANS]])
+            cur = found.get(wid)
+            found[wid] = ev if cur is None else cur.merge(ev)
 
     def _match_image(self, img: Any, data: bytes, limit: int) -> MatchResult:
         cfg = self.policy.matching
@@ -363,6 +427,18 @@ class MatchService(ServiceBase):
                         found[wid] = ev
             for wid in shard.tombstones & found.keys():
                 del found[wid]
+        if "image" in self.embedders:
+            vector = self.embedders["image"].embed([img])
+            for shard in self.index.shards:
+                for seg in shard.live():
+                    rows, _qi, sims = seg.nearest("image", vector, cfg.image_semantic_min_similarity)
+                    for r, sim in zip(rows.tolist(), sims.tolist(), strict=True):
+                        wid = seg.work_id(int(seg.arrays["ivec_work"][r]))
+                        if wid in shard.tombstones:
+                            continue
+                        ev = Evidence("semantic", min(1.0, sim), region=(0.0, 0.0, 1.0, 1.0))
+                        cur = found.get(wid)
+                        found[wid] = ev if cur is None else cur.merge(ev)
         return MatchResult("image", sha.hex(), self._facts(found, sha, "image", limit))
 
     def _facts(self, found: dict[str, Evidence], sha: bytes, kind: str, limit: int) -> list[WorkMatch]:

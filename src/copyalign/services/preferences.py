@@ -164,6 +164,13 @@ class PreferenceService(ServiceBase):
                 prefs=[[pref]],
                 now=now,
             )
+            if pref.value is Value.DENY and (pref.effective_at is None or pref.effective_at <= now):
+                from copyalign.services.notices import exclude_after_opt_out
+
+                exclude_after_opt_out(
+                    s, self.ledger, work_ids=[work_id] if work_id else [], holder_id=holder,
+                    purposes={pref.purpose}, actor_id=actor.party_id, now=now, policy=self.policy,
+                )  # fmt: skip
         return receipt
 
     def history(self, actor: Principal, work_id: str) -> list[Statement]:

@@ -156,3 +156,168 @@ class IdempotencyRecord(Base):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+# -- training notices and the default licence (seed 001 §3.2-3.3) -------------------------------------------
+
+
+class Notice(Base):
+    """A developer's training notice: the works it means to train on, for what, under which tariff."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    developer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    purpose: Mapped[str] = mapped_column(String(20))
+    use: Mapped[str] = mapped_column(String(20))
+    jurisdiction: Mapped[str] = mapped_column(String(4))
+    tariff: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    window_days: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12), index=True)  # draft | open | finalised
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None] = mapped_column(index=True)
+    finalised_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class NoticeWork(Base):
+    """A work listed in a notice; ``status`` is ``listed`` until excluded or, at finalisation, licensed."""
+
+    __tablename__ = "notice_works"
+    __table_args__ = (Index("ix_notice_works_holder", "holder_id", "notice_id"),)
+
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), primary_key=True, index=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    status: Mapped[str] = mapped_column(String(12))  # listed | excluded | licensed
+    reason: Mapped[str | None] = mapped_column(String(20))  # denied | objected | opted_out
+    decided_at: Mapped[datetime | None]
+
+
+class Objection(Base):
+    __tablename__ = "objections"
+    __table_args__ = (Index("ix_objections_notice_work", "notice_id", "work_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"))
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"))
+    holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    actor_id: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+    withdraw_log_index: Mapped[int | None] = mapped_column(BigInt)
+
+
+class Notification(Base):
+    """The outbox: what a party is to be told; an operator's mailer marks rows sent."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(80))
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ExclusionList(Base):
+    """One signed version of a finalised notice's exclusion and licensed lists."""
+
+    __tablename__ = "exclusion_lists"
+
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    excluded: Mapped[list[Any]]  # [{"work": id, "reason": ...}], sorted by work id
+    licensed: Mapped[list[Any]]  # [work id], sorted
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class UsageReport(Base):
+    """Use reported under a finalised notice; immutable once submitted (a correction supersedes it)."""
+
+    __tablename__ = "usage_reports"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), index=True)
+    developer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("usage_reports.id"), unique=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    revenue_minor: Mapped[int] = mapped_column(BigInt)
+    currency: Mapped[str] = mapped_column(String(3))
+    feature_share: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(20))
+    quote: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class UsageLine(Base):
+    __tablename__ = "usage_lines"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("usage_reports.id"), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(40))
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("usage_reports.id"), unique=True)
+    developer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInt)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(12))  # open | paid | void (superseded before payment)
+    issued_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    distribution_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInt)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class DistributionRun(Base):
+    __tablename__ = "distributions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    collected_minor: Mapped[int] = mapped_column(BigInt)
+    admin_minor: Mapped[int] = mapped_column(BigInt)
+    distributable_minor: Mapped[int] = mapped_column(BigInt)
+    admin_share: Mapped[str] = mapped_column(String(20))
+    invoices: Mapped[list[Any]]
+    fallback_reports: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class Allocation(Base):
+    """One work's part of a distribution; a holder's statement is the sum of its works' rows."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (Index("ix_allocations_holder", "holder_id", "distribution_id"),)
+
+    distribution_id: Mapped[str] = mapped_column(ForeignKey("distributions.id"), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), primary_key=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInt)

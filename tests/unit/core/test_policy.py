@@ -55,3 +55,18 @@ def test_every_setting_has_a_source_and_is_documented() -> None:
         assert f"`{key}`" in docs, f"docs/policy.md does not document {key}"
         if not key.startswith("profile."):
             assert source, f"{key} has no legal source"
+
+
+def test_licensing_windows_and_tariffs_are_checked() -> None:
+    cn = load_policy("cn")
+    assert cn.licensing.notice_window_days >= cn.licensing.minimum_window_days == 30
+    assert cn.licensing.tariff("default").currency == "CNY" and load_policy("jp").licensing.tariffs[0].currency == "JPY"
+    short = preset_text("eu").replace("notice_window_days = 30", "notice_window_days = 7")
+    with pytest.raises(ConfigurationError, match="below minimum_window_days"):
+        parse_policy(short)
+    loose = preset_text("eu").replace('currency = "EUR"', 'currency = "euro"')
+    with pytest.raises(ConfigurationError, match=r"licensing\.tariffs\.0\.currency"):
+        parse_policy(loose)
+    open_middle = preset_text("eu").replace('{ up_to = "10000000", rate = "0.05" }', '{ rate = "0.05" }')
+    with pytest.raises(ConfigurationError, match="only the last tier may be open"):
+        parse_policy(open_middle)

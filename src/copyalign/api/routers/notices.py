@@ -1,0 +1,205 @@
+"""/v1/notices, /v1/objections, /v1/invoices, /v1/distributions, /v1/statements, /v1/notifications:
+the training-notice procedure and the default licence's money.
+
+The notice board (``GET /v1/notices``), a published notice and its exclusion lists are public: the seeds'
+procedure depends on anyone being able to read them. Everything else needs a key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import AwareDatetime, Field
+
+from copyalign.api.deps import CaDep, PrincipalDep
+from copyalign.api.schemas import Input
+from copyalign.services.licensing import UsageInput
+from copyalign.services.notices import NoticeInput
+
+router = APIRouter(tags=["notices"])
+
+
+class NoticeCreate(Input):
+    title: str = Field(min_length=1, max_length=300, description="The model or data set the works would train.")
+    purpose: str = Field(description="train-ai, train-genai or ai-input")
+    use: str = Field(default="commercial", description="commercial or non-profit")
+    tariff: str = Field(default="default", description="A tariff of the policy profile.")
+    works: list[str] = Field(min_length=1, max_length=1_000_000)
+    window_days: int | None = Field(default=None, ge=1, le=3650)
+    jurisdiction: str | None = None
+
+
+class ObjectionCreate(Input):
+    works: list[str] | None = Field(default=None, description="The works objected to; omitted: all of yours.")
+    reason: str = Field(default="", max_length=2000)
+
+
+class UsageLineIn(Input):
+    work_id: str
+    measure: str = Field(description="A non-negative decimal, in the report's unit.")
+
+
+class UsageCreate(Input):
+    revenue: str = Field(description="Revenue basis, a decimal string in the notice's currency.")
+    currency: str
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+    feature_share: str = Field(default="0", description="Share of data features used, 0 to 1.")
+    unit: str = "tokens"
+    lines: list[UsageLineIn] = Field(default_factory=list, max_length=1_000_000)
+    supersedes: str | None = None
+
+
+class PaymentCreate(Input):
+    amount: str
+    currency: str
+    reference: str = Field(default="", max_length=200)
+
+
+class DistributionCreate(Input):
+    currency: str
+
+
+# -- notices ----------------------------------------------------------------------------------------------
+
+
+@router.post("/notices", status_code=201)
+def create_notice(body: NoticeCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    inp = NoticeInput(
+        body.title, body.purpose, body.use, body.tariff, body.works, body.window_days, body.jurisdiction
+    )  # fmt: skip
+    return ca.notices.create(principal, inp).to_dict()
+
+
+@router.get("/notices")
+def notice_board(ca: CaDep, status: Literal["open", "finalised"] = "open") -> dict[str, Any]:
+    return {"notices": [n.to_dict() for n in ca.notices.board(status)]}
+
+
+@router.get("/notices/mine")
+def my_notices(ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"notices": [n.to_dict() for n in ca.notices.mine(principal)]}
+
+
+@router.post("/notices/close-due")
+def close_due(ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"finalised": ca.notices.close_due(principal)}
+
+
+@router.get("/notices/{notice_id}")
+def get_notice(notice_id: str, ca: CaDep) -> dict[str, Any]:
+    return ca.notices.get(None, notice_id).to_dict()
+
+
+@router.get("/notices/{notice_id}/works")
+def notice_works(notice_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"works": ca.notices.works(principal, notice_id)}
+
+
+@router.post("/notices/{notice_id}/publish")
+def publish_notice(notice_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return ca.notices.publish(principal, notice_id).to_dict()
+
+
+@router.post("/notices/{notice_id}/finalise")
+def finalise_notice(notice_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return ca.notices.finalise(principal, notice_id).to_dict()
+
+
+@router.post("/notices/{notice_id}/objections", status_code=201)
+def object_to(notice_id: str, body: ObjectionCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    objs = ca.notices.object(principal, notice_id, body.works, body.reason)
+    return {"objections": [o.to_dict() for o in objs]}
+
+
+@router.get("/notices/{notice_id}/objections")
+def list_objections(notice_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"objections": [o.to_dict() for o in ca.notices.objections(principal, notice_id)]}
+
+
+@router.delete("/objections/{objection_id}")
+def withdraw_objection(objection_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return ca.notices.withdraw(principal, objection_id).to_dict()
+
+
+@router.get("/notices/{notice_id}/exclusions", response_model=None)
+def exclusions(
+    notice_id: str,
+    ca: CaDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    format: Literal["json", "jsonl", "filter"] = "json",  # noqa: A002
+) -> dict[str, Any] | Response:
+    lists = ca.notices.exclusions(notice_id, version)
+    if format == "jsonl":
+        return PlainTextResponse(lists.jsonl(), media_type="application/jsonl")
+    if format == "filter":
+        return lists.filter_file()
+    return {
+        "notice_id": lists.notice_id,
+        "version": lists.version,
+        "sha256": lists.sha256,
+        "log_index": lists.log_index,
+        "excluded": lists.excluded,
+        "licensed": lists.licensed,
+    }
+
+
+# -- usage, invoices, payments, distributions, statements -------------------------------------------------
+
+
+@router.post("/notices/{notice_id}/reports", status_code=201)
+def report_usage(notice_id: str, body: UsageCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    inp = UsageInput(
+        revenue=body.revenue,
+        currency=body.currency,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        feature_share=body.feature_share,
+        unit=body.unit,
+        lines=[(line.work_id, line.measure) for line in body.lines],
+        supersedes=body.supersedes,
+    )
+    return ca.licensing.report_usage(principal, notice_id, inp)
+
+
+@router.get("/invoices")
+def invoices(ca: CaDep, principal: PrincipalDep, status: str | None = None) -> dict[str, Any]:
+    return {"invoices": ca.licensing.invoices(principal, status=status)}
+
+
+@router.get("/invoices/{invoice_id}")
+def invoice(invoice_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return ca.licensing.invoice(principal, invoice_id)
+
+
+@router.post("/invoices/{invoice_id}/payments", status_code=201)
+def pay(invoice_id: str, body: PaymentCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return ca.licensing.record_payment(
+        principal, invoice_id, amount=body.amount, currency=body.currency, reference=body.reference
+    )
+
+
+@router.post("/distributions", status_code=201)
+def run_distribution(body: DistributionCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    return ca.licensing.distribute(principal, body.currency)
+
+
+@router.get("/statements", response_model=None)
+def statements(
+    ca: CaDep,
+    principal: PrincipalDep,
+    holder_id: str | None = None,
+    distribution_id: str | None = None,
+    format: Literal["json", "csv"] = "json",  # noqa: A002
+) -> dict[str, Any] | Response:
+    st = ca.licensing.statement(principal, holder_id, distribution_id)
+    if format == "csv":
+        return PlainTextResponse(ca.licensing.statement_csv(st), media_type="text/csv")
+    return st
+
+
+@router.get("/notifications")
+def notifications(ca: CaDep, principal: PrincipalDep, unsent: bool = False) -> dict[str, Any]:
+    return {"notifications": ca.notices.notifications(principal, unsent_only=unsent)}
