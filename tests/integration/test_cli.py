@@ -174,3 +174,41 @@ def test_manifest_symlink_leading_outside_is_refused(cli, tmp_path: Path) -> Non
     manifest.write_text(json.dumps({"title": "sneaky", "path": "link.txt"}) + "\n")
     code, [err], _ = cli("works", "import", str(manifest), "--json", ok=False)
     assert code == 1 and err["error"]["field"] == "path" and "leads outside" in err["error"]["message"]
+
+
+def test_notices_close_due_from_the_cli_and_distribute_refuses_an_empty_period(
+    cli, db_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from copyalign.clock import FakeClock
+    from copyalign.context import connect
+    from copyalign.services.notices import NoticeInput
+    from copyalign.services.works import WorkInput
+    from copyalign.settings import Settings
+    from tests.conftest import make_party
+
+    cli("init")
+    # a notice published 60 days ago: its 30-day window is over
+    ca = connect(
+        Settings(database_url=db_url, data_dir=str(tmp_path / "data")),
+        clock=FakeClock(datetime.now(UTC) - timedelta(days=60)),
+    )
+    op = ca.parties.operator()
+    assert op is not None
+    holder, _ = make_party(ca, op, "rights_holder")
+    dev, _ = make_party(ca, op, "developer")
+    work = ca.works.register(holder, WorkInput(data=b"a poem the model would like to read", title="P")).id
+    nid = ca.notices.create(dev, NoticeInput("Model", "train-ai", "commercial", "default", [work])).id
+    ca.notices.publish(dev, nid)
+    ca.close()
+    _, [listed], _ = cli("notices", "list", "--json")
+    assert listed["id"] == nid and listed["status"] == "open"
+    _, [done], _ = cli("notices", "close-due", "--json")
+    assert done == {"finalised": [nid]}
+    _, [again], _ = cli("notices", "close-due", "--json")
+    assert again == {"finalised": []}
+    _, [final], _ = cli("notices", "list", "--status", "finalised", "--json")
+    assert final["counts"] == {"licensed": 1}
+    code, [error], _ = cli("distribute", "CNY", "--json", ok=False)
+    assert code == 1 and error["error"]["code"] == "conflict" and "no paid invoices" in error["error"]["message"]

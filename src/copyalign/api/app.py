@@ -20,13 +20,23 @@ from copyalign.services.idempotency import IdempotencyStore
 logger = logging.getLogger("copyalign.api")
 
 
+def _tick(ca: Copyalign) -> None:
+    """The server's scheduled work: sign a checkpoint, then finalise notices whose window has closed."""
+    ca.ledger.checkpoint()
+    op = ca.parties.operator()
+    if op is not None:
+        done = ca.notices.close_due(op)
+        if done:
+            logger.info("finalised notices %s", ", ".join(done))
+
+
 async def _checkpoint_loop(ca: Copyalign) -> None:
     interval = ca.policy.log.checkpoint_interval_seconds
     while True:
         try:
-            await anyio.to_thread.run_sync(ca.ledger.checkpoint)
+            await anyio.to_thread.run_sync(_tick, ca)
         except Exception:  # keep serving; the next tick retries
-            logger.exception("checkpoint failed")
+            logger.exception("scheduled work failed")
         await asyncio.sleep(interval)
 
 

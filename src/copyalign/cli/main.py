@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, log, match, works
+from copyalign.cli import admin, log, match, notices, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
@@ -25,6 +25,8 @@ app.add_typer(admin.policy, name="policy")
 app.add_typer(log.app, name="log")
 app.add_typer(match.index_app, name="index")
 app.command("match")(match.match)
+app.add_typer(notices.notices_app, name="notices")
+app.command("distribute")(notices.distribute)
 
 
 def _version(value: bool) -> None:

@@ -123,10 +123,14 @@ def signin(request: Request, ca: CaDep, api_key: Annotated[str, Form()] = "") ->
     if not api_key:
         return render(request, "signin.html", 401, error="enter the API key your registry operator gave you")
     try:
-        ca.parties.authenticate(api_key)
+        who = ca.parties.authenticate(api_key)
     except AuthenticationError as exc:
         return render(request, "signin.html", 401, error=exc.message)
-    response = RedirectResponse("/works", status_code=303)
+    # each role lands where its work is: holders on their works, developers on their notices
+    landing = {"rights_holder": "/works", "operator": "/works", "developer": "/my/notices"}.get(
+        who.role.value, "/notices"
+    )
+    response = RedirectResponse(landing, status_code=303)
     response.set_cookie(
         COOKIE,
         api_key,
@@ -253,6 +257,101 @@ def set_preference(
     except CopyalignError as exc:  # 403 for another holder's work, 404, 400 for a bad choice
         return error_page(request, _status(exc), {"error": exc.to_dict()})
     return RedirectResponse(f"/works/{work_id}", status_code=303)
+
+
+# -- training notices, statements, a developer's notices and invoices --------------------------------------
+
+
+@router.get("/notices", response_class=HTMLResponse)
+def notice_board(request: Request, ca: CaDep) -> Response:
+    """The public notice board: open notices first, then finalised ones."""
+    me = _principal(request, ca)
+    return render(request, "notices.html", me=me, open=ca.notices.board("open"), done=ca.notices.board("finalised"))
+
+
+@router.get("/notices/{notice_id}", response_class=HTMLResponse)
+def notice_page(request: Request, ca: CaDep, notice_id: str) -> Response:
+    """A notice's public facts; a signed-in holder also sees its listed works with an object button, the
+    developer and the operator every listed work and the objection history."""
+    me = _principal(request, ca)
+    notice = ca.notices.get(me, notice_id)
+    works = ca.notices.works(me, notice_id) if me is not None else []
+    objections = ca.notices.objections(me, notice_id) if me is not None else []
+    now = ca.clock.now()
+    window_open = notice.status == "open" and notice.closes_at is not None and now < notice.closes_at
+    return render(
+        request, "notice.html", me=me, notice=notice, works=works, objections=objections, window_open=window_open
+    )
+
+
+@router.post("/notices/{notice_id}/object", response_class=HTMLResponse)
+def object_form(
+    request: Request,
+    ca: CaDep,
+    notice_id: str,
+    work_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    if not _same_origin(request):
+        return _cross_site(request)
+    try:
+        ca.notices.object(me, notice_id, [work_id] if work_id else None, reason)
+    except CopyalignError as exc:  # 409 after the close, 403 for another holder's work
+        return error_page(request, _status(exc), {"error": exc.to_dict()})
+    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+
+
+@router.post("/objections/{objection_id}/withdraw", response_class=HTMLResponse)
+def withdraw_form(request: Request, ca: CaDep, objection_id: str) -> Response:
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    if not _same_origin(request):
+        return _cross_site(request)
+    try:
+        o = ca.notices.withdraw(me, objection_id)
+    except CopyalignError as exc:
+        return error_page(request, _status(exc), {"error": exc.to_dict()})
+    return RedirectResponse(f"/notices/{o.notice_id}", status_code=303)
+
+
+@router.get("/my/notices", response_class=HTMLResponse)
+def my_notices(request: Request, ca: CaDep) -> Response:
+    """A holder's notices that list its works; a developer's own notices."""
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    return render(request, "my_notices.html", me=me, notices=ca.notices.mine(me))
+
+
+@router.get("/statements", response_class=HTMLResponse)
+def statements_page(request: Request, ca: CaDep) -> Response:
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    return render(request, "statements.html", me=me, st=ca.licensing.statement(me))
+
+
+@router.get("/statements.csv")
+def statements_csv(request: Request, ca: CaDep) -> Response:
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    csv_text = ca.licensing.statement_csv(ca.licensing.statement(me))
+    return Response(
+        csv_text, media_type="text/csv", headers={"Content-Disposition": "attachment; filename=statement.csv"}
+    )
+
+
+@router.get("/invoices", response_class=HTMLResponse)
+def invoices_page(request: Request, ca: CaDep) -> Response:
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    return render(request, "invoices.html", me=me, invoices=ca.licensing.invoices(me))
 
 
 __all__ = ["STATIC", "error_page", "router"]
