@@ -273,3 +273,17 @@ def test_a_correction_supersedes_an_unpaid_report_and_voids_its_invoice(
     assert dist["fallback_reports"] == [fix.json()["report"]["id"]] and dist["works"] == 2
     st = client.get("/v1/statements", headers=auth(story["bob"])).json()
     assert [line["amount"] for line in st["lines"]] == ["27.00", "27.00"]  # 60.00 x 0.9 / 2
+
+
+def test_a_notice_that_licensed_nothing_takes_no_usage_report(
+    client: TestClient, ca: Copyalign, clock: FakeClock, story: dict
+) -> None:
+    dev = auth(story["dev"])
+    body = {"title": "M", "purpose": "train-ai", "works": [story["denied"]]}
+    nid = client.post("/v1/notices", json=body, headers=dev).json()["id"]
+    assert client.post(f"/v1/notices/{nid}/publish", headers=dev).json()["counts"] == {"excluded": 1}
+    clock.advance(days=30)
+    assert client.post(f"/v1/notices/{nid}/finalise", headers=dev).json()["counts"] == {"excluded": 1}
+    period = {"period_start": "2026-01-01T00:00:00Z", "period_end": "2026-02-01T00:00:00Z"}
+    r = client.post(f"/v1/notices/{nid}/reports", json={"revenue": "10", "currency": "CNY", **period}, headers=dev)
+    assert r.status_code == 409 and "licensed no work" in r.json()["error"]["message"]

@@ -155,6 +155,10 @@ class LicensingService(ServiceBase):
                     select(NoticeWork.work_id).where(NoticeWork.notice_id == notice_id, NoticeWork.status == "licensed")
                 ).scalars()
             )
+            if not licensed:
+                raise ConflictError(
+                    f"notice {notice_id} licensed no work: there is no use to report", field="notice_id"
+                )
             outside = [w for w in measures if w not in licensed]
             if outside:
                 raise InvalidInputError(f"work {outside[0]} is not licensed under notice {notice_id}", field="lines")
@@ -309,11 +313,20 @@ class LicensingService(ServiceBase):
                             "reference": reference,
                         },
                     )
-                ],  # fmt: skip
+                ],
                 at=now,
             )
-            s.add(Payment(id=pid, invoice_id=invoice_id, amount_minor=inv.amount_minor, currency=inv.currency,
-                          reference=reference, received_at=now, log_index=rc.index))  # fmt: skip
+            s.add(
+                Payment(
+                    id=pid,
+                    invoice_id=invoice_id,
+                    amount_minor=inv.amount_minor,
+                    currency=inv.currency,
+                    reference=reference,
+                    received_at=now,
+                    log_index=rc.index,
+                )
+            )
             inv.status, inv.paid_at = "paid", now
             s.flush()
             return _invoice_dict(inv)

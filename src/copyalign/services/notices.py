@@ -123,16 +123,22 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(rfc8785.dumps(obj)).hexdigest()
 
 
-def _denies(session: Session, works: Sequence[Work], purpose: Purpose, *, at: datetime, jurisdiction: str,
-            defaults: Any) -> set[str]:  # fmt: skip
-    """The works whose preference, as resolved ``at``, denies ``purpose``."""
-    stmts = statements_for(session, works)
-    return {
-        w.id
-        for w in works
-        if resolve(stmts[w.id], purpose, at=at, jurisdiction=jurisdiction, default=defaults[purpose]).value
-        is Value.DENY
-    }
+def _denies(
+    session: Session, works: Sequence[Work], purpose: Purpose, *, at: datetime, jurisdiction: str, defaults: Any
+) -> set[str]:
+    """The works whose preference, as resolved ``at``, denies ``purpose`` (read in batches: a notice may
+    list a million works, more than a database takes in one IN list)."""
+    default = defaults[purpose]
+    out: set[str] = set()
+    for i in range(0, len(works), 900):
+        batch = works[i : i + 900]
+        stmts = statements_for(session, batch)
+        out |= {
+            w.id
+            for w in batch
+            if resolve(stmts[w.id], purpose, at=at, jurisdiction=jurisdiction, default=default).value is Value.DENY
+        }
+    return out
 
 
 def _chunks(seq: Sequence[str], n: int = 900) -> list[Sequence[str]]:
@@ -272,9 +278,13 @@ class NoticeService(ServiceBase):
             now = self.clock.now()
             listed = self._works(s, notice_id)
             denied = _denies(
-                s, listed, Purpose(notice.purpose), at=now, jurisdiction=notice.jurisdiction,
+                s,
+                listed,
+                Purpose(notice.purpose),
+                at=now,
+                jurisdiction=notice.jurisdiction,
                 defaults=self.policy.preferences.defaults,
-            )  # fmt: skip
+            )
             closes = now + timedelta(days=notice.window_days)
             payload = {
                 "notice": notice_id,
@@ -460,9 +470,13 @@ class NoticeService(ServiceBase):
         still = [r.work_id for r in rows if r.status == "listed" and r.work_id not in objected]
         works = self._works(s, notice.id, still)
         opted_out = _denies(
-            s, works, Purpose(notice.purpose), at=now, jurisdiction=notice.jurisdiction,
+            s,
+            works,
+            Purpose(notice.purpose),
+            at=now,
+            jurisdiction=notice.jurisdiction,
             defaults=self.policy.preferences.defaults,
-        )  # fmt: skip
+        )
         for r in rows:
             if r.status != "listed":
                 continue
@@ -552,9 +566,15 @@ class NoticeService(ServiceBase):
             for part in _chunks(ids):
                 shas.update(s.execute(select(Work.id, Work.sha256).where(Work.id.in_(part))).all())
             return ExclusionListView(
-                notice_id, row.version, list(row.excluded), list(row.licensed), row.sha256, row.created_at,
-                row.log_index, shas,
-            )  # fmt: skip
+                notice_id,
+                row.version,
+                list(row.excluded),
+                list(row.licensed),
+                row.sha256,
+                row.created_at,
+                row.log_index,
+                shas,
+            )
 
     def notifications(self, actor: Principal, *, unsent_only: bool = False) -> list[dict[str, Any]]:
         """The actor's notifications (the operator's mailer reads everyone's unsent ones)."""
@@ -633,10 +653,24 @@ class NoticeService(ServiceBase):
         ).scalar_one_or_none()
         name = s.execute(select(Party.name).where(Party.id == n.developer_id)).scalar_one()
         return NoticeView(
-            n.id, n.developer_id, name, n.title, n.purpose, n.use, n.jurisdiction, n.tariff, n.currency,
-            n.window_days, n.status, n.created_at, n.published_at, n.closes_at, n.finalised_at,
-            {k: int(v) for k, v in counts.items()}, version,
-        )  # fmt: skip
+            n.id,
+            n.developer_id,
+            name,
+            n.title,
+            n.purpose,
+            n.use,
+            n.jurisdiction,
+            n.tariff,
+            n.currency,
+            n.window_days,
+            n.status,
+            n.created_at,
+            n.published_at,
+            n.closes_at,
+            n.finalised_at,
+            {k: int(v) for k, v in counts.items()},
+            version,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,9 +711,16 @@ class ExclusionListView:
 
 
 def exclude_after_opt_out(
-    session: Session, ledger: Ledger, *, work_ids: Sequence[str], holder_id: str | None, purposes: set[Purpose],
-    actor_id: str, now: datetime, policy: Any,
-) -> None:  # fmt: skip
+    session: Session,
+    ledger: Ledger,
+    *,
+    work_ids: Sequence[str],
+    holder_id: str | None,
+    purposes: set[Purpose],
+    actor_id: str,
+    now: datetime,
+    policy: Any,
+) -> None:
     """Dynamic filtering (seed 001 §3.2): after a ``deny``, take the affected works out of every notice.
 
     Open notices exclude them when they are finalised (their preference is read then); finalised notices
@@ -700,8 +741,9 @@ def exclude_after_opt_out(
         work = session.get(Work, nw.work_id)
         if work is None:
             continue
-        if _denies(session, [work], purpose, at=now, jurisdiction=notice.jurisdiction,
-                   defaults=policy.preferences.defaults):  # fmt: skip
+        if _denies(
+            session, [work], purpose, at=now, jurisdiction=notice.jurisdiction, defaults=policy.preferences.defaults
+        ):
             nw.status, nw.reason, nw.decided_at = "excluded", "opted_out", now
             touched[notice.id] = notice
     for notice in touched.values():

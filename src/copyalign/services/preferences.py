@@ -168,9 +168,15 @@ class PreferenceService(ServiceBase):
                 from copyalign.services.notices import exclude_after_opt_out
 
                 exclude_after_opt_out(
-                    s, self.ledger, work_ids=[work_id] if work_id else [], holder_id=holder,
-                    purposes={pref.purpose}, actor_id=actor.party_id, now=now, policy=self.policy,
-                )  # fmt: skip
+                    s,
+                    self.ledger,
+                    work_ids=[work_id] if work_id else [],
+                    holder_id=holder,
+                    purposes={pref.purpose},
+                    actor_id=actor.party_id,
+                    now=now,
+                    policy=self.policy,
+                )
         return receipt
 
     def history(self, actor: Principal, work_id: str) -> list[Statement]:
