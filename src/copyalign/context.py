@@ -33,6 +33,7 @@ from copyalign.services.matching import MatchService
 from copyalign.services.notices import NoticeService
 from copyalign.services.parties import PartyService
 from copyalign.services.preferences import PreferenceService
+from copyalign.services.scan import ScanService
 from copyalign.services.works import WorkService
 from copyalign.settings import Settings
 from copyalign.store.blobs import BlobStore, DirectoryBlobStore
@@ -69,6 +70,7 @@ class Copyalign:
     matching: MatchService
     notices: NoticeService
     licensing: LicensingService
+    scan: ScanService
 
     def close(self) -> None:
         self.store.dispose()
@@ -106,6 +108,18 @@ def connect(
     blobs = blobs or DirectoryBlobStore(settings.blob_dir)
     ledger = Ledger(store, signer=signer, clock=clock, origin=settings.log_origin)
     deps = Deps(store=store, ledger=ledger, blobs=blobs, clock=clock, policy=policy, limits=settings.limits)
+    matching = MatchService(
+        deps,
+        MatchIndex(
+            settings.index_dir,
+            shards=settings.index_shards,
+            database=_database_identity(settings),
+            models={e.kind: e.identity for e in embedders},
+        ),
+        refresh_seconds=settings.index_refresh_seconds,
+        workers=settings.worker_count,
+        embedders=embedders,
+    )
     return Copyalign(
         settings=settings,
         store=store,
@@ -117,20 +131,10 @@ def connect(
         works=WorkService(deps),
         preferences=PreferenceService(deps),
         lookup=LookupService(deps),
-        matching=MatchService(
-            deps,
-            MatchIndex(
-                settings.index_dir,
-                shards=settings.index_shards,
-                database=_database_identity(settings),
-                models={e.kind: e.identity for e in embedders},
-            ),
-            refresh_seconds=settings.index_refresh_seconds,
-            workers=settings.worker_count,
-            embedders=embedders,
-        ),
+        matching=matching,
         notices=NoticeService(deps),
         licensing=LicensingService(deps),
+        scan=ScanService(deps, matching),
     )
 
 

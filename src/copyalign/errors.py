@@ -12,7 +12,8 @@ that meets them and re-raised as the most specific class below, ``from`` the ori
     │   ├── UnsupportedContentError  415  a file we cannot read as the kind it claims
     │   ├── ContentTooLargeError     413  over a configured size or pixel limit
     │   ├── ManifestError            400  a bad line in a bulk manifest (carries ``line``)
-    │   └── CurrencyMismatchError    400  amounts in two currencies combined
+    │   ├── CurrencyMismatchError    400  amounts in two currencies combined
+    │   └── CorruptShardError        400  a corpus shard that cannot be read as a whole (scan goes on)
     ├── AuthenticationError          401  no key, an unknown key or a revoked key
     ├── PermissionDeniedError        403  the role or the ownership does not allow the action
     ├── NotFoundError                404  no such party, key, work, entry or checkpoint
@@ -76,6 +77,13 @@ class CurrencyMismatchError(InvalidInputError):
     """Two amounts in different currencies met in one sum; nothing converts between currencies silently."""
 
     code = "currency_mismatch"
+
+
+class CorruptShardError(InvalidInputError):
+    """A corpus shard that cannot be read as a whole (a truncated tar, a Parquet file without its footer);
+    the scan records it, names it in the report and goes on with the other shards."""
+
+    code = "corrupt_shard"
 
 
 class AuthenticationError(CopyalignError):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from copyalign.context import Copyalign
 from copyalign.core.authz import Action, Role, allowed
+from copyalign.errors import PermissionDeniedError
 from copyalign.services.parties import Principal
 from tests.conftest import make_party
 from tests.integration.conftest import auth
@@ -146,7 +150,32 @@ def _licensing_request(client, ca, world, role, action, owner, work, h):  # noqa
         case Action.STATEMENT_READ:
             holder = me.party_id if owner else world["other"].party_id
             return client.get(f"/v1/statements?holder_id={holder}", headers=h)
+        case Action.SCAN_RUN:  # a library and CLI action: the service's answer, read as a status
+            base = Path(ca.settings.data_dir).parent
+            (base / "corpus").mkdir(exist_ok=True)
+            (base / "corpus" / "a.txt").write_text("a small clean text to scan")
+            target = me.party_id if owner else other_dev.party_id
+            try:
+                ca.scan.scan(me, base / "corpus", base / f"scan-{role}-{owner}", developer_id=target)
+            except PermissionDeniedError as exc:
+                return _Outcome(403, {"error": exc.to_dict()})
+            return _Outcome(200, {})
     raise AssertionError(action)
+
+
+@dataclass
+class _Outcome:
+    """A library call's outcome, shaped like the HTTP responses the other cells check."""
+
+    status_code: int
+    body: dict
+
+    def json(self) -> dict:
+        return self.body
+
+    @property
+    def text(self) -> str:
+        return str(self.body)
 
 
 CELLS = [(r, a, o) for r in ROLES for a in Action for o in (True, False)]

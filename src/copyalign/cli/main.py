@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, log, match, notices, works
+from copyalign.cli import admin, log, match, notices, scan, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
@@ -27,6 +27,8 @@ app.add_typer(match.index_app, name="index")
 app.command("match")(match.match)
 app.add_typer(notices.notices_app, name="notices")
 app.command("distribute")(notices.distribute)
+app.command("scan")(scan.scan)
+app.add_typer(scan.signals_app, name="signals")
 
 
 def _version(value: bool) -> None:

@@ -48,6 +48,7 @@ class Action(enum.StrEnum):
     PAYMENT_RECORD = "payment.record"
     DISTRIBUTION_RUN = "distribution.run"
     STATEMENT_READ = "statement.read"
+    SCAN_RUN = "scan.run"
 
 
 class Grant(enum.Enum):
@@ -86,6 +87,8 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.PAYMENT_RECORD: (_A, _N, _N, _N, _N),
         Action.DISTRIBUTION_RUN: (_A, _N, _N, _N, _N),
         Action.STATEMENT_READ: (_A, _O, _N, _N, _A),
+        # a corpus scan reads the developer's notices and writes a log entry in its name
+        Action.SCAN_RUN: (_A, _N, _O, _N, _N),
     }.items()
 }
 

@@ -233,6 +233,59 @@ class LicensingSection(_Section):
         )
 
 
+class ScanSection(_Section):
+    purpose: Purpose = Field(
+        default=Purpose.TRAIN_GENAI,
+        description=(
+            "The use a corpus scan checks preferences and opt-out signals for (train-genai also honours a "
+            "train-ai reservation)."
+        ),
+        json_schema_extra=_src("draft-ietf-aipref-vocab; seed 004 ¶56 (lawful sourcing for training)"),
+    )
+    unlicensed_action: str = Field(
+        default="hold",
+        pattern="^(hold|drop|keep)$",
+        description=(
+            "What a scan does with an item containing a registered work whose use needs remuneration "
+            "(allow-with-remuneration) when no finalised notice of the developer licenses it: hold it until a "
+            "notice does, drop it, or keep it (and count it as unlicensed use in the report)."
+        ),
+        json_schema_extra=_src("seed 001 §3.2-3.3 (use under the default licence follows a notice)"),
+    )
+    dedup_jaccard: float = Field(
+        default=0.8,
+        ge=0.5,
+        le=1.0,
+        description="MinHash Jaccard estimate at or above which two corpus texts are near duplicates (--dedup).",
+        json_schema_extra=_src("seed 004 ¶56 (deduplication); datatrove / NeMo Curator use about 0.8"),
+    )
+    dedup_pdq_distance: int = Field(
+        default=12,
+        ge=0,
+        le=15,
+        description=(
+            "Largest PDQ distance at which two corpus images are near duplicates (--dedup). At most 15: the "
+            "16 chunks of 16 bits then guarantee a shared chunk, so no pair within it is missed."
+        ),
+        json_schema_extra=_src("seed 004 ¶56 (deduplication); Meta PDQ (31 is its cross-copy match threshold)"),
+    )
+    agents: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Crawler tokens checked in robots.txt, X-Robots-Tag and meta robots besides the developer's own "
+            "(--agent) and the known AI training crawlers (GPTBot, CCBot, Google-Extended, ClaudeBot, ...)."
+        ),
+        json_schema_extra=_src("RFC 9309; seed 004 ¶56 (honour reservations of rights)"),
+    )
+
+    @field_validator("purpose")
+    @classmethod
+    def _training(cls, v: Purpose) -> Purpose:
+        if v not in (Purpose.TRAIN_AI, Purpose.TRAIN_GENAI):
+            raise ValueError(f"a scan checks a training purpose (train-ai or train-genai), not {v}")
+        return v
+
+
 class PolicyProfile(_Section):
     profile: ProfileInfo
     preferences: PreferenceSection = Field(default_factory=PreferenceSection)
@@ -240,6 +293,7 @@ class PolicyProfile(_Section):
     matching: MatchingSection = Field(default_factory=MatchingSection)
     log: LogSection = Field(default_factory=LogSection)
     licensing: LicensingSection = Field(default_factory=LicensingSection)
+    scan: ScanSection = Field(default_factory=ScanSection)
 
 
 def parse_policy(text: str, *, origin: str = "policy") -> PolicyProfile:

@@ -225,6 +225,35 @@ def _ascii_tokens(text: str) -> tuple[I64, I64, U64]:
     return starts, ends, hashes
 
 
+class _AsciiSeparators(dict[int, int]):
+    """``str.translate`` table: a non-ASCII space becomes ``" "``, non-ASCII punctuation or symbol ``"'"``
+    (U+2010 HYPHEN ``"-"``, which may break a word across lines), anything else stays.
+
+    Both are separators or glue to the general tokenizer exactly as their ASCII stand-ins are to the ASCII
+    one, and the mapping is one character for one, so offsets do not move: web text that is ASCII but for
+    curly quotes, dashes and no-break spaces takes the vectorised path (5-10x faster than the regex loop).
+    """
+
+    def __missing__(self, cp: int) -> int:
+        c = chr(cp)
+        if cp < 128:
+            out = cp
+        elif cp == 0x2010:
+            out = ord("-")
+        elif c.isspace():
+            out = ord(" ")
+        elif c.isalnum() or unicodedata.category(c).startswith("M") or _CHAR_SCRIPT_RE.match(c):
+            out = cp
+        else:
+            out = ord("'")
+        self[cp] = out
+        return out
+
+
+_CHAR_SCRIPT_RE = re.compile(f"[{_CHAR_SCRIPTS}]")
+_TO_ASCII = _AsciiSeparators()
+
+
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Tokens (NFKC, case-folded) and their ``(start, end)`` character offsets in ``text``.
 
@@ -299,9 +328,11 @@ def winnow(hashes: U64, w: int = W) -> I64:
 
 
 def text_fingerprint(text: str) -> TextFingerprint:
-    """Tokens, k-grams and winnowed fingerprints of ``text``; pure ASCII takes a fully vectorised path."""
-    if text.isascii():
-        starts, ends, th = _ascii_tokens(text)
+    """Tokens, k-grams and winnowed fingerprints of ``text``; text whose words are ASCII takes a fully
+    vectorised path."""
+    ascii_text = text if text.isascii() else text.translate(_TO_ASCII)
+    if ascii_text.isascii():
+        starts, ends, th = _ascii_tokens(ascii_text)
     else:
         tokens, spans = tokenize(text)
         th = hash_tokens(tokens)

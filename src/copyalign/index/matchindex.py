@@ -58,6 +58,22 @@ class MatchIndex:
                 write_json_atomic(meta_path, {**want, "watermark": 0})
         self.shards = [Shard(directory / f"shard-{i:03d}", min_quality=PDQ_MIN_QUALITY) for i in range(shards)]
 
+    @classmethod
+    def reader(cls, directory: Path) -> MatchIndex:
+        """Open an existing index to query it only (a scan worker): no lock taken, nothing checked or wiped.
+
+        Raises:
+            FileNotFoundError: when ``directory`` holds no index.
+        """
+        meta = json.loads((directory / "index.json").read_text())
+        self = cls.__new__(cls)
+        self.directory = directory
+        self._thread_lock = threading.RLock()
+        self.shards = [
+            Shard(directory / f"shard-{i:03d}", min_quality=PDQ_MIN_QUALITY) for i in range(int(meta["shards"]))
+        ]
+        return self
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """The writer lock: across threads of this process and across processes sharing the directory."""

@@ -278,9 +278,20 @@ class Segment:
         """
         a = self.arrays
         keys = a["fp_hash"]
-        lo = np.searchsorted(keys, fingerprints, side="left")
-        hi = np.searchsorted(keys, fingerprints, side="right")
-        counts = hi - lo
+        # Needles in sorted order: numpy's binary search starts from the previous answer, which turns random
+        # probes into one sweep over the (memory-mapped) column; the upper bound is sought only for the
+        # few fingerprints present at all.
+        order = np.argsort(fingerprints, kind="stable")
+        needles = fingerprints[order]
+        lo_sorted = np.searchsorted(keys, needles, side="left")
+        present = lo_sorted < keys.shape[0]
+        present[present] = keys[lo_sorted[present]] == needles[present]
+        hi_sorted = lo_sorted.copy()
+        hi_sorted[present] = np.searchsorted(keys, needles[present], side="right")
+        lo = np.empty_like(lo_sorted)
+        lo[order] = lo_sorted
+        counts = np.empty_like(lo_sorted)
+        counts[order] = hi_sorted - lo_sorted
         keep = (counts > 0) & (counts <= max_postings)
         lo, counts, qpos = lo[keep], counts[keep], positions[keep]
         total = int(counts.sum())
@@ -295,9 +306,14 @@ class Segment:
         s, e = int(a["tok_offsets"][i]), int(a["tok_offsets"][i + 1])
         return a["tok_hash"][s:e], a["tok_start"][s:e], a["tok_end"][s:e]
 
-    def near_duplicates(self, signature: npt.NDArray[np.uint32], threshold: float) -> list[tuple[int, float]]:
+    def near_duplicates(
+        self, signature: npt.NDArray[np.uint32], threshold: float, keys: npt.NDArray[np.uint64] | None = None
+    ) -> list[tuple[int, float]]:
+        """Works whose MinHash agrees with ``signature`` on at least ``threshold`` of its rows (``keys``: the
+        signature's LSH keys, when the caller already has them)."""
         a = self.arrays
-        sig_rows = np.unique(a["lsh_sig"][_ranges(a["lsh_key"], textfp.lsh_keys(signature))])
+        keys = textfp.lsh_keys(signature) if keys is None else keys
+        sig_rows = np.unique(a["lsh_sig"][_ranges(a["lsh_key"], keys)])
         if sig_rows.size == 0:
             return []
         sims = (a["sig"][sig_rows] == signature[None, :]).mean(axis=1)

@@ -158,17 +158,20 @@ class TextQuery:
     fp: textfp.TextFingerprint
     tokens32: np.ndarray  # low 32 bits of the token hashes, as segments store them
     signature: np.ndarray | None
+    lsh: np.ndarray | None  # the signature's LSH keys, computed once for every segment
 
     @classmethod
     def of(cls, text: str, raw: bytes) -> TextQuery:
         fp = textfp.text_fingerprint(text)
+        signature = textfp.minhash(fp.kgrams) if fp.size else None
         return cls(
             text,
             hashlib.sha256(raw).digest(),
             hashlib.sha256(normalise_text(text).encode()).digest(),
             fp,
             (fp.token_hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
-            textfp.minhash(fp.kgrams) if fp.size else None,
+            signature,
+            None if signature is None else textfp.lsh_keys(signature),
         )
 
 
@@ -180,7 +183,8 @@ def probe_text(seg: Segment, q: TextQuery, cfg: MatchingSection) -> list[tuple[i
     out += [(i, Evidence("normalized", 1.0)) for i in norm_hits]
     if q.signature is not None:
         out += [
-            (i, Evidence("near_duplicate", j)) for i, j in seg.near_duplicates(q.signature, cfg.near_duplicate_jaccard)
+            (i, Evidence("near_duplicate", j))
+            for i, j in seg.near_duplicates(q.signature, cfg.near_duplicate_jaccard, q.lsh)
         ]
     works, wpos, qpos = seg.fingerprint_hits(q.fp.fingerprints, q.fp.winnowed, MAX_POSTINGS)
     if works.size == 0:
@@ -213,6 +217,45 @@ def _span(p: Passage, fp: textfp.TextFingerprint, wstart: np.ndarray, wend: np.n
         (int(wstart[p.work_start]), int(wend[p.work_end - 1])),
         p.matched,
     )
+
+
+def find_text(index: MatchIndex, q: TextQuery, cfg: MatchingSection) -> dict[str, Evidence]:
+    """The fingerprint evidence for a text over every shard: what the service, the corpus scanner and the
+    guard share. It needs no database (scanner workers call it with a read-only index)."""
+    found: dict[str, Evidence] = {}
+    for shard in index.shards:
+        for seg in shard.live():
+            for i, ev in probe_text(seg, q, cfg):
+                wid = seg.work_id(i)
+                cur = found.get(wid)
+                found[wid] = ev if cur is None else cur.merge(ev)
+        for wid in shard.tombstones & found.keys():
+            del found[wid]
+    return found
+
+
+def find_image(index: MatchIndex, img: Any, sha: bytes, cfg: MatchingSection) -> dict[str, Evidence]:
+    """Exact and perceptual evidence for a decoded image over every shard (flat, low-quality hashes are
+    never used: a blank image would match every other blank image)."""
+    hashes = [h for h in query_hashes(img) if h.quality >= PDQ_MIN_QUALITY]
+    q = np.array([pdq_words(h.pdq) for h in hashes], dtype=np.uint64).reshape(-1, 4)
+    found: dict[str, Evidence] = {}
+    for shard in index.shards:
+        for seg in shard.live():
+            raw_hits, _ = seg.exact(sha, None)
+            for i in raw_hits:
+                found[seg.work_id(i)] = Evidence("exact", 1.0)
+            rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
+            for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
+                wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
+                region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
+                ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
+                cur = found.get(wid)
+                if cur is None or ev.better_than(cur):
+                    found[wid] = ev
+        for wid in shard.tombstones & found.keys():
+            del found[wid]
+    return found
 
 
 # -- fingerprinting works for the index (runs in worker processes) -------------------------------------
@@ -371,15 +414,7 @@ class MatchService(ServiceBase):
     # -- internals -------------------------------------------------------------------------------------
     def _match_text(self, text: str, raw: bytes, limit: int) -> MatchResult:
         q = TextQuery.of(text, raw)
-        found: dict[str, Evidence] = {}
-        for shard in self.index.shards:
-            for seg in shard.live():
-                for i, ev in probe_text(seg, q, self.policy.matching):
-                    wid = seg.work_id(i)
-                    cur = found.get(wid)
-                    found[wid] = ev if cur is None else cur.merge(ev)
-            for wid in shard.tombstones & found.keys():
-                del found[wid]
+        found = find_text(self.index, q, self.policy.matching)
         if "text" in self.embedders:
             self._semantic_text(text, found, q.fp)
         return MatchResult("text", q.sha.hex(), self._facts(found, q.sha, "text", limit), len(text), q.fp.size)
@@ -409,24 +444,7 @@ class MatchService(ServiceBase):
     def _match_image(self, img: Any, data: bytes, limit: int) -> MatchResult:
         cfg = self.policy.matching
         sha = hashlib.sha256(data).digest()
-        hashes = [h for h in query_hashes(img) if h.quality >= PDQ_MIN_QUALITY]
-        q = np.array([pdq_words(h.pdq) for h in hashes], dtype=np.uint64).reshape(-1, 4)
-        found: dict[str, Evidence] = {}
-        for shard in self.index.shards:
-            for seg in shard.live():
-                raw_hits, _ = seg.exact(sha, None)
-                for i in raw_hits:
-                    found[seg.work_id(i)] = Evidence("exact", 1.0)
-                rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
-                for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
-                    wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
-                    region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
-                    ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
-                    cur = found.get(wid)
-                    if cur is None or ev.better_than(cur):
-                        found[wid] = ev
-            for wid in shard.tombstones & found.keys():
-                del found[wid]
+        found = find_image(self.index, img, sha, cfg)
         if "image" in self.embedders:
             vector = self.embedders["image"].embed([img])
             for shard in self.index.shards:

@@ -135,7 +135,18 @@ def test_passages_drop_hits_that_do_not_verify() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list("ab9Z -_.,'\n\t\r\x1c/") + ["-\n", "--", "-\r\n  "]), max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(
+            list("ab9Z -_.,'\n\t\r\x1c/")
+            + ["-\n", "--", "-\r\n  "]
+            # web text's typographic punctuation and spaces, which the fast path maps to ASCII stand-ins
+            + list("\u2019\u201c\u201d\u2014\u2013\u2026\u00a0\u2009\u00ad\u200b\u00a9\u20ac\u2010")
+            + ["\u2010\n", "\u2010 \r\n"]
+        ),
+        max_size=40,
+    )
+)
 def test_ascii_fast_path_agrees_with_the_general_path_on_any_ascii(pieces: list[str]) -> None:
     text = "".join(pieces)
     fast = textfp.text_fingerprint(text)

@@ -1,0 +1,120 @@
+"""``copyalign scan`` and ``copyalign signals fetch``: clean a training corpus; capture sites' opt-out files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from copyalign.cli.common import emit, err, handled, open_ca, operator, out
+
+signals_app = typer.Typer(help="Opt-out signals: capture the files sites publish.", no_args_is_help=True)
+
+
+def scan(
+    ctx: typer.Context,
+    corpus: Annotated[Path, typer.Argument(help="Corpus folder: JSONL, Parquet, WebDataset tars, text and images.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (kept data, manifest, reports).")],
+    engine: Annotated[str, typer.Option(help="local (a process pool) or ray.")] = "local",
+    workers: Annotated[int, typer.Option(help="Worker processes (local) or Ray CPUs.")] = 1,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local Ray).")] = None,
+    dedup: Annotated[bool, typer.Option("--dedup", help="Also drop exact and near duplicates in the corpus.")] = False,
+    agent: Annotated[list[str] | None, typer.Option("--agent", help="Your crawler's user-agent token.")] = None,
+    developer: Annotated[str | None, typer.Option(help="Developer whose notices license works.")] = None,
+    sites: Annotated[Path | None, typer.Option(help="Captured site files (default CORPUS/.copyalign-sites).")] = None,
+    text_field: Annotated[str, typer.Option(help="JSONL/Parquet column holding the text.")] = "text",
+    provider: Annotated[str | None, typer.Option(help="Provider name for the EU summary.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for the EU summary.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the scan's outcome.")] = False,
+) -> None:
+    """Drop opted-out, objected and reserved items from a corpus; write the kept data and the provenance."""
+    with handled(as_json):
+        ca = open_ca(ctx)
+        actor = operator(ca)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[records]} items, {task.fields[rate]} items/s"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, disable=as_json, transient=False) as bar:
+            tasks: dict[str, TaskID] = {}
+            started: dict[str, float] = {}
+
+            def tick(step: str, done: int, total: int, records: int) -> None:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(f"{step:>5}", total=total, records=0, rate="-")
+                    started[step] = time.perf_counter()
+                spent = time.perf_counter() - started[step]
+                rate = f"{records / spent:,.0f}" if spent > 0 and records else "-"
+                bar.update(tasks[step], completed=done, total=total, records=f"{records:,}", rate=rate)
+
+            result = ca.scan.scan(
+                actor,
+                corpus,
+                out_dir,
+                developer_id=developer,
+                engine=engine,
+                workers=workers,
+                address=address,
+                dedup=dedup,
+                agents=agent or [],
+                sites=sites,
+                text_field=text_field,
+                provider=provider,
+                model=model,
+                progress=tick,
+            )
+        if as_json:
+            emit(result.to_dict())
+            return
+        d = result.decisions
+        out.print(
+            f"{result.items} items: keep {d['keep']}, keep-licensed {d['keep-licensed']}, hold {d['hold']}, "
+            f"drop {d['drop']}; recorded at log entry {result.log_index}",
+            highlight=False,
+        )
+        for shard, error in result.shard_errors:
+            err.print(f"[bold yellow]corrupt shard:[/] {shard}: {error}", highlight=False)
+        out.print(f"manifest {result.out / 'manifest.parquet'} (sha256 {result.manifest_sha256})", highlight=False)
+        out.print(f"report   {result.out / 'report.html'}; EU summary {result.out / 'eu-summary.md'}", highlight=False)
+
+
+@signals_app.command("fetch")
+def fetch(
+    ctx: typer.Context,
+    corpus: Annotated[Path, typer.Argument(help="Corpus folder whose records' URLs name the sites.")],
+    sites: Annotated[Path | None, typer.Option(help="Where to store (default CORPUS/.copyalign-sites).")] = None,
+    agent: Annotated[str, typer.Option(help="User-agent to fetch with.")] = "copyalign-signals/0.1",
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per site.")] = False,
+) -> None:
+    """Fetch robots.txt, tdmrep.json, ai.txt and RSL licences of every site in the corpus, with digests."""
+    import httpx
+
+    from copyalign.errors import CorruptShardError
+    from copyalign.scan.readers import list_corpus, read_shard
+    from copyalign.scan.sites import fetch_site, hosts_of
+
+    with handled(as_json):
+        ca = open_ca(ctx)
+        listing = list_corpus(corpus)
+        urls: list[str | None] = []
+        for shard in listing.shards:
+            try:
+                urls += [r.url for r in read_shard(corpus.resolve(), shard)]
+            except CorruptShardError as exc:
+                err.print(f"[bold yellow]skipped:[/] {exc.message}", highlight=False)
+        target = sites or corpus / ".copyalign-sites"
+        with httpx.Client(timeout=timeout, headers={"User-Agent": agent}) as client:
+            for scheme, host in hosts_of(urls):
+                rec = fetch_site(client, scheme, host, target, now=ca.clock.now())
+                if as_json:
+                    emit(rec)
+                else:
+                    files = ", ".join(f"{n} {e.get('status', e.get('error'))}" for n, e in rec["files"].items())
+                    out.print(f"{host}: {files}", highlight=False)
