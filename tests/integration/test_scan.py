@@ -274,6 +274,8 @@ def test_summary_manifest_usage_and_log_agree(ca: Copyalign, world: dict, tmp_pa
     assert eu["1.3_modalities"]["modalities"]["image"]["images"] == sum(1 for r in kept if r["kind"] == "image")
     assert eu["2.2_licensed_private_datasets"]["items"] == sum(1 for r in rows if r["decision"] == "keep-licensed")
     crawled = [r for r in kept if r["url"]]
+    public = [r for r in kept if not r["url"] and r["decision"] != "keep-licensed"]
+    assert eu["2.1_public_datasets"]["items"] == len(public) == 1  # the loose coffee.jpg, which has no URL
     assert eu["2.3_crawled_scraped"]["items"] == len(crawled)
     by_host: dict[str, int] = {}
     for r in crawled:

@@ -239,7 +239,10 @@ def eu_summary(
             "note": "tokens are words (characters in Chinese and Japanese) as copyalign counts them",
             "latest_acquisition": times[-1] if times else None,
         },
-        "2.1_public_datasets": {"items": len(kept) - len(crawled) - len(licensed), "names": TO_COMPLETE},
+        "2.1_public_datasets": {
+            "items": sum(1 for r, d in kept if not r["url"] and d.decision != "keep-licensed"),
+            "names": TO_COMPLETE,
+        },
         "2.2_licensed_private_datasets": {
             "items": len(licensed),
             "notices": sorted({n for n in record.get("licensing_notices", [])}),
