@@ -68,21 +68,24 @@ def _sign_in(b, url: str, key: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_object_on_the_board_then_read_the_statement(world: dict, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def wait(driver):  # type: ignore[no-untyped-def]
+        # a form post reloads the page: an element found just before the reload goes stale, which is no failure
+        return WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
+
     b, url, ca, nid = browser, world["url"], world["ca"], world["notice"]
     _sign_in(b, url, world["ada_key"])
-    WebDriverWait(b, 10).until(lambda d: d.current_url.endswith("/works"))
+    wait(b).until(lambda d: d.current_url.endswith("/works"))
     b.find_element(By.LINK_TEXT, "Notice board").click()
     b.find_element(By.LINK_TEXT, "Lab-7B").click()
-    WebDriverWait(b, 10).until(lambda d: d.current_url.endswith(f"/notices/{nid}"))
+    wait(b).until(lambda d: d.current_url.endswith(f"/notices/{nid}"))
     row = b.find_element(By.CSS_SELECTOR, f"tr[data-work='{world['works'][0]}']")
     row.find_element(By.NAME, "reason").send_keys("I license this chapter myself")
     row.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(b, 10).until(
-        lambda d: "objected" in d.find_element(By.CSS_SELECTOR, f"tr[data-work='{world['works'][0]}']").text
-    )
+    wait(b).until(lambda d: "objected" in d.find_element(By.CSS_SELECTOR, f"tr[data-work='{world['works'][0]}']").text)
     assert "I license this chapter myself" in b.find_element(By.CSS_SELECTOR, "table.history").text
     assert len(b.find_elements(By.CSS_SELECTOR, "table.notice-works button")) == 1  # the other chapter
 
@@ -103,9 +106,9 @@ def test_object_on_the_board_then_read_the_statement(world: dict, browser) -> No
     assert "Chapter 1" in b.find_element(By.CSS_SELECTOR, "table.statement").text
 
     b.find_element(By.CSS_SELECTOR, "header button.link").click()
-    WebDriverWait(b, 10).until(lambda d: "Sign in" in d.find_element(By.TAG_NAME, "header").text)
+    wait(b).until(lambda d: "Sign in" in d.find_element(By.TAG_NAME, "header").text)
     _sign_in(b, url, world["dev_key"])
-    WebDriverWait(b, 10).until(lambda d: not d.current_url.endswith("/signin"))
+    wait(b).until(lambda d: not d.current_url.endswith("/signin"))
     b.get(f"{url}/invoices")
     assert inv["id"] in b.find_element(By.CSS_SELECTOR, "table.invoices").text
     assert "paid" in b.find_element(By.CSS_SELECTOR, "table.invoices").text
