@@ -132,11 +132,8 @@ class SentenceEmbedder:
 
 
 def _file_digest(path: Path) -> bytes:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.digest()
+        return hashlib.file_digest(fh, "sha256").digest()
 
 
 def _pixels(images: Sequence[Any], size: int) -> F32:

@@ -4,16 +4,12 @@ its invoice."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from copyalign.api.app import create_app
 from copyalign.clock import FakeClock
 from copyalign.context import connect
 from copyalign.core.checkpoint import Ed25519Signer, generate_key
@@ -21,7 +17,7 @@ from copyalign.services.licensing import UsageInput
 from copyalign.services.notices import NoticeInput
 from copyalign.services.works import WorkInput
 from copyalign.settings import Settings
-from tests.browser.test_portal import browser, free_port  # noqa: F401  (the browser fixture)
+from tests.browser.conftest import serving
 from tests.conftest import make_party
 
 pytestmark = pytest.mark.browser
@@ -42,20 +38,9 @@ def world(tmp_path: Path) -> Iterator[dict]:
     ]
     nid = ca.notices.create(dev, NoticeInput("Lab-7B", "train-ai", "commercial", "default", works)).id
     ca.notices.publish(dev, nid)
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(ca, checkpoints=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield {"url": f"http://127.0.0.1:{port}", "ca": ca, "clock": clock, "op": op, "dev": dev, "ada_key": ada_key,
-           "dev_key": dev_key, "works": works, "notice": nid}  # fmt: skip
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(ca) as url:
+        yield {"url": url, "ca": ca, "clock": clock, "op": op, "dev": dev, "ada_key": ada_key, "dev_key": dev_key,
+               "works": works, "notice": nid}  # fmt: skip
     ca.close()
 
 
@@ -67,7 +52,7 @@ def _sign_in(b, url: str, key: str) -> None:  # type: ignore[no-untyped-def]
     b.find_element(By.CSS_SELECTOR, "form button").click()
 
 
-def test_object_on_the_board_then_read_the_statement(world: dict, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_object_on_the_board_then_read_the_statement(world: dict, browser) -> None:  # type: ignore[no-untyped-def]
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

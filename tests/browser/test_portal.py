@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from copyalign.api.app import create_app
 from copyalign.context import Copyalign, connect
 from copyalign.core.checkpoint import Ed25519Signer, generate_key
 from copyalign.settings import Settings
+from tests.browser.conftest import serving
 from tests.conftest import make_party
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -38,48 +28,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Copyalign, str]]:
     operator = ca.parties.operator()
     assert operator is not None
     _, key = make_party(ca, operator, "rights_holder", "Ada Author")
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(ca, checkpoints=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the portal did not start"
-    yield f"http://127.0.0.1:{port}", ca, key
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(ca) as url:
+        yield url, ca, key
     ca.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "install Debian's chromium and chromium-driver (.ci/run does)"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1200,900",
-    ):
-        opts.add_argument(arg)
-    b = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
-    b.implicitly_wait(5)
-    yield b
-    b.quit()
 
 
 def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

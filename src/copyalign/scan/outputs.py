@@ -34,11 +34,8 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_manifest(path: Path, rows: Sequence[Mapping[str, Any]], decisions: Sequence[Decision]) -> str:

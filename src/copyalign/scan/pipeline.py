@@ -13,6 +13,7 @@ the scan's configuration digest, so a rerun skips exactly the shards finished un
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -71,7 +72,6 @@ class ScanConfig:
     dedup: bool
     text_field: str = "text"
     index_watermark: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def digest(self) -> str:
         cached: str | None = self.__dict__.get("_digest")
@@ -179,8 +179,6 @@ def _c2pa_store(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
     except ImportError:
         return None, "the image carries a C2PA manifest; install copyalign[c2pa] to read its training assertions"
     try:
-        import io
-
         fmt = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
         with c2pa.Reader(fmt, io.BytesIO(data)) as reader:
             store = json.loads(reader.json())
@@ -236,7 +234,7 @@ def scan_record(rec: Record, cfg: ScanConfig, sites: SiteCache, index: MatchInde
     host = urlsplit(rec.url).netloc.lower() if rec.url else None
     row: dict[str, Any] = {
         "id": rec.id,
-        "source_id": rec.extra.get("source_id"),
+        "source_id": rec.source_id,
         "kind": rec.kind,
         "bytes": len(rec.data),
         "tokens": None,

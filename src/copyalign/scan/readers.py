@@ -29,7 +29,7 @@ import re
 import shutil
 import tarfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class Record:
     html: str | None = None
     caption: str | None = None
     error: str | None = None  # why the record could not be read; it is then dropped as unreadable
-    extra: dict[str, Any] = field(default_factory=dict)
+    source_id: str | None = None  # the record's own id field, kept in the manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +177,7 @@ def _from_mapping(rid: str, obj: Mapping[str, Any], text_field: str) -> Record:
     rec = Record(rid, "text", text.encode("utf-8", "surrogatepass"))
     _fields(rec, obj)
     if obj.get("id") is not None:
-        rec.extra["source_id"] = str(obj["id"])
+        rec.source_id = str(obj["id"])
     return rec
 
 

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -94,6 +95,21 @@ def _status(exc: CopyalignError) -> int:
     from copyalign.api.errors import status_for  # imported late: copyalign.api.errors imports this module
 
     return status_for(exc)
+
+
+def _form_post(request: Request, ca: Copyalign, act: Callable[[Principal], str]) -> Response:
+    """A portal form's POST: signed in and same-origin, then ``act``; a refusal is an error page with its
+    status, success a 303 to the page ``act`` names (post, redirect, get)."""
+    me = _principal(request, ca)
+    if me is None:
+        return _signin()
+    if not _same_origin(request):
+        return _cross_site(request)
+    try:
+        target = act(me)
+    except CopyalignError as exc:  # 403 for another's work, 404, 409 after a close, 400 for a bad choice
+        return error_page(request, _status(exc), {"error": exc.to_dict()})
+    return RedirectResponse(target, status_code=303)
 
 
 def _current(ca: Copyalign, statements: list[Statement]) -> dict[Purpose, Resolved]:
@@ -247,16 +263,11 @@ def set_preference(
     value: Annotated[str, Form()],
     jurisdiction: Annotated[str, Form()] = "*",
 ) -> Response:
-    me = _principal(request, ca)
-    if me is None:
-        return _signin()
-    if not _same_origin(request):
-        return _cross_site(request)
-    try:
+    def act(me: Principal) -> str:
         ca.preferences.set(me, work_id=work_id, pref=PreferenceInput.parse(purpose, value, jurisdiction))
-    except CopyalignError as exc:  # 403 for another holder's work, 404, 400 for a bad choice
-        return error_page(request, _status(exc), {"error": exc.to_dict()})
-    return RedirectResponse(f"/works/{work_id}", status_code=303)
+        return f"/works/{work_id}"
+
+    return _form_post(request, ca, act)
 
 
 # -- training notices, statements, a developer's notices and invoices --------------------------------------
@@ -292,30 +303,16 @@ def object_form(
     work_id: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    me = _principal(request, ca)
-    if me is None:
-        return _signin()
-    if not _same_origin(request):
-        return _cross_site(request)
-    try:
+    def act(me: Principal) -> str:
         ca.notices.object(me, notice_id, [work_id] if work_id else None, reason)
-    except CopyalignError as exc:  # 409 after the close, 403 for another holder's work
-        return error_page(request, _status(exc), {"error": exc.to_dict()})
-    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+        return f"/notices/{notice_id}"
+
+    return _form_post(request, ca, act)
 
 
 @router.post("/objections/{objection_id}/withdraw", response_class=HTMLResponse)
 def withdraw_form(request: Request, ca: CaDep, objection_id: str) -> Response:
-    me = _principal(request, ca)
-    if me is None:
-        return _signin()
-    if not _same_origin(request):
-        return _cross_site(request)
-    try:
-        o = ca.notices.withdraw(me, objection_id)
-    except CopyalignError as exc:
-        return error_page(request, _status(exc), {"error": exc.to_dict()})
-    return RedirectResponse(f"/notices/{o.notice_id}", status_code=303)
+    return _form_post(request, ca, lambda me: f"/notices/{ca.notices.withdraw(me, objection_id).notice_id}")
 
 
 @router.get("/my/notices", response_class=HTMLResponse)
