@@ -20,7 +20,7 @@ rounds, ratios are peer time / copyalign time, above 1 when copyalign is faster)
    its common phrases, so stock k-grams collide as in real text; ``unigram`` draws words independently).
    Registries are built the way the index grows: chunks of works are fingerprinted and built into segments
    in a process pool, merged into one segment (``copyalign.index.shard.merge``), saved and loaded
-   memory-mapped. The timed query is the engine path of ``MatchService._match_text`` on that segment (SHA-256
+   memory-mapped. The timed query is the engine path of ``MatchService.search_text`` on that segment (SHA-256
    and normalised SHA-256 probes, fingerprint, MinHash near-duplicate probe, winnowed-fingerprint hits,
    grouping by work, verification by ``passages`` with ``min_run=K``, ``max_gap=MAX_GAP``, passages of at
    least ``min_passage_tokens`` tokens, spans mapped to characters) without the SQL join for registry facts;

@@ -25,7 +25,9 @@ from copyalign.embeddings import Embedder, load_embedder
 from copyalign.errors import ConfigurationError
 from copyalign.index.matchindex import MatchIndex
 from copyalign.policy import load_policy
+from copyalign.services.audit import AuditService
 from copyalign.services.base import Deps, ServiceBase
+from copyalign.services.guard import GuardService, load_or_create_secret
 from copyalign.services.ledger import Ledger
 from copyalign.services.licensing import LicensingService
 from copyalign.services.lookup import LookupService
@@ -71,6 +73,8 @@ class Copyalign:
     notices: NoticeService
     licensing: LicensingService
     scan: ScanService
+    guard: GuardService
+    audit: AuditService
 
     def close(self) -> None:
         self.store.dispose()
@@ -135,6 +139,15 @@ def connect(
         notices=NoticeService(deps),
         licensing=LicensingService(deps),
         scan=ScanService(deps, matching),
+        guard=GuardService(
+            deps,
+            matching,
+            secret=load_or_create_secret(settings.guard_key_file),
+            blocklist=MatchIndex(settings.blocklist_dir, database=_database_identity(settings)),
+            c2pa_dir=settings.c2pa_dir,
+            refresh_seconds=settings.index_refresh_seconds,
+        ),
+        audit=AuditService(deps),
     )
 
 

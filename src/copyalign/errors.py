@@ -13,7 +13,8 @@ that meets them and re-raised as the most specific class below, ``from`` the ori
     │   ├── ContentTooLargeError     413  over a configured size or pixel limit
     │   ├── ManifestError            400  a bad line in a bulk manifest (carries ``line``)
     │   ├── CurrencyMismatchError    400  amounts in two currencies combined
-    │   └── CorruptShardError        400  a corpus shard that cannot be read as a whole (scan goes on)
+    │   ├── CorruptShardError        400  a corpus shard that cannot be read as a whole (scan goes on)
+    │   └── ModelLoadError           400  a model folder that is not a causal LM, or whose tokenizer does not fit it
     ├── AuthenticationError          401  no key, an unknown key or a revoked key
     ├── PermissionDeniedError        403  the role or the ownership does not allow the action
     ├── NotFoundError                404  no such party, key, work, entry or checkpoint
@@ -136,3 +137,10 @@ class MissingExtraError(CopyalignError):
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} needs the '{extra}' extra: pip install 'copyalign[{extra}]'")
         self.extra = extra
+
+
+class ModelLoadError(InvalidInputError):
+    """A model to audit that cannot be loaded as a causal language model from a local folder, or whose
+    tokenizer does not belong to it (more tokens than the model has embeddings)."""
+
+    code = "model_load_failed"

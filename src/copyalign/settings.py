@@ -158,3 +158,18 @@ class Settings:
     @property
     def key_file(self) -> Path:
         return Path(self.data_dir) / "keys" / "log.key"
+
+    @property
+    def guard_key_file(self) -> Path:
+        """The guard's secret: keys the image watermark and pseudonymises user ids in traces."""
+        return Path(self.data_dir) / "keys" / "guard.key"
+
+    @property
+    def c2pa_dir(self) -> Path:
+        """Where ``copyalign init`` puts the C2PA signing certificate and key (with the ``c2pa`` extra)."""
+        return Path(self.data_dir) / "keys" / "c2pa"
+
+    @property
+    def blocklist_dir(self) -> Path:
+        """The match index of the outputs that takedowns marked (the guard's blocklist)."""
+        return Path(self.data_dir) / "blocklist-index"

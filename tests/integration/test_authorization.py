@@ -84,6 +84,8 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
             return client.get(f"/v1/log/preference-proof?work={world['theirs']}", headers=h)
         case Action.LOG_CHECKPOINT:
             return client.post("/v1/log/checkpoint", headers=h)
+        case Action.AUDIT_RUN | Action.CANARY_MAKE:
+            return _audit_request(ca, world, role, action, owner)
     return _licensing_request(client, ca, world, role, action, owner, work, h)
 
 
@@ -160,6 +162,33 @@ def _licensing_request(client, ca, world, role, action, owner, work, h):  # noqa
             except PermissionDeniedError as exc:
                 return _Outcome(403, {"error": exc.to_dict()})
             return _Outcome(200, {})
+    return _guard_request(client, ca, world, role, action, owner, work, h)
+
+
+def _guard_request(client, ca, world, role, action, owner, work, h):  # noqa: ANN001, ANN202
+    me = world["principals"][role]
+    if "other_provider" not in world:
+        world["other_provider"], _ = make_party(ca, world["principals"][Role.OPERATOR], "provider", "Other Provider")
+    provider = me if owner and me.role is Role.PROVIDER else world["other_provider"]
+    match action:
+        case Action.GUARD_CHECK:  # a provider screens for itself; screening against another's blocklist is "other"
+            body = {"text": "an ordinary generated sentence"}
+            if not owner:
+                body["provider_id"] = world["other_provider"].party_id
+            return client.post("/v1/guard/output", json=body, headers=h)
+        case Action.GUARD_TERM:
+            body = {"kind": "character", "names": [f"Character {role} {owner}"], "work_ids": [work]}
+            return client.post("/v1/guard/terms", json=body, headers=h)
+        case Action.GUARD_BLOCK:
+            body = {
+                "text": f"a taken-down output {role} {owner}",
+                "reason": "notice 1",
+                "provider_id": provider.party_id,
+            }
+            return client.post("/v1/guard/blocklist", json=body, headers=h)
+        case Action.TRACE_READ:
+            d = ca.guard.deliver(provider, "a delivered output", user="u1")
+            return client.get(f"/v1/traces/{d.trace_id}", headers=h)
     raise AssertionError(action)
 
 
@@ -202,3 +231,22 @@ def test_matrix_cell(client: TestClient, ca: Copyalign, world: dict, role: Role,
     else:
         assert r.status_code == 403, (r.status_code, r.text)
         assert r.json()["error"]["code"] == "forbidden"
+
+
+def _audit_request(ca: Copyalign, world: dict, role: Role, action: Action, owner: bool) -> _Outcome:
+    """Library and CLI actions, read as a status. An audit is authorised before its model is loaded, so a
+    model that does not exist answers "authorised" with a model error and "refused" with a 403."""
+    from copyalign.errors import ModelLoadError
+
+    me = world["principals"][role]
+    target = me.party_id if owner else world["other_developer"].party_id
+    base = Path(ca.settings.data_dir).parent / f"audit-{role}-{owner}"
+    try:
+        if action is Action.CANARY_MAKE:
+            ca.audit.make_canaries(me, base, developer_id=target, buckets=(1,), per_bucket=1, length=3)
+        else:
+            with pytest.raises(ModelLoadError):  # authorised: it went on to load the model
+                ca.audit.run(me, base / "no-model", base / "out", developer_id=target)
+    except PermissionDeniedError as exc:
+        return _Outcome(403, {"error": exc.to_dict()})
+    return _Outcome(200, {})

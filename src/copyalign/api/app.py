@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from copyalign import __version__
 from copyalign.api import errors
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import log, lookup, match, notices, parties, works
+from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
 from copyalign.context import Copyalign
 from copyalign.services.idempotency import IdempotencyStore
 
@@ -68,7 +68,7 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     )
     app.state.ca = ca
     errors.install(app)
-    for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router):
+    for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
         app.include_router(r, prefix="/v1")
 
     from fastapi.staticfiles import StaticFiles

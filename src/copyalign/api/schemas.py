@@ -108,3 +108,46 @@ def work_json(w: WorkView) -> dict[str, Any]:
 
 def time_json(t: datetime | None) -> str | None:
     return None if t is None else format_time(t)
+
+
+class GuardPrompt(Input):
+    prompt: str = Field(min_length=1, max_length=100_000)
+
+
+class GuardOutput(Input):
+    """An output given as ``text``, or as base64 (an image, or text bytes)."""
+
+    text: str | None = None
+    content_base64: str | None = None
+    kind: Literal["text", "image"] | None = None
+    provider_id: str | None = Field(default=None, description="Whose blocklist applies (operator only).")
+
+
+class GuardDeliver(Input):
+    text: str | None = None
+    content_base64: str | None = None
+    kind: Literal["text", "image"] | None = None
+    prompt: str | None = Field(default=None, max_length=100_000)
+    user: str = Field(default="", max_length=200, description="The end user's id; the trace keeps a pseudonym.")
+    model: str = Field(default="", max_length=200)
+
+
+class GuardTermCreate(Input):
+    kind: str
+    names: list[str] = Field(min_length=1, max_length=50)
+    work_ids: list[str] = Field(default_factory=list, max_length=1000)
+    holder_id: str | None = None
+
+
+class BlockCreate(Input):
+    text: str | None = None
+    content_base64: str | None = None
+    kind: Literal["text", "image"] | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    source: str | None = Field(default=None, max_length=80)
+    provider_id: str | None = None
+
+
+class TraceLookupInput(Input):
+    text: str | None = None
+    content_base64: str | None = None

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, log, match, notices, scan, works
+from copyalign.cli import admin, audit, guard, log, match, notices, scan, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
@@ -29,6 +29,10 @@ app.add_typer(notices.notices_app, name="notices")
 app.command("distribute")(notices.distribute)
 app.command("scan")(scan.scan)
 app.add_typer(scan.signals_app, name="signals")
+app.add_typer(audit.app, name="audit")
+app.add_typer(guard.guard_app, name="guard")
+app.command("label")(guard.label)
+app.command("trace")(guard.trace)
 
 
 def _version(value: bool) -> None:
@@ -56,7 +60,16 @@ def _init(ctx: typer.Context, operator_name: str) -> tuple[Copyalign, str | None
         party = ca.parties.create(None, name=operator_name, role="operator")
         secret = ca.parties.issue_key(None, party.id, label="created by init").secret
     ca.ledger.checkpoint()
+    _c2pa_identity(ca, operator_name)
     return ca, secret
+
+
+def _c2pa_identity(ca: Copyalign, organisation: str) -> None:
+    """With the ``c2pa`` extra, the certificate that signs the guard's C2PA manifests (made once, offline)."""
+    from copyalign.guard import c2pa
+
+    if c2pa.available() and not (ca.settings.c2pa_dir / c2pa.CERT_FILE).exists():
+        c2pa.make_signing_identity(ca.settings.c2pa_dir, organisation=organisation)
 
 
 @app.command()
@@ -84,6 +97,8 @@ def init(
         out.print(f"database      {ca.store.safe_url}")
         out.print(f"data dir      {ca.settings.data_dir}")
         out.print(f"verifier key  {vkey}")
+        if (ca.settings.c2pa_dir / "c2pa-cert.pem").exists():
+            out.print(f"c2pa signer   {ca.settings.c2pa_dir / 'c2pa-cert.pem'}")
         if secret:
             out.print(f"operator key  [bold]{secret}[/]  (shown once: keep it safe)")
         else:

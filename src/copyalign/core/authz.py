@@ -49,6 +49,12 @@ class Action(enum.StrEnum):
     DISTRIBUTION_RUN = "distribution.run"
     STATEMENT_READ = "statement.read"
     SCAN_RUN = "scan.run"
+    GUARD_CHECK = "guard.check"
+    GUARD_TERM = "guard.term"
+    GUARD_BLOCK = "guard.block"
+    TRACE_READ = "trace.read"
+    AUDIT_RUN = "audit.run"
+    CANARY_MAKE = "audit.canary"
 
 
 class Grant(enum.Enum):
@@ -89,6 +95,17 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.STATEMENT_READ: (_A, _O, _N, _N, _A),
         # a corpus scan reads the developer's notices and writes a log entry in its name
         Action.SCAN_RUN: (_A, _N, _O, _N, _N),
+        # the deployment guard: a provider checks, labels and traces in its own name; holders curate the
+        # terms of their own works (characters, aliases, their own name); a takedown feeds the blocklist;
+        # the holder who files a notice reads a trace through the takedown desk, not directly
+        Action.GUARD_CHECK: (_A, _N, _N, _O, _N),
+        Action.GUARD_TERM: (_A, _O, _N, _N, _N),
+        Action.GUARD_BLOCK: (_A, _N, _N, _O, _N),
+        Action.TRACE_READ: (_A, _N, _N, _O, _A),
+        # the model audit: a developer audits its own models and plants its own canaries; an auditor may run an
+        # audit on a model it was given (the report and its log entry are in the auditor's name)
+        Action.AUDIT_RUN: (_A, _N, _O, _N, _A),
+        Action.CANARY_MAKE: (_A, _N, _O, _N, _N),
     }.items()
 }
 

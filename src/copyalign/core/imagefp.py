@@ -93,10 +93,18 @@ def _pdq(rgb: npt.NDArray[np.uint8]) -> tuple[bytes, int]:
     over the tiles of the scikit-image photos under JPEG 50, resize 0.5, brightness -20 % and a text
     overlay, the worst distance fell from 66 to 30 bits, while distinct tiles stayed at least 102 apart.
     """
+    return _pdq64(_reduce64(rgb))
+
+
+def _reduce64(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     img = Image.fromarray(rgb)
     small = min(img.size) < 64
     img = img.resize((64, 64), Image.Resampling.BICUBIC if small else Image.Resampling.BOX)
-    bits, quality = pdqhash.compute(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _pdq64(pixels: npt.NDArray[np.uint8]) -> tuple[bytes, int]:
+    bits, quality = pdqhash.compute(np.ascontiguousarray(pixels))
     return _pack(bits), int(quality)
 
 
@@ -152,8 +160,9 @@ def query_hashes(img: Image.Image) -> list[ImageHash]:
     ph = _phash_pixels(Image.fromarray(rgb))
     whole: Region = (0.0, 0.0, 1.0, 1.0)
     out = []
-    for variant, pixels in (("original", rgb), ("flip-h", rgb[:, ::-1]), ("flip-v", rgb[::-1, :])):
-        digest, quality = _pdq(np.ascontiguousarray(pixels))
+    small = _reduce64(rgb)  # reduced once: mirroring the 64x64 reduction is mirroring the image (3x faster)
+    for variant, pixels in (("original", small), ("flip-h", small[:, ::-1]), ("flip-v", small[::-1, :])):
+        digest, quality = _pdq64(pixels)
         out.append(ImageHash(digest, quality, ph, whole, variant))
     return out
 

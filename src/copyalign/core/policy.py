@@ -286,6 +286,266 @@ class ScanSection(_Section):
         return v
 
 
+class GuardSection(_Section):
+    prompt_reference: str = Field(
+        default="warn",
+        pattern="^(allow|warn|block)$",
+        description=(
+            "What the prompt filter does with a prompt that names a protected work, character or creator with "
+            "no intent to imitate or reproduce it (a question about a book is not an infringement)."
+        ),
+        json_schema_extra=_src("seed 004 ¶72-73 (explicit references, balanced against creative freedom)"),
+    )
+    prompt_imitate: str = Field(
+        default="block",
+        pattern="^(allow|warn|block)$",
+        description='A prompt asking to imitate a protected work or character ("in the style of", "模仿").',
+        json_schema_extra=_src("seed 004 ¶72 (contextual inference of infringing intent)"),
+    )
+    prompt_reproduce: str = Field(
+        default="block",
+        pattern="^(allow|warn|block)$",
+        description='A prompt asking to reproduce a protected work ("the lyrics of", "full text of", "原文").',
+        json_schema_extra=_src("seed 004 ¶72 (contextual inference of infringing intent)"),
+    )
+    prompt_creator_style: str = Field(
+        default="block",
+        pattern="^(allow|warn|block)$",
+        description="A prompt asking for the style of a creator who asked for protection.",
+        json_schema_extra=_src("seed 004 ¶72 (infringing intent); issue 7 (creators who asked for protection)"),
+    )
+    prompt_circumvent: str = Field(
+        default="warn",
+        pattern="^(allow|warn|block)$",
+        description='A prompt that tries to get around the filter ("ignore previous instructions", "绕过").',
+        json_schema_extra=_src("seed 004 ¶72 (pattern recognition of circumvention attempts)"),
+    )
+    min_term_chars: int = Field(
+        default=4,
+        ge=2,
+        le=100,
+        description=(
+            "Shortest name (after normalisation; a Chinese character counts as two) that enters the prompt "
+            'filter\'s term base: shorter titles such as "It" would flag ordinary prompts.'
+        ),
+        json_schema_extra=_src("seed 004 ¶73 (avoid overly broad restrictions)"),
+    )
+    title_min_words: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description=(
+            "Fewest words a registered work's title needs to enter the term base by itself (a Chinese title "
+            'counts as words once it has min_term_chars); one-word titles such as "Home" enter only as terms '
+            "that the holder or operator curates."
+        ),
+        json_schema_extra=_src("seed 004 ¶73 (avoid overly broad restrictions)"),
+    )
+    min_passage_chars: int = Field(
+        default=150,
+        ge=20,
+        le=100_000,
+        description=(
+            "Shortest passage of a registered text, in characters of the output, that blocks an output; shorter "
+            "passages the engine finds only warn. GitHub Copilot's duplicate filter uses about 150 characters."
+        ),
+        json_schema_extra=_src("seed 004 ¶74-75 (output filtering); GitHub Copilot duplicate detection"),
+    )
+    semantic_action: str = Field(
+        default="warn",
+        pattern="^(allow|warn|block)$",
+        description="What a semantic (paraphrase) match of an output does, when an embedding model is configured.",
+        json_schema_extra=_src("seed 004 ¶75 (semantic analysis for substantial similarity)"),
+    )
+    perceptual_action: str = Field(
+        default="block",
+        pattern="^(allow|warn|block)$",
+        description="What a perceptual (PDQ) image match of an output does; exact copies always block.",
+        json_schema_extra=_src("seed 004 ¶74-75 (output filtering)"),
+    )
+    disclosure: str = Field(
+        default="[AI生成内容 · AI-generated content]",
+        min_length=1,
+        max_length=200,
+        description="The visible label added to text outputs (GB 45438-2025 explicit label).",
+        json_schema_extra=_src("seed 004 ¶80(a), (c), ¶82; GB 45438-2025 (explicit labels)"),
+    )
+    image_label: str = Field(
+        default="AI生成 · AI-generated",
+        min_length=1,
+        max_length=60,
+        description="The visible mark drawn on image outputs (at least 5 % of the shorter side high).",
+        json_schema_extra=_src("seed 004 ¶80(a), ¶82; GB 45438-2025 (explicit labels on images)"),
+    )
+    keep_content: bool = Field(
+        default=False,
+        description=(
+            "Keep the raw prompt and output in the generation trace (otherwise only their digests); kept content "
+            "is erased after retention_days."
+        ),
+        json_schema_extra=_src("seed 004 ¶80(b) (traceability to the session); GDPR Art. 5(1)(c) (data minimisation)"),
+    )
+    retention_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="How long kept prompts and outputs stay in a trace before they are erased (digests stay).",
+        json_schema_extra=_src("seed 004 ¶80(b); GDPR Art. 5(1)(e) (storage limitation)"),
+    )
+
+
+class AuditSection(_Section):
+    prefix_tokens: int = Field(
+        default=50,
+        ge=1,
+        le=8192,
+        description="Tokens of a work given to the model as an extraction window's prefix (32 compares with Pythia).",
+        json_schema_extra=_src("seed 004 ¶58-59 (regurgitation tests); Carlini et al. 2022 (50-token prefixes)"),
+    )
+    suffix_tokens: int = Field(
+        default=50,
+        ge=1,
+        le=8192,
+        description="Tokens of the true continuation the model's greedy output is compared with.",
+        json_schema_extra=_src("Carlini et al. 2022 (k-extractability, 50-token suffixes); Biderman et al. 2023"),
+    )
+    stride_tokens: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Tokens between the starts of two windows of a work.",
+        json_schema_extra=_src("Cooper et al. 2025 (sliding windows over whole books)"),
+    )
+    max_windows_per_work: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Most windows probed per work; a longer work's windows are spread evenly over its length.",
+        json_schema_extra=_src("seed 004 ¶59 (proportionate testing)"),
+    )
+    discover_n: int = Field(
+        default=1000,
+        ge=1,
+        le=10**12,
+        description="Samples n of (n, p)-discoverability: the suffix is drawn at least once in n samples ...",
+        json_schema_extra=_src("Hayes et al. 2024; Cooper et al. 2025 (probabilistic extraction)"),
+    )
+    discover_p: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="... with probability at least p.",
+        json_schema_extra=_src("Hayes et al. 2024; Cooper et al. 2025 (probabilistic extraction)"),
+    )
+    min_passage_words: int = Field(
+        default=12,
+        ge=5,
+        le=10_000,
+        description=(
+            "Words of a work a continuation must contain, by the matching engine's passage rules, to count as a "
+            "contained passage (12: the engine's guaranteed-detection length)."
+        ),
+        json_schema_extra=_src("seed 004 ¶58 (verbatim regurgitation); copyalign matching engine"),
+    )
+    min_k: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share k of a text's least likely tokens that Min-K% and Min-K%++ average.",
+        json_schema_extra=_src("Shi et al. 2024 (Min-K% Prob); Zhang et al. 2025 (Min-K%++)"),
+    )
+    membership_tokens: int = Field(
+        default=128,
+        ge=16,
+        le=8192,
+        description="Tokens of each text (from its start) that membership scores read; the same for every text.",
+        json_schema_extra=_src("Shi et al. 2024 (fixed-length WikiMIA texts)"),
+    )
+    blind_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=0.5,
+        description=(
+            "A membership result is inconclusive when a model-free classifier's AUC comes within this margin of the "
+            "best score's (and is itself above chance)."
+        ),
+        json_schema_extra=_src("Das et al. 2024 (blind baselines beat membership attacks)"),
+    )
+    bootstrap_rounds: int = Field(
+        default=1000,
+        ge=100,
+        le=100_000,
+        description="Bootstrap resamples for the intervals of AUC and TPR at 1 % and 5 % FPR.",
+        json_schema_extra=_src("Efron and Tibshirani 1993 (percentile bootstrap)"),
+    )
+    canary_min_bits: float = Field(
+        default=10.0,
+        ge=1,
+        le=64,
+        description=(
+            "Exposure (bits) at which a canary counts as memorised; a canary never seen exceeds b bits with "
+            "probability 2^-b. In spaces smaller than 2^bits, ranking first counts."
+        ),
+        json_schema_extra=_src("seed 004 ¶58 (canaries); Carlini et al. 2019 (The Secret Sharer, exposure)"),
+    )
+    block_purpose: Purpose = Field(
+        default=Purpose.TRAIN_GENAI,
+        description="Purpose whose deny makes a work's n-grams blocked at decoding time (audit run --block).",
+        json_schema_extra=_src("seed 004 ¶59 (post-training measures); draft-ietf-aipref-vocab"),
+    )
+    blocker_ngram: int = Field(
+        default=8,
+        ge=2,
+        le=256,
+        description="Tokens n of the n-grams of protected works the decoding-time blocker refuses to complete.",
+        json_schema_extra=_src("Ippolito et al. 2023 (MemFree decoding); Wei et al. 2024 (CoTaEval)"),
+    )
+    takedown_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description=(
+            "A measure is evaded when a probe's near-verbatim scores (ROUGE-L, contained share) exceed those of "
+            "non-member controls by more than this."
+        ),
+        json_schema_extra=_src("Wei et al. 2024 (CoTaEval: near-verbatim, controls)"),
+    )
+    gate_rate_margin: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description=(
+            "Regression gate: largest allowed rise of the extracted, contained and discoverable window shares over "
+            "the baseline."
+        ),
+        json_schema_extra=_src("seed 004 ¶58 (regression tests for memorisation)"),
+    )
+    gate_score_margin: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Regression gate: largest allowed rise of the mean Pythia score over the baseline.",
+        json_schema_extra=_src("seed 004 ¶58 (regression tests for memorisation); Biderman et al. 2023"),
+    )
+    gate_exposure_margin_bits: float = Field(
+        default=1.0,
+        ge=0,
+        le=64,
+        description="Regression gate: largest allowed rise of the mean exposure of inserted canaries (bits).",
+        json_schema_extra=_src("seed 004 ¶58 (canaries, regression tests)"),
+    )
+
+    def gate_margins(self) -> dict[str, float]:
+        """The regression gate's metrics and their margins, in report order."""
+        return {
+            "extraction_rate": self.gate_rate_margin,
+            "contained_rate": self.gate_rate_margin,
+            "discoverable_rate": self.gate_rate_margin,
+            "pythia_mean": self.gate_score_margin,
+            "canary_exposure_mean": self.gate_exposure_margin_bits,
+        }
+
+
 class PolicyProfile(_Section):
     profile: ProfileInfo
     preferences: PreferenceSection = Field(default_factory=PreferenceSection)
@@ -294,6 +554,8 @@ class PolicyProfile(_Section):
     log: LogSection = Field(default_factory=LogSection)
     licensing: LicensingSection = Field(default_factory=LicensingSection)
     scan: ScanSection = Field(default_factory=ScanSection)
+    guard: GuardSection = Field(default_factory=GuardSection)
+    audit: AuditSection = Field(default_factory=AuditSection)
 
 
 def parse_policy(text: str, *, origin: str = "policy") -> PolicyProfile:

@@ -234,11 +234,19 @@ def find_text(index: MatchIndex, q: TextQuery, cfg: MatchingSection) -> dict[str
     return found
 
 
-def find_image(index: MatchIndex, img: Any, sha: bytes, cfg: MatchingSection) -> dict[str, Evidence]:
-    """Exact and perceptual evidence for a decoded image over every shard (flat, low-quality hashes are
-    never used: a blank image would match every other blank image)."""
+def image_query(img: Any) -> np.ndarray:
+    """The PDQ words an image is searched with: as it is and mirrored, flat (low-quality) hashes left out,
+    since a blank image would match every other blank image."""
     hashes = [h for h in query_hashes(img) if h.quality >= PDQ_MIN_QUALITY]
-    q = np.array([pdq_words(h.pdq) for h in hashes], dtype=np.uint64).reshape(-1, 4)
+    return np.array([pdq_words(h.pdq) for h in hashes], dtype=np.uint64).reshape(-1, 4)
+
+
+def find_image(
+    index: MatchIndex, img: Any, sha: bytes, cfg: MatchingSection, *, query: np.ndarray | None = None
+) -> dict[str, Evidence]:
+    """Exact and perceptual evidence for a decoded image over every shard; ``query`` is
+    :func:`image_query`'s result when the caller searches several indexes with one image."""
+    q = image_query(img) if query is None else query
     found: dict[str, Evidence] = {}
     for shard in index.shards:
         for seg in shard.live():
@@ -380,7 +388,7 @@ class MatchService(ServiceBase):
             )
         decoded = decode_text(raw, field="text")
         self.maybe_refresh()
-        return self._match_text(decoded, raw, limit)
+        return self.search_text(decoded, raw, limit)
 
     def match_image(self, actor: Principal, data: bytes, *, limit: int = 20) -> MatchResult:
         require(actor.role, Action.LOOKUP, owner=False)
@@ -388,7 +396,7 @@ class MatchService(ServiceBase):
             raise ContentTooLargeError(f"image is {len(data)} bytes, over the limit of {self.limits.max_bytes}")
         img, _ = open_image(data, self.limits, field="image")
         self.maybe_refresh()
-        return self._match_image(img, data, limit)
+        return self.search_image(img, data, limit)
 
     def match(self, actor: Principal, data: bytes, *, kind: str | None = None, limit: int = 20) -> MatchResult:
         """Match content of either kind (guessed from its magic bytes when ``kind`` is None)."""
@@ -411,9 +419,11 @@ class MatchService(ServiceBase):
                 out.append(exc)
         return out
 
-    # -- internals -------------------------------------------------------------------------------------
-    def _match_text(self, text: str, raw: bytes, limit: int) -> MatchResult:
-        q = TextQuery.of(text, raw)
+    # -- the engine without authorisation (the guard and the scanner authorise their own callers) --------
+    def search_text(self, text: str, raw: bytes, limit: int = 20, *, query: TextQuery | None = None) -> MatchResult:
+        """The engine and the registry's facts for a decoded text, with no authorisation: for services that
+        authorise their own callers (the guard), which may pass the :class:`TextQuery` they already made."""
+        q = query or TextQuery.of(text, raw)
         found = find_text(self.index, q, self.policy.matching)
         if "text" in self.embedders:
             self._semantic_text(text, found, q.fp)
@@ -441,10 +451,11 @@ class MatchService(ServiceBase):
             cur = found.get(wid)
             found[wid] = ev if cur is None else cur.merge(ev)
 
-    def _match_image(self, img: Any, data: bytes, limit: int) -> MatchResult:
+    def search_image(self, img: Any, data: bytes, limit: int = 20, *, query: np.ndarray | None = None) -> MatchResult:
+        """As :meth:`search_text`, for a decoded image and its encoded bytes (``query``: see :func:`find_image`)."""
         cfg = self.policy.matching
         sha = hashlib.sha256(data).digest()
-        found = find_image(self.index, img, sha, cfg)
+        found = find_image(self.index, img, sha, cfg, query=query)
         if "image" in self.embedders:
             vector = self.embedders["image"].embed([img])
             for shard in self.index.shards:

@@ -321,3 +321,62 @@ class Allocation(Base):
     work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), primary_key=True)
     holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
     amount_minor: Mapped[int] = mapped_column(BigInt)
+
+
+class GuardTerm(Base):
+    """An entry of the prompt filter's term base beyond the registry's titles: a character, a creator who asked
+    for protection, or a title's aliases and translations. Revoking keeps the row (and its log entry)."""
+
+    __tablename__ = "guard_terms"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    names: Mapped[list[Any]]
+    work_ids: Mapped[list[Any]]
+    holder_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    actor_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class BlockedOutput(Base):
+    """An output a takedown marked: the guard blocks it, and its near copies, for the provider that holds it."""
+
+    __tablename__ = "blocked_outputs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    norm_sha256: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(80))
+    actor_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class GenerationTrace(Base):
+    """One guarded generation. Only digests are kept unless the provider enables keeping content, and then
+    only until ``retain_until``; ``leaf`` is what the sealing log entry commits to."""
+
+    __tablename__ = "generation_traces"
+    __table_args__ = (Index("ix_traces_provider_time", "provider_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    user_ref: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    model: Mapped[str] = mapped_column(String(200), default="")
+    prompt_sha256: Mapped[str | None] = mapped_column(String(64))
+    output_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    delivered_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    decision: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[list[Any]]
+    prompt_text: Mapped[str | None] = mapped_column(Text)
+    output_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    retain_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    leaf: Mapped[str] = mapped_column(String(64))
+    sealed_index: Mapped[int | None] = mapped_column(BigInt, index=True)

@@ -1,0 +1,124 @@
+"""How the output filter turns the matching engine's evidence into allow, warn or block.
+
+Seed 004 ¶74-75: an output is screened before delivery by hash matching for exact reproductions and by
+similarity for substantial ones, and the measure must not be broader than it needs to be (¶73). So the
+strength of the evidence decides the action: a copy (exact, normalised or near-duplicate) always blocks; a
+contained passage blocks once it is as long as the policy's smallest reportable passage (GitHub Copilot's
+duplicate filter uses about 150 characters) and only warns below that; perceptual and semantic matches do
+what the policy says. An output that a takedown marked blocks, and so do its near copies.
+
+Pure: the service gathers the evidence and the registry's facts, this module decides.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class GuardAction(enum.StrEnum):
+    ALLOW = "allow"
+    WARN = "warn"
+    BLOCK = "block"
+
+
+_RANK = {GuardAction.ALLOW: 0, GuardAction.WARN: 1, GuardAction.BLOCK: 2}
+COPY_MATCHES = frozenset({"exact", "normalized", "near_duplicate"})
+
+
+def strongest(actions: Iterable[GuardAction]) -> GuardAction:
+    """The most restrictive action of several (allow when there are none)."""
+    return max(actions, key=_RANK.__getitem__, default=GuardAction.ALLOW)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRules:
+    min_passage_chars: int = 150
+    perceptual: GuardAction = GuardAction.BLOCK
+    semantic: GuardAction = GuardAction.WARN
+
+
+@dataclass(frozen=True, slots=True)
+class OutputHit:
+    """One matched work (or one blocked output) with the engine's evidence.
+
+    ``spans`` are character spans of the *output*, end exclusive.
+    """
+
+    ref_id: str
+    match: str
+    score: float
+    title: str = ""
+    spans: tuple[tuple[int, int], ...] = ()
+    distance: int | None = None
+    blocklist: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an item got its decision: the rule, the action it asks for, what matched and the evidence."""
+
+    rule: str
+    action: GuardAction
+    refs: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "action": self.action.value,
+            "refs": list(self.refs),
+            "titles": list(self.titles),
+            "evidence": self.evidence,
+        }
+
+
+def covered_chars(spans: Sequence[tuple[int, int]]) -> int:
+    """Characters of the output inside the union of ``spans`` (overlaps counted once).
+
+    A re-punctuated passage can come back as two spans on either side of a changed word; what the reader
+    sees reproduced is their union.
+    """
+    total, end = 0, -1
+    for a, b in sorted(spans):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def judge_output(hits: Iterable[OutputHit], rules: OutputRules) -> tuple[GuardAction, tuple[Reason, ...]]:
+    """The decision for one output and a reason per matched work, strongest first."""
+    reasons: list[Reason] = []
+    for h in hits:
+        evidence: dict[str, Any] = {"match": h.match, "score": round(h.score, 4), **h.detail}
+        if h.spans:
+            evidence["spans"] = [list(s) for s in h.spans]
+        if h.distance is not None:
+            evidence["distance"] = h.distance
+        if h.blocklist:
+            rule, action = "output.blocklist", GuardAction.BLOCK
+        elif h.match in COPY_MATCHES:
+            rule, action = f"output.{h.match}", GuardAction.BLOCK
+        elif h.match == "passage":
+            chars = covered_chars(h.spans)
+            evidence["chars"] = chars
+            long_enough = chars >= rules.min_passage_chars
+            rule = "output.passage" if long_enough else "output.short_passage"
+            action = GuardAction.BLOCK if long_enough else GuardAction.WARN
+        elif h.match == "perceptual":
+            rule, action = "output.perceptual", rules.perceptual
+        elif h.match == "semantic":
+            rule, action = "output.semantic", rules.semantic
+        else:
+            raise ValueError(f"unknown match kind {h.match!r}")
+        if action is GuardAction.ALLOW:
+            continue
+        reasons.append(Reason(rule, action, (h.ref_id,), (h.title,) if h.title else (), evidence))
+    reasons.sort(key=lambda r: (-_RANK[r.action], r.rule, r.refs))
+    return strongest(r.action for r in reasons), tuple(reasons)
