@@ -20,7 +20,7 @@ from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.services.parties import Principal
 
 if TYPE_CHECKING:
-    from copyalign.services.guard import Verdict
+    from copyalign.guard.results import Verdict
 
 guard_app = typer.Typer(
     help="Screen prompts and outputs; curate the term base and the blocklist.", no_args_is_help=True

@@ -28,8 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,26 @@ from sqlalchemy import func, select, update
 
 from copyalign.core import merkle
 from copyalign.core.authz import Action, Role, require
-from copyalign.core.content import Limits, decode_text, guess_kind, normalise_text, open_image
+from copyalign.core.content import decode_text, guess_kind, normalise_text, open_image
 from copyalign.core.guardrules import GuardAction, OutputHit, OutputRules, Reason, judge_output, strongest
 from copyalign.core.terms import PromptRules, Term, TermBase, TermKind, screen_prompt
 from copyalign.core.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from copyalign.core.watermark import detect_watermark, embed_watermark
 from copyalign.errors import ContentTooLargeError, InvalidInputError, NotFoundError, PermissionDeniedError
 from copyalign.guard import labels
+from copyalign.guard.results import (
+    TRACE_PREFIX,
+    BlockedView,
+    Delivery,
+    TermView,
+    TraceLookup,
+    TraceView,
+    Verdict,
+    term_view,
+    trace_id_from_payload,
+    trace_payload,
+    trace_view,
+)
 from copyalign.ids import new_id
 from copyalign.index.matchindex import MatchIndex
 from copyalign.services.base import Deps, ServiceBase
@@ -65,209 +77,10 @@ from copyalign.store.models import BlockedOutput, GenerationTrace, GuardTerm, Pa
 
 SEAL_EVERY = 1000
 """Unsealed traces that trigger a seal on the next delivery."""
-TRACE_PREFIX = "tr_"
 MAX_NAMES = 50
 MAX_NAME_CHARS = 200
 MAX_PROMPT_CHARS = 100_000
 PRODUCER = "copyalign"
-
-
-def trace_id_from_payload(payload: bytes) -> str:
-    """The trace id an 8-byte watermark payload stands for."""
-    return TRACE_PREFIX + payload.hex()
-
-
-def trace_payload(trace_id: str) -> bytes:
-    """The 8 bytes a trace id puts in the watermark (a trace id is ``tr_`` and 16 hex digits)."""
-    if not trace_id.startswith(TRACE_PREFIX) or len(trace_id) != len(TRACE_PREFIX) + 16:
-        raise InvalidInputError(f"not a trace id: {trace_id!r} (expected tr_ and 16 hex digits)", field="trace_id")
-    try:
-        return bytes.fromhex(trace_id[len(TRACE_PREFIX) :])
-    except ValueError:
-        raise InvalidInputError(
-            f"not a trace id: {trace_id!r} (expected tr_ and 16 hex digits)", field="trace_id"
-        ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One screening: of a prompt, or of an output (text or image)."""
-
-    stage: str  # prompt | output
-    kind: str  # text | image
-    sha256: str
-    decision: GuardAction
-    reasons: tuple[Reason, ...] = ()
-
-    @property
-    def work_ids(self) -> list[str]:
-        return sorted({r for reason in self.reasons for r in reason.refs if not r.startswith("blk_")})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "kind": self.kind,
-            "sha256": self.sha256,
-            "decision": self.decision.value,
-            "reasons": [r.to_dict() for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What the provider hands to its user: the labelled, watermarked output, or nothing when blocked."""
-
-    trace_id: str
-    decision: GuardAction
-    kind: str
-    content: bytes | None
-    media_type: str
-    verdicts: tuple[Verdict, ...]
-    aigc: dict[str, str] = field(default_factory=dict)
-    marks: dict[str, bool] = field(default_factory=dict)
-    notice: str | None = None
-
-    @property
-    def text(self) -> str | None:
-        return self.content.decode() if self.content is not None and self.kind == "text" else None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "trace_id": self.trace_id,
-            "decision": self.decision.value,
-            "kind": self.kind,
-            "media_type": self.media_type,
-            "notice": self.notice,
-            "aigc": self.aigc,
-            "marks": self.marks,
-            "verdicts": [v.to_dict() for v in self.verdicts],
-        }
-        if self.kind == "text":
-            out["text"] = self.text
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class TraceView:
-    id: str
-    provider_id: str
-    user_ref: str
-    kind: str
-    model: str
-    created_at: datetime
-    prompt_sha256: str | None
-    output_sha256: str
-    delivered_sha256: str | None
-    decision: str
-    reasons: list[Any]
-    prompt: str | None
-    output: bytes | None
-    retain_until: datetime | None
-    leaf: str
-    sealed_index: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "provider_id": self.provider_id,
-            "user": self.user_ref,
-            "kind": self.kind,
-            "model": self.model,
-            "created_at": format_time(self.created_at),
-            "prompt_sha256": self.prompt_sha256,
-            "output_sha256": self.output_sha256,
-            "delivered_sha256": self.delivered_sha256,
-            "decision": self.decision,
-            "reasons": self.reasons,
-            "content_kept": self.prompt is not None or self.output is not None,
-            "retain_until": format_time(self.retain_until) if self.retain_until else None,
-            "leaf": self.leaf,
-            "sealed_in_log_entry": self.sealed_index,
-        }
-        if self.prompt is not None:
-            out["prompt"] = self.prompt
-        if self.output is not None and self.kind == "text":
-            out["output"] = self.output.decode()
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class TraceLookup:
-    """What a file says about where it came from, and the trace it leads to (when the caller may read it)."""
-
-    kind: str
-    sha256: str
-    found: dict[str, str]  # how the trace id was found -> the id: aigc, c2pa, watermark, digest
-    aigc: dict[str, str] | None
-    aigc_authentic: bool | None
-    c2pa: dict[str, Any] | None
-    watermark: dict[str, Any] | None
-    trace: TraceView | None
-    notes: list[str]
-
-    @property
-    def trace_id(self) -> str | None:
-        return self.trace.id if self.trace is not None else next(iter(self.found.values()), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "sha256": self.sha256,
-            "trace_id": self.trace_id,
-            "found": self.found,
-            "aigc": self.aigc,
-            "aigc_authentic": self.aigc_authentic,
-            "c2pa": self.c2pa,
-            "watermark": self.watermark,
-            "trace": self.trace.to_dict() if self.trace is not None else None,
-            "notes": self.notes,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TermView:
-    id: str
-    kind: str
-    names: list[str]
-    work_ids: list[str]
-    holder_id: str | None
-    created_at: datetime
-    revoked_at: datetime | None
-    log_index: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "names": self.names,
-            "work_ids": self.work_ids,
-            "holder_id": self.holder_id,
-            "created_at": format_time(self.created_at),
-            "revoked_at": format_time(self.revoked_at) if self.revoked_at else None,
-            "log_index": self.log_index,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class BlockedView:
-    id: str
-    provider_id: str
-    kind: str
-    sha256: str
-    reason: str
-    source: str | None
-    log_index: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "provider_id": self.provider_id,
-            "kind": self.kind,
-            "sha256": self.sha256,
-            "reason": self.reason,
-            "source": self.source,
-            "log_index": self.log_index,
-        }
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -386,7 +199,7 @@ class GuardService(ServiceBase):
             )
             s.add(row)
             s.flush()
-            return _term_view(row)
+            return term_view(row)
 
     def revoke_term(self, actor: Principal, term_id: str) -> TermView:
         with self.store.write() as s:
@@ -395,7 +208,7 @@ class GuardService(ServiceBase):
                 raise NotFoundError(f"no term {term_id}", field="term_id")
             require(actor.role, Action.GUARD_TERM, owner=row.holder_id == actor.party_id)
             if row.revoked_at is not None:
-                return _term_view(row)
+                return term_view(row)
             now = self.clock.now()
             [receipt] = self.ledger.append(
                 s, [Event("guard.term.revoke", actor.party_id, term_id, {"id": term_id})], at=now
@@ -403,7 +216,7 @@ class GuardService(ServiceBase):
             row.revoked_at = now
             row.log_index = receipt.index  # the term base's staleness stamp moves with it
             s.flush()
-            return _term_view(row)
+            return term_view(row)
 
     def terms(self, actor: Principal, *, include_revoked: bool = False) -> list[TermView]:
         """The curated terms the actor may see: all of them for the operator, its own for a rights holder."""
@@ -414,7 +227,7 @@ class GuardService(ServiceBase):
         if not include_revoked:
             q = q.where(GuardTerm.revoked_at.is_(None))
         with self.store.read() as s:
-            return [_term_view(r) for r in s.scalars(q)]
+            return [term_view(r) for r in s.scalars(q)]
 
     def term_base(self) -> TermBase:
         """The compiled term base, rebuilt when a work or a term changed (checked at most every
@@ -588,7 +401,7 @@ class GuardService(ServiceBase):
             delivered, media_type = self._mark_image(decoded, data, trace_id, label, marks)
         self._record(actor, trace_id, kind, data, delivered, decision, verdicts, prompt=prompt, user=user, model=model)
         return Delivery(
-            trace_id, decision, kind, delivered, media_type, tuple(verdicts), _aigc_dict(label), marks, notice
+            trace_id, decision, kind, delivered, media_type, tuple(verdicts), label.to_dict(), marks, notice
         )
 
     def _mark_image(
@@ -707,7 +520,7 @@ class GuardService(ServiceBase):
             if row is None:
                 raise NotFoundError(f"no trace {trace_id}", field="trace_id")
             require(actor.role, Action.TRACE_READ, owner=row.provider_id == actor.party_id)
-            return _trace_view(row, self.clock.now())
+            return trace_view(row, self.clock.now())
 
     def trace_content(self, actor: Principal, data: bytes) -> TraceLookup:
         """Read every mark a file carries (AIGC metadata, C2PA manifest, invisible watermark; for text, its
@@ -728,7 +541,7 @@ class GuardService(ServiceBase):
         if kind == "image":
             report = labels.read_labels(data)
             if report.aigc is not None:
-                aigc = _aigc_dict(report.aigc)
+                aigc = report.aigc.to_dict()
                 authentic = hmac.compare_digest(report.aigc.reserved_code1, self._label_code(report.aigc.produce_id))
                 if report.aigc.produce_id.startswith(TRACE_PREFIX):
                     found["aigc"] = report.aigc.produce_id
@@ -963,58 +776,10 @@ def _clean_names(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _aigc_dict(label: labels.AigcLabel) -> dict[str, str]:
-    return {
-        "Label": label.label,
-        "ContentProducer": label.content_producer,
-        "ProduceID": label.produce_id,
-        "ReservedCode1": label.reserved_code1,
-        "ContentPropagator": label.content_propagator,
-        "PropagateID": label.propagate_id,
-        "ReservedCode2": label.reserved_code2,
-    }
-
-
-def _term_view(row: GuardTerm) -> TermView:
-    return TermView(
-        row.id,
-        row.kind,
-        list(row.names),
-        list(row.work_ids),
-        row.holder_id,
-        row.created_at,
-        row.revoked_at,
-        row.log_index,
-    )
-
-
-def _trace_view(row: GenerationTrace, now: datetime) -> TraceView:
-    kept = row.retain_until is not None and row.retain_until > now
-    return TraceView(
-        row.id,
-        row.provider_id,
-        row.user_ref,
-        row.kind,
-        row.model,
-        row.created_at,
-        row.prompt_sha256,
-        row.output_sha256,
-        row.delivered_sha256,
-        row.decision,
-        list(row.reasons),
-        row.prompt_text if kept else None,
-        row.output_data if kept else None,
-        row.retain_until,
-        row.leaf,
-        row.sealed_index,
-    )
-
-
 __all__ = [
     "BlockedView",
     "Delivery",
     "GuardService",
-    "Limits",
     "TermView",
     "TraceLookup",
     "TraceView",

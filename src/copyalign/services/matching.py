@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from copyalign.core import textfp
 from copyalign.core.authz import Action, require
 from copyalign.core.content import Limits, decode_text, guess_kind, normalise_text, open_image
-from copyalign.core.imagefp import PDQ_MIN_QUALITY, query_hashes, registered_hashes
+from copyalign.core.imagefp import PDQ_MIN_QUALITY, prepare, query_pdq, registered_hashes
 from copyalign.core.passages import Passage, passages
 from copyalign.core.policy import MatchingSection
 from copyalign.core.preferences import parse_jurisdiction, resolve_all
@@ -237,8 +237,8 @@ def find_text(index: MatchIndex, q: TextQuery, cfg: MatchingSection) -> dict[str
 def image_query(img: Any) -> np.ndarray:
     """The PDQ words an image is searched with: as it is and mirrored, flat (low-quality) hashes left out,
     since a blank image would match every other blank image."""
-    hashes = [h for h in query_hashes(img) if h.quality >= PDQ_MIN_QUALITY]
-    return np.array([pdq_words(h.pdq) for h in hashes], dtype=np.uint64).reshape(-1, 4)
+    hashes = [digest for digest, quality in query_pdq(prepare(img)) if quality >= PDQ_MIN_QUALITY]
+    return np.array([pdq_words(h) for h in hashes], dtype=np.uint64).reshape(-1, 4)
 
 
 def find_image(
