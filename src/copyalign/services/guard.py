@@ -44,7 +44,13 @@ from copyalign.core.guardrules import GuardAction, OutputHit, OutputRules, Reaso
 from copyalign.core.terms import PromptRules, Term, TermBase, TermKind, screen_prompt
 from copyalign.core.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from copyalign.core.watermark import detect_watermark, embed_watermark
-from copyalign.errors import ContentTooLargeError, InvalidInputError, NotFoundError, PermissionDeniedError
+from copyalign.errors import (
+    ConfigurationError,
+    ContentTooLargeError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from copyalign.guard import labels
 from copyalign.guard.results import (
     TRACE_PREFIX,
@@ -93,7 +99,7 @@ def load_or_create_secret(path: Path) -> bytes:
         except (UnicodeDecodeError, ValueError):
             secret = b""
         if len(secret) < 16:
-            raise InvalidInputError(f"the guard key {path} is not 32 hex-encoded bytes", field="guard_key")
+            raise ConfigurationError(f"the guard key {path} is not 32 hex-encoded bytes")
         return secret
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = os.urandom(32)
