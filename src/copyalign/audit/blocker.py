@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from copyalign.core.textfp import mix64
 from copyalign.errors import InvalidInputError
 
 U64 = npt.NDArray[np.uint64]
@@ -39,19 +40,10 @@ _TOKEN_MIX = np.uint64(0xD6E8FEB86659FD93)
 _SECOND = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
-def _mix64(x: U64) -> U64:
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * np.uint64(0xBF58476D1CE4E5B9)
-        x = x ^ (x >> np.uint64(27))
-        x = x * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 def _multipliers(count: int) -> U64:
     with np.errstate(over="ignore"):
         seeds = (np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN).astype(np.uint64)
-    return _mix64(seeds) | np.uint64(1)
+    return mix64(seeds) | np.uint64(1)
 
 
 def prefix_hashes(ids: npt.ArrayLike, width: int) -> U64:
@@ -60,12 +52,12 @@ def prefix_hashes(ids: npt.ArrayLike, width: int) -> U64:
     windows = arr if arr.ndim == 2 else np.lib.stride_tricks.sliding_window_view(arr, width)
     with np.errstate(over="ignore"):
         acc = ((windows.astype(np.uint64) + np.uint64(1)) * _multipliers(width)).sum(axis=1, dtype=np.uint64)
-    return _mix64(acc)
+    return mix64(acc)
 
 
 def _ngram_keys(prefix: U64, nxt: npt.ArrayLike) -> U64:
     with np.errstate(over="ignore"):
-        return _mix64(prefix ^ ((np.asarray(nxt, dtype=np.uint64) + np.uint64(1)) * _TOKEN_MIX))
+        return mix64(prefix ^ ((np.asarray(nxt, dtype=np.uint64) + np.uint64(1)) * _TOKEN_MIX))
 
 
 class _Bloom:
@@ -77,7 +69,7 @@ class _Bloom:
 
     def _positions(self, keys: U64) -> U64:
         with np.errstate(over="ignore"):
-            h2 = _mix64(keys ^ _SECOND) | np.uint64(1)
+            h2 = mix64(keys ^ _SECOND) | np.uint64(1)
             steps = np.arange(self.k, dtype=np.uint64)
             return (keys[:, None] + steps[None, :] * h2[:, None]) % self.m
 

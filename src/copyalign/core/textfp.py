@@ -109,7 +109,7 @@ _KGRAM_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779
                         0xFF51AFD7ED558CCD][:K], dtype=np.uint64)  # fmt: skip
 
 
-def _mix64(x: U64) -> U64:
+def mix64(x: U64) -> U64:
     """splitmix64's finaliser: spreads every input bit over the output so that minima are uniform."""
     with np.errstate(over="ignore"):
         x = x ^ (x >> np.uint64(30))
@@ -179,7 +179,7 @@ def _segment_hashes(codepoints: U64, starts: I64, ends: I64) -> U64:
         np.cumsum(codepoints * _cached_powers(_P, n), dtype=np.uint64, out=prefix[1:])
         h = (prefix[ends] - prefix[starts]) * _cached_powers(_P_INV, n)[starts]
         h ^= (ends - starts).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
-    return _mix64(h)
+    return mix64(h)
 
 
 _ASCII_WORD = np.zeros(256, dtype=bool)
@@ -305,7 +305,7 @@ def kgram_hashes(token_hashes: U64, k: int = K) -> U64:
     with np.errstate(over="ignore"):
         for j in range(k):
             acc += token_hashes[j : n - k + 1 + j] * _KGRAM_MULT[j]
-    return _mix64(acc)
+    return mix64(acc)
 
 
 def winnow(hashes: U64, w: int = W) -> I64:
@@ -379,5 +379,5 @@ def lsh_keys(signature: U32) -> U64:
     acc = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
         for j in range(ROWS):
-            acc = _mix64(acc ^ rows[:, j])
+            acc = mix64(acc ^ rows[:, j])
     return acc
