@@ -169,6 +169,32 @@ def test_a_provider_guards_a_toy_generator_end_to_end(ca: Copyalign, world: dict
     assert lookup.aigc_authentic is True
 
 
+def test_an_in_memory_image_is_checked_and_delivered_without_a_file(ca: Copyalign, world: dict) -> None:
+    # A provider's serving code holds the generator's pixels: it should not have to encode them to be checked.
+    provider = world["provider"]
+    copy = Image.open(io.BytesIO(_photo("coffee", 400))).resize((512, 512))
+    verdict = ca.guard.check_output(provider, copy)
+    assert verdict.decision is GuardAction.BLOCK and verdict.kind == "image"
+    [reason] = verdict.reasons
+    assert reason.refs == (world["picture"],) and reason.rule == "output.perceptual"
+    clean = Image.open(io.BytesIO(_photo("astronaut", 512)))
+    assert ca.guard.check_output(provider, clean).decision is GuardAction.ALLOW
+    assert ca.guard.check_output(provider, clean).sha256 == ca.guard.check_output(provider, clean.copy()).sha256
+    delivery = ca.guard.deliver(provider, clean, user="erin")
+    assert delivery.media_type == "image/png" and delivery.marks["watermark"]
+    assert ca.guard.trace_content(provider, delivery.content).found["watermark"] == delivery.trace_id
+    assert ca.guard.trace(provider, delivery.trace_id).output_sha256 == verdict_sha(ca, provider, clean)
+    with pytest.raises(InvalidInputError, match="kind image"):
+        ca.guard.check_output(provider, clean, kind="text")
+    huge = Image.new("L", (5000, 5000))  # 25 megapixels; the test limit is 4
+    with pytest.raises(ContentTooLargeError, match="pixels"):
+        ca.guard.check_output(provider, huge)
+
+
+def verdict_sha(ca: Copyalign, provider: Principal, img: Image.Image) -> str:
+    return ca.guard.check_output(provider, img).sha256
+
+
 def test_traces_keep_digests_only_and_are_sealed_into_the_log(ca: Copyalign, world: dict) -> None:
     provider = world["provider"]
     d1 = ca.guard.deliver(provider, "first delivered output", prompt="say something", user="u1")

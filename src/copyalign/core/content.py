@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from copyalign.core.iscc import code_to_int, text_code
+from copyalign.core.kernels import native
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
 
 FINGERPRINT_VERSION = 1
@@ -95,6 +96,15 @@ def normalise_text(text: str) -> str:
     t = " ".join(t.split())
     # casefold can produce sequences that NFKC would compose; one more pass makes the function idempotent.
     return unicodedata.normalize("NFKC", t)
+
+
+def normalised_sha256(text: str) -> bytes:
+    """SHA-256 of :func:`normalise_text`'s UTF-8; ASCII text is normalised by the C kernel, when built."""
+    if native is not None:
+        fast = native.normalise_ascii(text)
+        if fast is not None:
+            return hashlib.sha256(fast).digest()
+    return hashlib.sha256(normalise_text(text).encode()).digest()
 
 
 def decode_text(data: bytes, *, field: str = "content") -> str:
@@ -199,7 +209,7 @@ def fingerprint(data: bytes, limits: Limits, *, kind: str | None = None, field: 
             media_type="text/plain; charset=utf-8",
             size_bytes=len(data),
             sha256=sha,
-            norm_sha256=hashlib.sha256(normalise_text(text).encode()).hexdigest(),
+            norm_sha256=normalised_sha256(text).hex(),
             iscc=_composite(content_code, data),
             iscc_content=code_to_int(content_code),
             characters=len(text),

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from copyalign.core import textfp
 from copyalign.core.imagefp import ImageHash
+from copyalign.core.kernels import native
 from copyalign.errors import MissingExtraError
 
 SEGMENT_FORMAT = 1
@@ -90,6 +91,56 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
     return starts + np.arange(total, dtype=np.int64)
+
+
+DIRECTORY_FILL = 8
+"""Sorted keys per directory bucket, on average: a probe reads one bucket, a cache line or two."""
+DIRECTORIES = {"fp_hash": "fp_dir", "lsh_key": "lsh_dir", "sha_key": "sha_dir", "norm_key": "norm_dir"}
+"""The sorted key columns (all uniform 64-bit hashes or digest prefixes) and the name of each one's directory."""
+
+
+def _directory(sorted_keys: npt.NDArray[np.uint64]) -> np.ndarray:
+    """Where each bucket of keys sharing their top ``B`` bits starts, plus the end (``2**B + 1`` entries).
+
+    The keys are 64-bit hashes, uniform in their top bits, so buckets hold about :data:`DIRECTORY_FILL` / 2 to
+    :data:`DIRECTORY_FILL` keys: finding a key is one directory read and one short scan instead of a binary
+    search whose ~20 steps each miss the cache on a memory-mapped column of millions of keys. Measured on the
+    ~460 winnowed fingerprints of an 11 KB document against 8.5M keys: 500 us with binary searches, 140 us
+    through the directory in numpy, 47 us in C (``native.lookup``, which also overlaps the misses).
+    """
+    bits = min(26, max(0, (sorted_keys.shape[0] // DIRECTORY_FILL).bit_length()))
+    top = (np.asarray(sorted_keys) >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(0, np.int64)
+    counts = np.bincount(top, minlength=1 << bits) if bits else np.array([sorted_keys.shape[0]])
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _lookup(
+    sorted_keys: np.ndarray, directory: np.ndarray, needles: npt.NDArray[np.uint64], max_hits: int = 0
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(needle index, key index) of every key equal to a needle, needle by needle, keys in sorted order; a
+    needle with more than ``max_hits`` equal keys (when positive) yields none."""
+    needles = np.ascontiguousarray(needles, dtype=np.uint64)
+    if native is not None:
+        owner_b, idx_b = native.lookup(sorted_keys, directory, needles, max_hits)
+        return np.frombuffer(owner_b, dtype=np.int64), np.frombuffer(idx_b, dtype=np.int64)
+    return numpy_lookup(sorted_keys, directory, needles, max_hits)
+
+
+def numpy_lookup(
+    sorted_keys: np.ndarray, directory: np.ndarray, needles: npt.NDArray[np.uint64], max_hits: int = 0
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`_lookup` without the C kernel."""
+    bits = (directory.shape[0] - 1).bit_length() - 1
+    bucket = (needles >> np.uint64(64 - bits)).astype(np.intp) if bits else np.zeros(needles.shape[0], np.intp)
+    lo, hi = directory[bucket], directory[bucket + 1]
+    cand = _expand(lo, hi)
+    owner = np.repeat(np.arange(needles.shape[0], dtype=np.int64), hi - lo)
+    eq = np.asarray(sorted_keys)[cand] == needles[owner]
+    owner, cand = owner[eq], cand[eq]
+    if max_hits > 0 and owner.size:
+        keep = np.bincount(owner, minlength=needles.shape[0])[owner] <= max_hits
+        owner, cand = owner[keep], cand[keep]
+    return owner, cand
 
 
 def _ann_index(vectors: np.ndarray) -> Any:
@@ -213,6 +264,8 @@ class Segment:
     @classmethod
     def derived(cls, a: dict[str, np.ndarray], meta: dict[str, object]) -> Segment:
         """Add the structures computed from the stored ones: multi-index tables, vector graphs."""
+        for column, name in DIRECTORIES.items():
+            a[name] = _directory(a[column])
         chunks = _chunks(a["pdq"])
         order2 = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
         a["mih_order"] = order2
@@ -251,6 +304,9 @@ class Segment:
         # Python per call (subclass bookkeeping), a plain view of the same pages nothing
         arrays = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in directory.glob("*.npy")}
         ann = {p.stem: _ann_view(p) for p in directory.glob("*.usearch")}
+        for column, name in DIRECTORIES.items():  # segments saved before directories existed
+            if name not in arrays or arrays[name].dtype != np.int64:
+                arrays[name] = _directory(arrays[column])
         return cls(arrays, meta, ann)
 
     # -- probes ----------------------------------------------------------------------------------------
@@ -263,10 +319,11 @@ class Segment:
 
     def exact(self, sha256: bytes, norm_sha256: bytes | None) -> tuple[list[int], list[int]]:
         a = self.arrays
-        raw = a["sha_work"][_ranges(a["sha_key"], np.array([_key64(sha256)], dtype=np.uint64))]
+        raw = a["sha_work"][_lookup(a["sha_key"], a["sha_dir"], np.array([_key64(sha256)], dtype=np.uint64))[1]]
         norm: np.ndarray = np.empty(0, dtype=np.int32)
         if norm_sha256:
-            norm = a["norm_work"][_ranges(a["norm_key"], np.array([_key64(norm_sha256)], dtype=np.uint64))]
+            needle = np.array([_key64(norm_sha256)], dtype=np.uint64)
+            norm = a["norm_work"][_lookup(a["norm_key"], a["norm_dir"], needle)[1]]
         return raw.tolist(), norm.tolist()
 
     def fingerprint_hits(
@@ -277,29 +334,8 @@ class Segment:
         A fingerprint with more than ``max_postings`` postings is a stock phrase, not evidence: it is skipped.
         """
         a = self.arrays
-        keys = a["fp_hash"]
-        # Needles in sorted order: numpy's binary search starts from the previous answer, which turns random
-        # probes into one sweep over the (memory-mapped) column; the upper bound is sought only for the
-        # few fingerprints present at all.
-        order = np.argsort(fingerprints, kind="stable")
-        needles = fingerprints[order]
-        lo_sorted = np.searchsorted(keys, needles, side="left")
-        present = lo_sorted < keys.shape[0]
-        present[present] = keys[lo_sorted[present]] == needles[present]
-        hi_sorted = lo_sorted.copy()
-        hi_sorted[present] = np.searchsorted(keys, needles[present], side="right")
-        lo = np.empty_like(lo_sorted)
-        lo[order] = lo_sorted
-        counts = np.empty_like(lo_sorted)
-        counts[order] = hi_sorted - lo_sorted
-        keep = (counts > 0) & (counts <= max_postings)
-        lo, counts, qpos = lo[keep], counts[keep], positions[keep]
-        total = int(counts.sum())
-        if total == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        idx = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
-        return a["fp_work"][idx].astype(np.int64), a["fp_pos"][idx].astype(np.int64), np.repeat(qpos, counts)
+        owner, idx = _lookup(a["fp_hash"], a["fp_dir"], fingerprints, max_postings)
+        return a["fp_work"][idx].astype(np.int64), a["fp_pos"][idx].astype(np.int64), positions[owner]
 
     def tokens(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a = self.arrays
@@ -313,9 +349,10 @@ class Segment:
         signature's LSH keys, when the caller already has them)."""
         a = self.arrays
         keys = textfp.lsh_keys(signature) if keys is None else keys
-        sig_rows = np.unique(a["lsh_sig"][_ranges(a["lsh_key"], keys)])
-        if sig_rows.size == 0:
+        found = _lookup(a["lsh_key"], a["lsh_dir"], keys)[1]
+        if found.size == 0:
             return []
+        sig_rows = np.unique(a["lsh_sig"][found])
         sims = (a["sig"][sig_rows] == signature[None, :]).mean(axis=1)
         ok = sims >= threshold
         return list(zip(a["sig_work"][sig_rows[ok]].tolist(), sims[ok].tolist(), strict=True))
@@ -331,9 +368,15 @@ class Segment:
         flips_needed = max_distance // MIH_CHUNKS
         if flips_needed > 1:
             raise ValueError("multi-index probing supports distances below 32")
+        table = a.get("mih_table")
+        if native is not None and table is not None:
+            found = native.mih_search(
+                a["pdq"], table, a["mih_order"], np.ascontiguousarray(query, dtype=np.uint64), max_distance
+            )
+            rows, qi, dist = (np.frombuffer(b, dtype=np.int64) for b in found)
+            return rows, qi, dist
         flips = _FLIPS if flips_needed == 1 else _FLIPS[:1]
         qchunks = _chunks(query)  # (16, q)
-        table = a.get("mih_table")
         rows_all = []
         for c in range(MIH_CHUNKS):
             probes = (qchunks[c][:, None] ^ flips[None, :]).reshape(-1)

@@ -103,6 +103,8 @@ class Shard:
     def compact(self) -> None:
         """Merge every segment into one, dropping tombstoned works and older copies of re-added ones."""
         self.reload()
+        if len(self.names) <= 1 and not self.tombstones:
+            return  # already one segment with nothing to drop
         old = list(self.names)
         name = f"seg-{secrets.token_hex(6)}"
         merge(self.segments, self.tombstones).save(self.directory / name)

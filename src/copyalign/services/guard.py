@@ -39,7 +39,7 @@ from sqlalchemy import func, select, update
 
 from copyalign.core import merkle
 from copyalign.core.authz import Action, Role, require
-from copyalign.core.content import decode_text, guess_kind, normalise_text, open_image
+from copyalign.core.content import decode_text, guess_kind, normalised_sha256, open_image
 from copyalign.core.guardrules import GuardAction, OutputHit, OutputRules, Reason, judge_output, strongest
 from copyalign.core.terms import PromptRules, Term, TermBase, TermKind, screen_prompt
 from copyalign.core.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
@@ -77,6 +77,7 @@ from copyalign.services.matching import (
     find_text,
     image_query,
     index_entry,
+    pixel_sha256,
 )
 from copyalign.services.parties import Principal
 from copyalign.store.models import BlockedOutput, GenerationTrace, GuardTerm, Party, Work
@@ -287,22 +288,32 @@ class GuardService(ServiceBase):
         return Verdict("prompt", "text", sha, verdict.decision, reasons)
 
     def check_output(
-        self, actor: Principal, content: str | bytes, *, kind: str | None = None, provider_id: str | None = None
+        self,
+        actor: Principal,
+        content: str | bytes | Image.Image,
+        *,
+        kind: str | None = None,
+        provider_id: str | None = None,
     ) -> Verdict:
         """Screen an output against the registry and the provider's blocklist.
 
-        ``provider_id`` is whose blocklist applies: the provider itself, or, for the operator, any one
-        provider (None: every provider's).
+        ``content`` is text, an encoded file, or, from a provider's own serving code, the generator's image
+        as it is in memory: then nothing is encoded or decoded, and the verdict's digest is that of the
+        pixels (:func:`pixel_sha256`), since there is no file yet. ``provider_id`` is whose blocklist
+        applies: the provider itself, or, for the operator, any one provider (None: every provider's).
         """
         own = actor.role is Role.PROVIDER and provider_id in (None, actor.party_id)
         require(actor.role, Action.GUARD_CHECK, owner=own)
         if actor.role is Role.PROVIDER:
             provider_id = actor.party_id
-        data = content.encode() if isinstance(content, str) else content
-        return self._check_output(data, kind, provider_id)[0]
+        return self._check_output(_output_bytes(content), kind, provider_id)[0]
 
-    def _check_output(self, data: bytes, kind: str | None, provider_id: str | None) -> tuple[Verdict, Any]:
+    def _check_output(
+        self, data: bytes | Image.Image, kind: str | None, provider_id: str | None
+    ) -> tuple[Verdict, Any]:
         """The verdict, and the decoded content (a str or an image) so delivery does not decode twice."""
+        if isinstance(data, Image.Image):
+            return self._check_pixels(data, kind, provider_id)
         if len(data) > self.limits.max_bytes:
             raise ContentTooLargeError(f"the output is {len(data)} bytes, over the limit of {self.limits.max_bytes}")
         kind = kind or guess_kind(data)
@@ -327,11 +338,31 @@ class GuardService(ServiceBase):
         decision, reasons = judge_output(hits, self.output_rules)
         return Verdict("output", kind, result.sha256, decision, reasons), decoded
 
+    def _check_pixels(self, img: Image.Image, kind: str | None, provider_id: str | None) -> tuple[Verdict, Any]:
+        if kind not in (None, "image"):
+            raise InvalidInputError(f"an in-memory image is checked as kind image, not {kind!r}", field="kind")
+        w, h = img.size
+        if w * h > self.limits.max_image_pixels:
+            raise ContentTooLargeError(
+                f"image is {w}x{h} = {w * h} pixels, over the limit of {self.limits.max_image_pixels}",
+                field="output",
+                code="image_too_large",
+            )
+        self.matching.maybe_refresh()
+        self._refresh_blocklist()
+        query = image_query(img)
+        sha = pixel_sha256(img)
+        result = self.matching.search_image(img, None, limit=50, query=query, sha=sha)
+        blocked = find_image(self.blocklist, img, sha, self.policy.matching, query=query)
+        hits = _hits(result) + self._blocklist_hits(blocked, provider_id)
+        decision, reasons = judge_output(hits, self.output_rules)
+        return Verdict("output", "image", result.sha256, decision, reasons), img
+
     # -- delivery --------------------------------------------------------------------------------------
     def deliver(
         self,
         actor: Principal,
-        output: str | bytes,
+        output: str | bytes | Image.Image,
         *,
         prompt: str | None = None,
         user: str = "",
@@ -341,13 +372,13 @@ class GuardService(ServiceBase):
         """Screen an output (and its prompt, when given), then label, watermark and trace it.
 
         A blocked output is not delivered (``content`` is None) but its trace is still kept: the provider
-        can show what it refused and why.
+        can show what it refused and why. An in-memory image is delivered as PNG.
         """
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
         verdicts: list[Verdict] = []
         if prompt is not None:
             verdicts.append(self._check_prompt(prompt))
-        data = output.encode() if isinstance(output, str) else output
+        data = _output_bytes(output)
         verdict, decoded = self._check_output(data, kind, actor.party_id)
         verdicts.append(verdict)
         return self._deliver(actor, data, decoded, verdict.kind, verdicts, prompt=prompt, user=user, model=model)
@@ -356,7 +387,7 @@ class GuardService(ServiceBase):
         self,
         actor: Principal,
         prompt: str,
-        generator: Callable[[str], str | bytes],
+        generator: Callable[[str], str | bytes | Image.Image],
         *,
         user: str = "",
         model: str = "",
@@ -366,15 +397,14 @@ class GuardService(ServiceBase):
         pv = self._check_prompt(prompt)
         if pv.decision is GuardAction.BLOCK:
             return self._record_blocked(actor, [pv], prompt=prompt, user=user, model=model)
-        out = generator(prompt)
-        data = out.encode() if isinstance(out, str) else out
+        data = _output_bytes(generator(prompt))
         ov, decoded = self._check_output(data, None, actor.party_id)
         return self._deliver(actor, data, decoded, ov.kind, [pv, ov], prompt=prompt, user=user, model=model)
 
     def _deliver(
         self,
         actor: Principal,
-        data: bytes,
+        data: bytes | Image.Image,
         decoded: Any,
         kind: str,
         verdicts: list[Verdict],
@@ -411,11 +441,17 @@ class GuardService(ServiceBase):
         )
 
     def _mark_image(
-        self, img: Image.Image, data: bytes, trace_id: str, label: labels.AigcLabel, marks: dict[str, bool]
+        self,
+        img: Image.Image,
+        data: bytes | Image.Image,
+        trace_id: str,
+        label: labels.AigcLabel,
+        marks: dict[str, bool],
     ) -> tuple[bytes, str]:
         """Visible mark, then the invisible watermark over the whole picture, then the metadata, then C2PA
-        (last, because its signature covers the bytes before it)."""
-        fmt = (Image.open(io.BytesIO(data)).format or "PNG").upper()
+        (last, because its signature covers the bytes before it). A JPEG stays a JPEG; anything else,
+        an in-memory image included, is delivered as PNG."""
+        fmt = "PNG" if isinstance(data, Image.Image) else (Image.open(io.BytesIO(data)).format or "PNG").upper()
         alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
         visible = labels.label_image(img.convert("RGB"), text=self.policy.guard.image_label)
         rgb = np.asarray(visible.convert("RGB"))
@@ -468,7 +504,7 @@ class GuardService(ServiceBase):
         actor: Principal,
         trace_id: str,
         kind: str,
-        output: bytes,
+        output: bytes | Image.Image,
         delivered: bytes | None,
         decision: GuardAction,
         verdicts: Sequence[Verdict],
@@ -479,6 +515,11 @@ class GuardService(ServiceBase):
     ) -> None:
         g = self.policy.guard
         now = self.clock.now()
+        if isinstance(output, Image.Image):  # kept as PNG, traced by the digest its check reported
+            output_sha = pixel_sha256(output).hex()
+            output = _png(output) if g.keep_content else b""
+        else:
+            output_sha = hashlib.sha256(output).hexdigest()
         user_ref = hmac.new(self._user_key, user.encode(), hashlib.sha256).hexdigest()[:32] if user else ""
         fields = {
             "id": trace_id,
@@ -487,7 +528,7 @@ class GuardService(ServiceBase):
             "kind": kind,
             "model": model[:200],
             "prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest() if prompt is not None else None,
-            "output_sha256": hashlib.sha256(output).hexdigest(),
+            "output_sha256": output_sha,
             "delivered_sha256": hashlib.sha256(delivered).hexdigest() if delivered is not None else None,
             "decision": decision.value,
             "reasons": [v.to_dict() for v in verdicts],
@@ -659,7 +700,7 @@ class GuardService(ServiceBase):
         kind = kind or guess_kind(data)
         norm: str | None = None
         if kind == "text":
-            norm = hashlib.sha256(normalise_text(decode_text(data, field="content")).encode()).hexdigest()
+            norm = normalised_sha256(decode_text(data, field="content")).hex()
         elif kind == "image":
             open_image(data, self.limits, field="content")
         else:
@@ -734,6 +775,16 @@ class GuardService(ServiceBase):
             )
             for r in rows
         ]
+
+
+def _output_bytes(content: str | bytes | Image.Image) -> bytes | Image.Image:
+    return content.encode() if isinstance(content, str) else content
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _hits(result: MatchResult) -> list[OutputHit]:

@@ -67,7 +67,7 @@ class Work(Base):
     revision: Mapped[int]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    log_index: Mapped[int] = mapped_column(BigInt)
+    log_index: Mapped[int] = mapped_column(BigInt, index=True)  # the match index refreshes past a watermark
 
 
 class WorkRevision(Base):
@@ -354,7 +354,7 @@ class BlockedOutput(Base):
     source: Mapped[str | None] = mapped_column(String(80))
     actor_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
-    log_index: Mapped[int] = mapped_column(BigInt)
+    log_index: Mapped[int] = mapped_column(BigInt, index=True)
 
 
 class GenerationTrace(Base):

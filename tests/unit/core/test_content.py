@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from copyalign.core.content import Limits, decode_text, fingerprint, normalise_text
+from copyalign.core.content import Limits, decode_text, fingerprint, normalise_text, normalised_sha256
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
 
 
@@ -84,3 +85,11 @@ def test_exif_orientation_is_applied() -> None:
     img.save(buf, "JPEG", exif=exif)
     fp = fingerprint(buf.getvalue(), Limits())
     assert (fp.width, fp.height) == (20, 40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_the_c_kernel_normalises_ascii_exactly_as_python(text: str) -> None:
+    # norm_sha256 is stored for every registered work: both paths must give the same digest
+    assert normalised_sha256(text) == hashlib.sha256(normalise_text(text).encode()).digest()
+    assert normalised_sha256(text + "\u2019") == hashlib.sha256(normalise_text(text + "\u2019").encode()).digest()

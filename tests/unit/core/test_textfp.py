@@ -153,3 +153,40 @@ def test_ascii_fast_path_agrees_with_the_general_path_on_any_ascii(pieces: list[
     tokens, spans = textfp.tokenize(text)
     assert np.array_equal(fast.token_hashes, textfp.hash_tokens(tokens))
     assert list(zip(fast.starts.tolist(), fast.ends.tolist(), strict=True)) == spans
+
+
+_KERNEL_PIECES = st.sampled_from(
+    [*WORDS, "Don't", "RIGHTS-holder", "1,000", "e.g.", "and/or"]
+    + list(" \n\t\r\x1c-_.,'/ab9Z")
+    + ["-\n", "--", "-\r\n  ", "x-\n\ny", " - "]
+    + list("\u2019\u201c\u201d\u2014\u2013\u2026\u00a0\u2009\u00ad\u200b\u00a9\u20ac\u2010\U0001f600")
+    + ["\u2010\n", "\u2010 \r\n", "café", "版权", "\U00020000", "\U000e0001"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_KERNEL_PIECES, max_size=60))
+def test_the_c_kernel_gives_the_numpy_fingerprint_exactly(pieces: list[str]) -> None:
+    # Fingerprints are persisted in indexes: the accelerated and the reference path must agree on every array,
+    # for ASCII text, for text the separator table maps, and for text that needs the general path.
+    text = "".join(pieces)
+    fast, ref = textfp.text_fingerprint(text), textfp.numpy_fingerprint(text)
+    for name in ("starts", "ends", "token_hashes", "kgrams", "winnowed"):
+        assert np.array_equal(getattr(fast, name), getattr(ref, name)), name
+    assert fast.characters == ref.characters
+
+
+def test_the_c_kernel_is_built_where_a_compiler_is() -> None:
+    # CI builds on a machine with gcc: a silent fallback there would hide a broken build behind slow scans.
+    import shutil
+
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert textfp.native is not None
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_c_kernel_gives_the_numpy_lsh_keys_exactly(seed: int) -> None:
+    sig = np.random.default_rng(seed).integers(0, 2**32, textfp.NUM_PERM, dtype=np.uint64).astype(np.uint32)
+    sig[: seed % textfp.NUM_PERM] = 7  # bands of equal values too
+    assert np.array_equal(textfp.lsh_keys(sig), textfp.numpy_lsh_keys(sig))

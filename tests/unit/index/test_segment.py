@@ -60,3 +60,34 @@ def test_image_probe_equals_a_full_scan_at_every_distance(
         assert dist.tolist() == full[rows, qi].tolist()
         found = {int(s.arrays["pdq_work"][r]) for r, q in zip(rows.tolist(), qi.tolist(), strict=True) if q == 0}
         assert set(range(32)) <= found and not found & set(range(32, 41))
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 5000])
+@pytest.mark.parametrize("max_hits", [0, 2])
+def test_directory_lookup_finds_every_equal_key_and_agrees_with_numpy(size: int, max_hits: int) -> None:
+    # Fingerprint, LSH and digest probes all go through this lookup: a key it missed is a copy not found.
+    rng = np.random.default_rng(size)
+    distinct = rng.integers(0, 2**64, size=size, dtype=np.uint64)
+    keys = np.sort(np.concatenate([distinct, distinct[: size // 3], distinct[: size // 7]]))  # some repeat
+    directory = segment._directory(keys)
+    needles = np.concatenate([distinct[::3], rng.integers(0, 2**64, size=50, dtype=np.uint64)])
+    owner, idx = segment._lookup(keys, directory, needles, max_hits)
+    want = [
+        (i, j)
+        for i, n in enumerate(needles.tolist())
+        if (hits := np.flatnonzero(keys == n)).size > 0 and (max_hits == 0 or hits.size <= max_hits)
+        for j in hits.tolist()
+    ]
+    assert list(zip(owner.tolist(), idx.tolist(), strict=True)) == want
+    ref = segment.numpy_lookup(keys, directory, needles, max_hits)
+    assert np.array_equal(ref[0], owner) and np.array_equal(ref[1], idx)
+
+
+def test_a_segment_saved_without_directories_gets_them_on_load(tmp_path: Path) -> None:
+    seg = _segment(np.random.default_rng(1), 50, [])
+    seg.save(tmp_path / "seg")
+    for name in segment.DIRECTORIES.values():
+        (tmp_path / "seg" / f"{name}.npy").unlink()
+    loaded = Segment.load(tmp_path / "seg")
+    sha = hashlib.sha256(b"7").digest()
+    assert loaded.exact(sha, None) == ([7], [])

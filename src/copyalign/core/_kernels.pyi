@@ -1,0 +1,16 @@
+"""Types of the optional C extension built from ``_kernels.c`` (see that file for what each computes)."""
+
+from typing import Any
+
+import numpy as np
+from typing_extensions import Buffer
+
+_Buf = Buffer | np.ndarray[Any, Any]
+
+def fingerprint(text: str, table: _Buf, /) -> tuple[bytes, bytes, bytes, bytes, bytes] | None: ...
+def normalise_ascii(text: str, /) -> bytes | None: ...
+def lsh_keys(signature: _Buf, /) -> bytes: ...
+def lookup(keys: _Buf, directory: _Buf, needles: _Buf, max_hits: int, /) -> tuple[bytes, bytes]: ...
+def mih_search(
+    pdq: _Buf, table: _Buf, order: _Buf, query: _Buf, max_distance: int, /
+) -> tuple[bytes, bytes, bytes]: ...
