@@ -1,4 +1,4 @@
-/* Compiled kernels for the hot loops of text matching, where numpy's per-call and per-temporary costs
+/* Compiled kernels for the hot loops of matching, where numpy's per-call and per-temporary costs
  * dominate: the corpus scanner calls them once per document, the guard once per output.
  *
  * - fingerprint: textfp.text_fingerprint's tokens, token hashes, k-grams and winnowing in one pass, for
@@ -15,6 +15,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch(p)
 #define POPCOUNT64(x) __builtin_popcountll(x)
@@ -26,9 +30,6 @@ static int POPCOUNT64(uint64_t x) {
     return n;
 }
 #endif
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* These constants are part of textfp.FINGERPRINT_VERSION: changing one changes every fingerprint. */
 #define POLY_P 0x9FB21C651E98DF25ULL

@@ -50,14 +50,16 @@ def test_image_probe_equals_a_full_scan_at_every_distance(
     loaded = Segment.load(tmp_path / "seg")
     assert ("mih_table" in loaded.arrays) is table
     for s in (seg, loaded):
-        rows, qi, dist = s.image_candidates(query, 31)
         pdq = np.asarray(s.arrays["pdq"])
         full = np.bitwise_count(pdq[:, None, :] ^ query[None, :, :]).sum(axis=2)
-        want_rows, want_qi = np.nonzero(full <= 31)
-        assert sorted(zip(rows.tolist(), qi.tolist(), strict=True)) == sorted(
-            zip(want_rows.tolist(), want_qi.tolist(), strict=True)
-        )
-        assert dist.tolist() == full[rows, qi].tolist()
+        for radius in (0, 15, 16, 31):  # below 16 no chunk needs a flipped probe
+            rows, qi, dist = s.image_candidates(query, radius)
+            want_rows, want_qi = np.nonzero(full <= radius)
+            assert sorted(zip(rows.tolist(), qi.tolist(), strict=True)) == sorted(
+                zip(want_rows.tolist(), want_qi.tolist(), strict=True)
+            )
+            assert dist.tolist() == full[rows, qi].tolist()
+        rows, qi, dist = s.image_candidates(query, 31)
         found = {int(s.arrays["pdq_work"][r]) for r, q in zip(rows.tolist(), qi.tolist(), strict=True) if q == 0}
         assert set(range(32)) <= found and not found & set(range(32, 41))
 
