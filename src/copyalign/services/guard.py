@@ -306,7 +306,7 @@ class GuardService(ServiceBase):
         require(actor.role, Action.GUARD_CHECK, owner=own)
         if actor.role is Role.PROVIDER:
             provider_id = actor.party_id
-        return self._check_output(_output_bytes(content), kind, provider_id)[0]
+        return self._check_output(_as_output(content), kind, provider_id)[0]
 
     def _check_output(
         self, data: bytes | Image.Image, kind: str | None, provider_id: str | None
@@ -378,7 +378,7 @@ class GuardService(ServiceBase):
         verdicts: list[Verdict] = []
         if prompt is not None:
             verdicts.append(self._check_prompt(prompt))
-        data = _output_bytes(output)
+        data = _as_output(output)
         verdict, decoded = self._check_output(data, kind, actor.party_id)
         verdicts.append(verdict)
         return self._deliver(actor, data, decoded, verdict.kind, verdicts, prompt=prompt, user=user, model=model)
@@ -397,7 +397,7 @@ class GuardService(ServiceBase):
         pv = self._check_prompt(prompt)
         if pv.decision is GuardAction.BLOCK:
             return self._record_blocked(actor, [pv], prompt=prompt, user=user, model=model)
-        data = _output_bytes(generator(prompt))
+        data = _as_output(generator(prompt))
         ov, decoded = self._check_output(data, None, actor.party_id)
         return self._deliver(actor, data, decoded, ov.kind, [pv, ov], prompt=prompt, user=user, model=model)
 
@@ -777,7 +777,7 @@ class GuardService(ServiceBase):
         ]
 
 
-def _output_bytes(content: str | bytes | Image.Image) -> bytes | Image.Image:
+def _as_output(content: str | bytes | Image.Image) -> bytes | Image.Image:
     return content.encode() if isinstance(content, str) else content
 
 
