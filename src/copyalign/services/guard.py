@@ -312,23 +312,35 @@ class GuardService(ServiceBase):
         self, data: bytes | Image.Image, kind: str | None, provider_id: str | None
     ) -> tuple[Verdict, Any]:
         """The verdict, and the decoded content (a str or an image) so delivery does not decode twice."""
-        if isinstance(data, Image.Image):
-            return self._check_pixels(data, kind, provider_id)
-        if len(data) > self.limits.max_bytes:
-            raise ContentTooLargeError(f"the output is {len(data)} bytes, over the limit of {self.limits.max_bytes}")
-        kind = kind or guess_kind(data)
+        pixels = data if isinstance(data, Image.Image) else None  # the generator's image, not a file yet
+        raw = data if isinstance(data, bytes) else b""
+        if pixels is not None:
+            if kind not in (None, "image"):
+                raise InvalidInputError(f"an in-memory image is checked as kind image, not {kind!r}", field="kind")
+            w, h = pixels.size
+            if w * h > self.limits.max_image_pixels:
+                raise ContentTooLargeError(
+                    f"image is {w}x{h} = {w * h} pixels, over the limit of {self.limits.max_image_pixels}",
+                    field="output",
+                    code="image_too_large",
+                )
+            kind = "image"
+        elif len(raw) > self.limits.max_bytes:
+            raise ContentTooLargeError(f"the output is {len(raw)} bytes, over the limit of {self.limits.max_bytes}")
+        kind = kind or guess_kind(raw)
         self.matching.maybe_refresh()
         self._refresh_blocklist()
         if kind == "text":
-            text = decode_text(data, field="output")
-            q = TextQuery.of(text, data)
-            result = self.matching.search_text(text, data, limit=50, query=q)
+            text = decode_text(raw, field="output")
+            q = TextQuery.of(text, raw)
+            result = self.matching.search_text(text, raw, limit=50, query=q)
             blocked = find_text(self.blocklist, q, self.policy.matching)
             decoded: Any = text
         elif kind == "image":
-            img, _ = open_image(data, self.limits, field="output")
+            img = pixels if pixels is not None else open_image(raw, self.limits, field="output")[0]
             query = image_query(img)
-            result = self.matching.search_image(img, data, limit=50, query=query)
+            # without a file, search_image digests the pixels (pixel_sha256)
+            result = self.matching.search_image(img, None if pixels is not None else raw, limit=50, query=query)
             sha = bytes.fromhex(result.sha256)
             blocked = find_image(self.blocklist, img, sha, self.policy.matching, query=query)
             decoded = img
@@ -337,26 +349,6 @@ class GuardService(ServiceBase):
         hits = _hits(result) + self._blocklist_hits(blocked, provider_id)
         decision, reasons = judge_output(hits, self.output_rules)
         return Verdict("output", kind, result.sha256, decision, reasons), decoded
-
-    def _check_pixels(self, img: Image.Image, kind: str | None, provider_id: str | None) -> tuple[Verdict, Any]:
-        if kind not in (None, "image"):
-            raise InvalidInputError(f"an in-memory image is checked as kind image, not {kind!r}", field="kind")
-        w, h = img.size
-        if w * h > self.limits.max_image_pixels:
-            raise ContentTooLargeError(
-                f"image is {w}x{h} = {w * h} pixels, over the limit of {self.limits.max_image_pixels}",
-                field="output",
-                code="image_too_large",
-            )
-        self.matching.maybe_refresh()
-        self._refresh_blocklist()
-        query = image_query(img)
-        sha = pixel_sha256(img)
-        result = self.matching.search_image(img, None, limit=50, query=query, sha=sha)
-        blocked = find_image(self.blocklist, img, sha, self.policy.matching, query=query)
-        hits = _hits(result) + self._blocklist_hits(blocked, provider_id)
-        decision, reasons = judge_output(hits, self.output_rules)
-        return Verdict("output", "image", result.sha256, decision, reasons), img
 
     # -- delivery --------------------------------------------------------------------------------------
     def deliver(
