@@ -1,7 +1,7 @@
 """The optional C accelerator of the text fingerprint (``copyalign.core._kernels``).
 
 Everything else is configured in pyproject.toml. The extension is optional: where no C compiler is found
-the build goes on without it and ``copyalign.core.textfp`` uses its numpy implementation, which gives
+the build goes on without it and ``copyalign.core.matching.textfp`` uses its numpy implementation, which gives
 identical fingerprints (tests/unit/core/test_textfp_kernel.py checks both against each other).
 """
 

@@ -3,7 +3,7 @@
 Works are spread over holders by a power law (a few publishers hold many works, most authors a few). The
 period holds five paid usage reports with per-work measures (token counts) covering 1,000,000, 600,000,
 300,000, 100,000 and 50,000 works, and one blanket report without measures, split equally over its
-notice's 200,000 licensed works. ``copyalign.core.distribution.distribute`` allocates exactly (fractions,
+notice's 200,000 licensed works. ``copyalign.core.licensing.distribution.distribute`` allocates exactly (fractions,
 one largest-remainder pass); the peer is what a spreadsheet or a pandas script does: float64 shares,
 rounded per work. Both run on the same input in the same process; the table reports time, peak memory
 (ru_maxrss, the whole process) and how far each lands from the distributable amount.
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.core.distribution import Contribution, distribute  # noqa: E402
+from copyalign.core.licensing.distribution import Contribution, distribute  # noqa: E402
 from copyalign.core.money import Money  # noqa: E402
 
 ADMIN_SHARE = Decimal("0.10")
@@ -81,7 +81,7 @@ def service_run(
     from sqlalchemy import insert
 
     from copyalign.context import connect
-    from copyalign.services.ledger import Event
+    from copyalign.services.log.ledger import Event
     from copyalign.settings import Settings
     from copyalign.store.models import Invoice, Notice, NoticeWork, Party, UsageLine, UsageReport, Work
 

@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
 from copyalign.context import connect  # noqa: E402
 from copyalign.policy import load_policy  # noqa: E402
-from copyalign.services.works import WorkInput  # noqa: E402
+from copyalign.services.registry.works import WorkInput  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
 from matching_speed import WordModel  # noqa: E402
 from scan_throughput import shakespeare  # noqa: E402
@@ -274,7 +274,7 @@ def main() -> None:
     print("http", pct(http_text_t), pct(http_image_t), flush=True)
 
     # -- watermark and delivery, timed apart -----------------------------------------------------------
-    from copyalign.core.watermark import embed_watermark
+    from copyalign.core.guard.watermark import embed_watermark
 
     pixels = [np.asarray(Image.open(io.BytesIO(d)).convert("RGB")) for d in img_clean[:50]]
     embed_t, _ = timed(lambda p: embed_watermark(p, b"\x01" * 8, key=b"k" * 32), pixels)

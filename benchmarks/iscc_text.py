@@ -26,7 +26,7 @@ import iscc_core
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.core.iscc import soft_hash_text, text_code, text_collapse  # noqa: E402
+from copyalign.core.registry.iscc import soft_hash_text, text_code, text_collapse  # noqa: E402
 
 WORK_BYTES = 10_000
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"

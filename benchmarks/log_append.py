@@ -30,9 +30,9 @@ from sqlalchemy import select  # noqa: E402
 
 from _machine import fresh_database, machine_info  # noqa: E402
 from copyalign.clock import SystemClock  # noqa: E402
-from copyalign.core import merkle  # noqa: E402
-from copyalign.core.checkpoint import Ed25519Signer, generate_key  # noqa: E402
-from copyalign.services.ledger import Event, Ledger  # noqa: E402
+from copyalign.core.log import merkle  # noqa: E402
+from copyalign.core.log.checkpoint import Ed25519Signer, generate_key  # noqa: E402
+from copyalign.services.log.ledger import Event, Ledger  # noqa: E402
 from copyalign.store.db import Store  # noqa: E402
 from copyalign.store.models import Checkpoint as CheckpointRow  # noqa: E402
 from copyalign.store.models import LogEntry  # noqa: E402

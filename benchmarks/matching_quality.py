@@ -46,8 +46,8 @@ from PIL import Image, ImageDraw, ImageEnhance
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
 from copyalign.context import connect  # noqa: E402
-from copyalign.core.imagefp import PDQ_MIN_QUALITY, hash_image  # noqa: E402
-from copyalign.services.works import WorkInput  # noqa: E402
+from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY, hash_image  # noqa: E402
+from copyalign.services.registry.works import WorkInput  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"

@@ -19,7 +19,7 @@ rounds, ratios are peer time / copyalign time, above 1 when copyalign is faster)
    Shakespeare's words by a bigram chain (``--text-model bigram``: Shakespeare's Zipf word frequencies *and*
    its common phrases, so stock k-grams collide as in real text; ``unigram`` draws words independently).
    Registries are built the way the index grows: chunks of works are fingerprinted and built into segments
-   in a process pool, merged into one segment (``copyalign.index.shard.merge``), saved and loaded
+   in a process pool, merged into one segment (``copyalign.services.matching.shard.merge``), saved and loaded
    memory-mapped. The timed query is the engine path of ``MatchService.search_text`` on that segment (SHA-256
    and normalised SHA-256 probes, fingerprint, MinHash near-duplicate probe, winnowed-fingerprint hits,
    grouping by work, verification by ``passages`` with ``min_run=K``, ``max_gap=MAX_GAP``, passages of at
@@ -65,9 +65,9 @@ from datasketch import MinHash
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.core import textfp  # noqa: E402
 from copyalign.core.content import normalise_text  # noqa: E402
-from copyalign.core.imagefp import (  # noqa: E402
+from copyalign.core.matching import textfp  # noqa: E402
+from copyalign.core.matching.imagefp import (  # noqa: E402
     PDQ_MIN_QUALITY,
     ImageHash,
     hash_image,
@@ -75,9 +75,9 @@ from copyalign.core.imagefp import (  # noqa: E402
     registered_hashes,
 )
 from copyalign.core.policy import MatchingSection  # noqa: E402
-from copyalign.index.segment import IndexedWork, Segment, pdq_words  # noqa: E402
-from copyalign.index.shard import merge  # noqa: E402
-from copyalign.services.matching import MAX_GAP, MAX_POSTINGS, TextQuery, probe_text  # noqa: E402
+from copyalign.services.matching.segment import IndexedWork, Segment, pdq_words  # noqa: E402
+from copyalign.services.matching.service import MAX_GAP, MAX_POSTINGS, TextQuery, probe_text  # noqa: E402
+from copyalign.services.matching.shard import merge  # noqa: E402
 from iscc_text import chunks  # noqa: E402
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
@@ -607,7 +607,7 @@ def latency(seg: Segment, queries: list[tuple[str, set[int]]]) -> dict[str, Any]
 def end_to_end(model: WordModel, size: int, work_bytes: int, queries_n: int, tmp: Path) -> dict[str, Any]:
     """Register ``size`` works through the API, index them, and time ``match_text`` beside the engine path."""
     from copyalign.context import connect
-    from copyalign.services.works import WorkInput
+    from copyalign.services.registry.works import WorkInput
     from copyalign.settings import Settings
 
     words = model.words_for(work_bytes)

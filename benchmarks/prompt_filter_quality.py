@@ -1,4 +1,4 @@
-"""Prompt filter quality and speed: ``copyalign.core.terms`` on the labelled prompt set, and at 100,000 terms.
+"""Prompt filter quality and speed: ``copyalign.core.guard.terms`` on the labelled prompt set, and at 100,000 terms.
 
 Quality. The term base is ``data/prompts/terms.json`` (90 invented titles, characters and protected creators,
 with aliases and Chinese names); the prompts are ``data/prompts/prompts.jsonl`` (written by
@@ -37,8 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.core.guardrules import strongest  # noqa: E402
-from copyalign.core.terms import (  # noqa: E402
+from copyalign.core.guard.rules import strongest  # noqa: E402
+from copyalign.core.guard.terms import (  # noqa: E402
     IntentKind,
     PromptRules,
     Term,

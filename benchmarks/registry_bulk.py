@@ -23,7 +23,7 @@ import iscc_core
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import fresh_database, machine_info  # noqa: E402
 from copyalign.context import connect  # noqa: E402
-from copyalign.services.manifest import read_manifest  # noqa: E402
+from copyalign.services.registry.manifest import read_manifest  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def run_backend(backend: str, manifest: Path, workers: int, tmp: Path) -> dict[s
 
 
 def peer_text_code(texts: list[str], sample: int = 500) -> dict[str, float]:
-    from copyalign.core.iscc import text_code
+    from copyalign.core.registry.iscc import text_code
 
     subset = texts[:sample]
     t0 = time.perf_counter()

@@ -44,9 +44,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
 from copyalign.context import connect  # noqa: E402
-from copyalign.core import textfp  # noqa: E402
+from copyalign.core.matching import textfp  # noqa: E402
 from copyalign.policy import load_policy  # noqa: E402
-from copyalign.services.works import WorkInput  # noqa: E402
+from copyalign.services.registry.works import WorkInput  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
 from matching_speed import WordModel  # noqa: E402
 

@@ -51,7 +51,7 @@ from sklearn.datasets import load_sample_images
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.core import watermark as wm  # noqa: E402
+from copyalign.core.guard import watermark as wm  # noqa: E402
 
 SKIMAGE_PHOTOS = (
     "astronaut",

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign, connect
-from copyalign.core.checkpoint import Ed25519Signer, generate_key
+from copyalign.core.log.checkpoint import Ed25519Signer, generate_key
 from copyalign.policy import load_policy
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 from copyalign.settings import Settings
 from copyalign.store.blobs import MemoryBlobStore
 

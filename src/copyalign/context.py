@@ -19,24 +19,24 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from copyalign.clock import Clock, SystemClock
-from copyalign.core.checkpoint import Ed25519Signer, Signer, generate_key
+from copyalign.core.log.checkpoint import Ed25519Signer, Signer, generate_key
 from copyalign.core.policy import PolicyProfile
-from copyalign.embeddings import Embedder, load_embedder
 from copyalign.errors import ConfigurationError
-from copyalign.index.matchindex import MatchIndex
 from copyalign.policy import load_policy
-from copyalign.services.audit import AuditService
+from copyalign.services.audit.service import AuditService
 from copyalign.services.base import Deps, ServiceBase
-from copyalign.services.guard import GuardService, load_or_create_secret
-from copyalign.services.ledger import Ledger
-from copyalign.services.licensing import LicensingService
-from copyalign.services.lookup import LookupService
-from copyalign.services.matching import MatchService
-from copyalign.services.notices import NoticeService
-from copyalign.services.parties import PartyService
-from copyalign.services.preferences import PreferenceService
-from copyalign.services.scan import ScanService
-from copyalign.services.works import WorkService
+from copyalign.services.guard.service import GuardService, load_or_create_secret
+from copyalign.services.licensing.notices import NoticeService
+from copyalign.services.licensing.royalties import LicensingService
+from copyalign.services.log.ledger import Ledger
+from copyalign.services.matching.embeddings import Embedder, load_embedder
+from copyalign.services.matching.index import MatchIndex
+from copyalign.services.matching.service import MatchService
+from copyalign.services.registry.lookup import LookupService
+from copyalign.services.registry.parties import PartyService
+from copyalign.services.registry.preferences import PreferenceService
+from copyalign.services.registry.works import WorkService
+from copyalign.services.scan.service import ScanService
 from copyalign.settings import Settings
 from copyalign.store.blobs import BlobStore, DirectoryBlobStore
 from copyalign.store.db import Store

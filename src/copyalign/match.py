@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from copyalign.context import Copyalign
 from copyalign.errors import CopyalignError, NotFoundError
-from copyalign.services.matching import MatchResult, Span, WorkMatch
-from copyalign.services.parties import Principal
+from copyalign.services.matching.service import MatchResult, Span, WorkMatch
+from copyalign.services.registry.parties import Principal
 
 
 def _actor(ca: Copyalign, actor: Principal | None) -> Principal:

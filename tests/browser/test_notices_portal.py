@@ -12,10 +12,10 @@ import pytest
 
 from copyalign.clock import FakeClock
 from copyalign.context import connect
-from copyalign.core.checkpoint import Ed25519Signer, generate_key
-from copyalign.services.licensing import UsageInput
-from copyalign.services.notices import NoticeInput
-from copyalign.services.works import WorkInput
+from copyalign.core.log.checkpoint import Ed25519Signer, generate_key
+from copyalign.services.licensing.notices import NoticeInput
+from copyalign.services.licensing.royalties import UsageInput
+from copyalign.services.registry.works import WorkInput
 from copyalign.settings import Settings
 from tests.browser.conftest import serving
 from tests.conftest import make_party

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from copyalign.context import Copyalign, connect
-from copyalign.core.checkpoint import Ed25519Signer, generate_key
+from copyalign.core.log.checkpoint import Ed25519Signer, generate_key
 from copyalign.settings import Settings
 from tests.browser.conftest import serving
 from tests.conftest import make_party

@@ -9,7 +9,7 @@ from PIL import Image
 
 from copyalign.api.app import create_app
 from copyalign.context import Copyalign
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 from tests.conftest import make_party
 
 

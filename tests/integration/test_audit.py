@@ -13,12 +13,12 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from typer.testing import CliRunner
 
-from copyalign.audit.tinylm import train_tokenizer
 from copyalign.cli.main import app
 from copyalign.context import Copyalign
 from copyalign.errors import InvalidInputError, ModelLoadError, NotFoundError, PermissionDeniedError
-from copyalign.services.preferences import PreferenceInput
-from copyalign.services.works import WorkInput
+from copyalign.services.audit.tinylm import train_tokenizer
+from copyalign.services.registry.preferences import PreferenceInput
+from copyalign.services.registry.works import WorkInput
 from copyalign.store.blobs import DirectoryBlobStore
 from tests.conftest import make_party
 from tests.unit.audit.tinymodel import CANARY_ARGS, CANARY_SEED, early_checkpoint, tiny_corpus, tiny_model

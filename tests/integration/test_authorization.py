@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from copyalign.context import Copyalign
 from copyalign.core.authz import Action, Role, allowed
 from copyalign.errors import PermissionDeniedError
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 from tests.conftest import make_party
 from tests.integration.conftest import auth
 
@@ -27,7 +27,7 @@ def world(ca: Copyalign, op_key: str) -> dict:
     for role in ROLES[1:]:
         principals[role], keys[role] = make_party(ca, op, role.value)
     other, other_key = make_party(ca, op, "rights_holder", "Other Holder")
-    from copyalign.services.works import WorkInput
+    from copyalign.services.registry.works import WorkInput
 
     theirs = ca.works.register(other, WorkInput(data=b"someone else's poem, line one", title="Theirs"))
     other_developer, _ = make_party(ca, op, "developer", "Other Developer")
@@ -42,7 +42,7 @@ def world(ca: Copyalign, op_key: str) -> dict:
 
 
 def _own_work(ca: Copyalign, p: Principal) -> str | None:
-    from copyalign.services.works import WorkInput
+    from copyalign.services.registry.works import WorkInput
 
     if not allowed(p.role, Action.WORK_REGISTER, owner=True):
         return None
@@ -91,7 +91,7 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
 
 def _notice(ca: Copyalign, world: dict, developer: Principal, works: list[str], *, stage: str) -> str:
     """A notice by ``developer`` over ``works``, taken to ``stage``: draft, open or finalised."""
-    from copyalign.services.notices import NoticeInput
+    from copyalign.services.licensing.notices import NoticeInput
 
     nid = ca.notices.create(developer, NoticeInput("Model", "train-ai", "commercial", "default", works)).id
     if stage in ("open", "finalised"):
@@ -105,7 +105,7 @@ def _notice(ca: Copyalign, world: dict, developer: Principal, works: list[str], 
 def _invoice(ca: Copyalign, world: dict, developer: Principal, *, paid: bool = False) -> str:
     from datetime import timedelta
 
-    from copyalign.services.licensing import UsageInput
+    from copyalign.services.licensing.royalties import UsageInput
 
     nid = _notice(ca, world, developer, [world["theirs"]], stage="finalised")
     now = ca.clock.now()

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from copyalign.context import Copyalign
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 from tests.integration.conftest import auth, png
 
 

@@ -150,7 +150,7 @@ def test_policy_commands(cli, tmp_path: Path) -> None:
 
 
 def test_demo_seed_is_idempotent(ca) -> None:  # type: ignore[no-untyped-def]
-    from copyalign.demo import seed
+    from copyalign.cli.demo import seed
 
     party = ca.parties.create(None, name="CMO", role="operator")
     ca.parties.issue_key(None, party.id)
@@ -183,8 +183,8 @@ def test_notices_close_due_from_the_cli_and_distribute_refuses_an_empty_period(
 
     from copyalign.clock import FakeClock
     from copyalign.context import connect
-    from copyalign.services.notices import NoticeInput
-    from copyalign.services.works import WorkInput
+    from copyalign.services.licensing.notices import NoticeInput
+    from copyalign.services.registry.works import WorkInput
     from copyalign.settings import Settings
     from tests.conftest import make_party
 

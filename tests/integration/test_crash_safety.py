@@ -38,8 +38,8 @@ from typer.testing import CliRunner
 
 from copyalign.cli.main import app
 from copyalign.context import connect
-from copyalign.core import merkle
-from copyalign.services.ledger import SignedCheckpoint
+from copyalign.core.log import merkle
+from copyalign.services.log.ledger import SignedCheckpoint
 from copyalign.settings import Settings
 from copyalign.store.models import LogEntry, LogState, Work
 

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 
 from copyalign.cli.main import app
 from copyalign.context import Copyalign
-from copyalign.core import merkle
-from copyalign.core.guardrules import GuardAction
+from copyalign.core.guard.rules import GuardAction
+from copyalign.core.log import merkle
 from copyalign.errors import ContentTooLargeError, InvalidInputError, NotFoundError, PermissionDeniedError
-from copyalign.services.parties import Principal
-from copyalign.services.works import WorkInput
+from copyalign.services.registry.parties import Principal
+from copyalign.services.registry.works import WorkInput
 from copyalign.store.models import GenerationTrace, LogEntry
 from tests.conftest import make_party
 from tests.integration.conftest import auth
@@ -421,7 +421,7 @@ def test_an_image_too_small_for_the_watermark_is_still_labelled_and_traced(ca: C
 
 
 def test_with_a_signing_identity_delivered_images_carry_a_c2pa_manifest(ca: Copyalign, world: dict) -> None:
-    from copyalign.guard import c2pa
+    from copyalign.services.guard import c2pa
 
     c2pa.make_signing_identity(ca.settings.c2pa_dir, organisation="Pixel Foundry AI")
     d = ca.guard.deliver(world["provider"], _photo("rocket", 256))

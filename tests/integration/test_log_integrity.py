@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from copyalign.context import Copyalign
 from copyalign.errors import VerificationError
-from copyalign.services.ledger import Event
-from copyalign.services.logbundle import verify_store
+from copyalign.services.log.bundle import verify_store
+from copyalign.services.log.ledger import Event
 from copyalign.store.models import LogEntry, LogNode
 
 

@@ -17,11 +17,11 @@ from copyalign import match
 from copyalign.cli.main import app
 from copyalign.context import Copyalign, connect
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
-from copyalign.index.matchindex import MatchIndex
-from copyalign.services.matching import MatchService
-from copyalign.services.parties import Principal
-from copyalign.services.preferences import PreferenceInput
-from copyalign.services.works import WorkInput
+from copyalign.services.matching.index import MatchIndex
+from copyalign.services.matching.service import MatchService
+from copyalign.services.registry.parties import Principal
+from copyalign.services.registry.preferences import PreferenceInput
+from copyalign.services.registry.works import WorkInput
 from tests.integration.conftest import auth
 
 ZH_SEED = Path(__file__).resolve().parents[1] / "data" / "zh_seed_excerpt.txt"  # from ../shared/seeds/002
@@ -170,7 +170,7 @@ def test_a_bulk_refresh_leaves_one_segment_and_finds_every_batch(
 ) -> None:
     # Queries probe every segment: a refresh that indexed several batches merges them, so a bulk load does
     # not leave the guard's latency path probing one segment per batch.
-    from copyalign.services import matching
+    from copyalign.services.matching import service as matching
 
     monkeypatch.setattr(matching, "REFRESH_BATCH", 2)
     ids = [_register(ca, op, f"{HAMLET} Variant number {i}.".encode(), f"v{i}", "text") for i in range(5)]

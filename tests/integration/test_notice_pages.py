@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign
-from copyalign.services.licensing import UsageInput
-from copyalign.services.notices import NoticeInput
-from copyalign.services.works import WorkInput
+from copyalign.services.licensing.notices import NoticeInput
+from copyalign.services.licensing.royalties import UsageInput
+from copyalign.services.registry.works import WorkInput
 from tests.conftest import make_party
 from tests.integration.test_portal_pages import signin
 

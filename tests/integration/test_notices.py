@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign
-from copyalign.core import merkle
+from copyalign.core.log import merkle
 from copyalign.store.models import Allocation, ExclusionList, Notice, NoticeWork, Objection, UsageReport
 from tests.conftest import make_party
 from tests.integration.conftest import auth

@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from copyalign.context import Copyalign
-from copyalign.services.parties import Principal
-from copyalign.services.works import WorkInput
+from copyalign.services.registry.parties import Principal
+from copyalign.services.registry.works import WorkInput
 from copyalign.web import pages
 from tests.conftest import make_party
 

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign
-from copyalign.core import merkle
-from copyalign.services.ledger import format_time
-from copyalign.services.parties import Principal
+from copyalign.core.log import merkle
+from copyalign.services.log.ledger import format_time
+from copyalign.services.registry.parties import Principal
 from tests.integration.conftest import auth, png
 
 TEXT = "Whan that Aprille with his shoures soote the droghte of March hath perced to the roote. " * 5

@@ -25,13 +25,13 @@ from typer.testing import CliRunner
 from copyalign.cli.main import app
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign
-from copyalign.core import merkle
+from copyalign.core.log import merkle
 from copyalign.errors import InvalidInputError, PermissionDeniedError
-from copyalign.scan.outputs import file_sha256
-from copyalign.scan.sites import fetch_site, hosts_of
-from copyalign.services.notices import NoticeInput
-from copyalign.services.preferences import PreferenceInput
-from copyalign.services.works import WorkInput
+from copyalign.services.licensing.notices import NoticeInput
+from copyalign.services.registry.preferences import PreferenceInput
+from copyalign.services.registry.works import WorkInput
+from copyalign.services.scan.outputs import file_sha256
+from copyalign.services.scan.sites import fetch_site, hosts_of
 from tests.conftest import make_party
 
 

@@ -19,11 +19,11 @@ from PIL import Image
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign, connect
-from copyalign.core.checkpoint import Ed25519Signer
-from copyalign.embeddings import Embedder, SentenceEmbedder, load_embedder
+from copyalign.core.log.checkpoint import Ed25519Signer
 from copyalign.errors import ConfigurationError
 from copyalign.policy import load_policy
-from copyalign.services.works import WorkInput
+from copyalign.services.matching.embeddings import Embedder, SentenceEmbedder, load_embedder
+from copyalign.services.registry.works import WorkInput
 from copyalign.settings import Settings
 from tests.integration.test_matching import HAMLET, OTHER
 

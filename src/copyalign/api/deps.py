@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from copyalign.context import Copyalign
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 
 COOKIE = "copyalign_key"
 

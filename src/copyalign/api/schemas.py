@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from copyalign.services.ledger import Receipt, format_time
-from copyalign.services.parties import PartyView
-from copyalign.services.works import WorkView
+from copyalign.services.log.ledger import Receipt, format_time
+from copyalign.services.registry.parties import PartyView
+from copyalign.services.registry.works import WorkView
 
 
 class Input(BaseModel):

@@ -15,13 +15,15 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 from copyalign.settings import Settings
 
-err = Console(stderr=True)
+# soft_wrap: a message (a path, a key) is never broken across lines, whatever the terminal width
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # keys and digests must stay on one line to be copied
 
 
@@ -49,7 +51,8 @@ def emit(obj: dict[str, Any]) -> None:
 def fail(exc: CopyalignError, as_json: bool) -> NoReturn:
     if as_json:
         emit({"error": exc.to_dict()})
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    # the message is plain text, never Rich markup: "pip install 'copyalign[c2pa]'" must print as written
+    err.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
     raise typer.Exit(1)
 
 

@@ -17,10 +17,10 @@ from copyalign.cli.common import emit, handled, open_ca, operator, out
 from copyalign.context import Copyalign
 from copyalign.core.authz import Role
 from copyalign.errors import InvalidInputError, NotFoundError
-from copyalign.services.parties import Principal
+from copyalign.services.registry.parties import Principal
 
 if TYPE_CHECKING:
-    from copyalign.guard.results import Verdict
+    from copyalign.services.guard.results import Verdict
 
 guard_app = typer.Typer(
     help="Screen prompts and outputs; curate the term base and the blocklist.", no_args_is_help=True

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
-from copyalign.core import merkle
-from copyalign.core.checkpoint import open_note
+from copyalign.core.log import merkle
+from copyalign.core.log.checkpoint import open_note
 from copyalign.errors import NotFoundError
-from copyalign.services.logbundle import export_bundle, verify_bundle, verify_store
-from copyalign.services.preferences import prove_preferences
+from copyalign.services.log.bundle import export_bundle, verify_bundle, verify_store
+from copyalign.services.registry.preferences import prove_preferences
 
 app = typer.Typer(help="The transparency log: checkpoints, proofs, export, verify.", no_args_is_help=True)
 proof = typer.Typer(help="Inclusion and consistency proofs.", no_args_is_help=True)

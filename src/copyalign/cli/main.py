@@ -66,7 +66,7 @@ def _init(ctx: typer.Context, operator_name: str) -> tuple[Copyalign, str | None
 
 def _c2pa_identity(ca: Copyalign, organisation: str) -> None:
     """With the ``c2pa`` extra, the certificate that signs the guard's C2PA manifests (made once, offline)."""
-    from copyalign.guard import c2pa
+    from copyalign.services.guard import c2pa
 
     if c2pa.available() and not (ca.settings.c2pa_dir / c2pa.CERT_FILE).exists():
         c2pa.make_signing_identity(ca.settings.c2pa_dir, organisation=organisation)
@@ -122,7 +122,7 @@ def serve(
         if secret:
             out.print(f"operator key  [bold]{secret}[/]  (shown once: keep it safe)")
         if demo:
-            from copyalign.demo import seed
+            from copyalign.cli.demo import seed
 
             reg = seed(ca, operator(ca))
             out.print(f"demo rights holder {reg.holder_id} with {reg.works} works; sign in with [bold]{reg.api_key}[/]")

@@ -97,8 +97,8 @@ def fetch(
     import httpx
 
     from copyalign.errors import CorruptShardError
-    from copyalign.scan.readers import list_corpus, read_shard
-    from copyalign.scan.sites import fetch_site, hosts_of
+    from copyalign.services.scan.readers import list_corpus, read_shard
+    from copyalign.services.scan.sites import fetch_site, hosts_of
 
     with handled(as_json):
         ca = open_ca(ctx)

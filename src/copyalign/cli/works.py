@@ -13,12 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
-from copyalign.core.preferences import Purpose
+from copyalign.core.registry.preferences import Purpose
 from copyalign.errors import InvalidInputError, ManifestError
-from copyalign.services.ledger import format_time
-from copyalign.services.manifest import read_manifest
-from copyalign.services.preferences import PreferenceInput
-from copyalign.services.works import ItemError, WorkInput, WorkView
+from copyalign.services.log.ledger import format_time
+from copyalign.services.registry.manifest import read_manifest
+from copyalign.services.registry.preferences import PreferenceInput
+from copyalign.services.registry.works import ItemError, WorkInput, WorkView
 
 app = typer.Typer(help="Register works, import manifests, look content up.", no_args_is_help=True)
 

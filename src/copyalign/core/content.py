@@ -31,8 +31,8 @@ import iscc_core as ic
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from copyalign.core.iscc import code_to_int, text_code
 from copyalign.core.kernels import native
+from copyalign.core.registry.iscc import code_to_int, text_code
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
 
 FINGERPRINT_VERSION = 1

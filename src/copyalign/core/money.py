@@ -5,7 +5,7 @@ adding euros to yuan raises :class:`~copyalign.errors.CurrencyMismatchError`. Am
 precision while they are computed and rounded **once**, at the end, to the currency's minor unit with
 ``ROUND_HALF_UP`` (commercial rounding: 0.005 -> 0.01), the rule invoices are read with. Distributions do
 not round each share; they split a rounded total in whole minor units by the largest-remainder method
-(:mod:`copyalign.core.allocation`), so the parts always add up to the whole.
+(:mod:`copyalign.core.licensing.allocation`), so the parts always add up to the whole.
 
 Example:
     >>> fee = Money.parse("1234.5", "cny") * Decimal("0.05")

@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
-from copyalign.core.preferences import Purpose, Value, parse_jurisdiction
-from copyalign.core.tariffs import Tariff, Tier
+from copyalign.core.licensing.tariffs import Tariff, Tier
+from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction
 from copyalign.errors import ConfigurationError, InvalidInputError
 
 

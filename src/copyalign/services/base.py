@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from copyalign.clock import Clock
 from copyalign.core.content import Limits
 from copyalign.core.policy import PolicyProfile
-from copyalign.services.ledger import Ledger
+from copyalign.services.log.ledger import Ledger
 from copyalign.store.blobs import BlobStore
 from copyalign.store.db import Store
 

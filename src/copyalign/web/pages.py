@@ -29,12 +29,12 @@ from fastapi.templating import Jinja2Templates
 
 from copyalign.api.deps import COOKIE, CaDep
 from copyalign.context import Copyalign
-from copyalign.core.preferences import JURISDICTIONS, Purpose, Resolved, Statement, Value, resolve_all
+from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Resolved, Statement, Value, resolve_all
 from copyalign.errors import AuthenticationError, CopyalignError
-from copyalign.services.ledger import format_time
-from copyalign.services.parties import Principal
-from copyalign.services.preferences import PreferenceInput
-from copyalign.services.works import WorkInput
+from copyalign.services.log.ledger import format_time
+from copyalign.services.registry.parties import Principal
+from copyalign.services.registry.preferences import PreferenceInput
+from copyalign.services.registry.works import WorkInput
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 STATIC = str(Path(__file__).with_name("static"))

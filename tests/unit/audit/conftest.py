@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from copyalign.audit.model import deterministic
+from copyalign.services.audit.model import deterministic
 
 
 @pytest.fixture(autouse=True)

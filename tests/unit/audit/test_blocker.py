@@ -7,8 +7,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LogitsProcessorList
 
-from copyalign.audit.blocker import MemFree, NgramBlocklist
 from copyalign.errors import InvalidInputError
+from copyalign.services.audit.blocker import MemFree, NgramBlocklist
 
 WORK = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
 

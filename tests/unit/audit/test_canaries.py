@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from copyalign.audit.canaries import CanarySet, by_bucket, exposures, make_canaries
 from copyalign.errors import InvalidInputError
+from copyalign.services.audit.canaries import CanarySet, by_bucket, exposures, make_canaries
 
 
 class CharCodec:

@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from copyalign.audit.model import LanguageModel, load, load_tokenizer, model_digest
-from copyalign.audit.tinylm import train_tokenizer
 from copyalign.errors import InvalidInputError, ModelLoadError
+from copyalign.services.audit.model import LanguageModel, load, load_tokenizer, model_digest
+from copyalign.services.audit.tinylm import train_tokenizer
 
 TEXTS = [
     "Return a new list containing all items from the iterable in ascending order.",

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from copyalign.audit.blocker import MemFree, NgramBlocklist
-from copyalign.audit.canaries import by_bucket, exposures
-from copyalign.audit.membership import membership
-from copyalign.audit.model import LanguageModel, deterministic, load
-from copyalign.audit.probes import ProbeConfig, WorkText, aggregate, probe
-from copyalign.audit.takedown import evaluate
+from copyalign.services.audit.blocker import MemFree, NgramBlocklist
+from copyalign.services.audit.canaries import by_bucket, exposures
+from copyalign.services.audit.membership import membership
+from copyalign.services.audit.model import LanguageModel, deterministic, load
+from copyalign.services.audit.probes import ProbeConfig, WorkText, aggregate, probe
+from copyalign.services.audit.suppression import evaluate
 from tests.unit.audit.tinymodel import Tiny, tiny_model
 
 pytestmark = pytest.mark.slow

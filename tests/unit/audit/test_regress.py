@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from copyalign.audit import regress
-from copyalign.audit import report as rp
-from copyalign.audit.probes import ProbeConfig, Window, offset_bins, summarise
 from copyalign.errors import InvalidInputError
 from copyalign.policy import load_policy
+from copyalign.services.audit import regress
+from copyalign.services.audit import report as rp
+from copyalign.services.audit.probes import ProbeConfig, Window, offset_bins, summarise
 
 MARGINS = load_policy("cn").audit.gate_margins()
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from copyalign.audit.model import load, model_digest
-from copyalign.audit.tinylm import TinyLMConfig, planted_corpus, stdlib_docstrings, train_tiny_lm
+from copyalign.services.audit.model import load, model_digest
+from copyalign.services.audit.tinylm import TinyLMConfig, planted_corpus, stdlib_docstrings, train_tiny_lm
 from tests.unit.audit.tinymodel import tiny_model
 
 

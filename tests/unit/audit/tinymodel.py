@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from copyalign.audit.canaries import CanarySet, make_canaries
-from copyalign.audit.tinylm import PlantedCorpus, TinyLMConfig, planted_corpus, train_tiny_lm
+from copyalign.services.audit.canaries import CanarySet, make_canaries
+from copyalign.services.audit.tinylm import PlantedCorpus, TinyLMConfig, planted_corpus, train_tiny_lm
 
 CANARY_SEED = b"copyalign test canaries"
 CANARY_ARGS = {"buckets": (0, 1, 4, 16, 64), "per_bucket": 2, "length": 3}

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from copyalign.core.checkpoint import (
+from copyalign.core.log.checkpoint import (
     Checkpoint,
     Ed25519Signer,
     NoteVerifier,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from copyalign.core.identifiers import canonical, canonical_all
+from copyalign.core.registry.identifiers import canonical, canonical_all
 from copyalign.errors import InvalidInputError
 
 

@@ -10,7 +10,7 @@ import pytest
 import skimage.data
 from PIL import Image, ImageEnhance
 
-from copyalign.core import imagefp as f
+from copyalign.core.matching import imagefp as f
 
 
 def _jpeg(img: Image.Image, quality: int) -> Image.Image:

@@ -19,8 +19,8 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core import iscc
-from copyalign.core.iscc import code_to_int, hamming, soft_hash_text, text_code, text_collapse
+from copyalign.core.registry import iscc
+from copyalign.core.registry.iscc import code_to_int, hamming, soft_hash_text, text_code, text_collapse
 from copyalign.errors import InvalidInputError
 
 CONFORMANCE = json.loads(Path(ic.__file__).with_name("data.json").read_text(encoding="utf-8"))["gen_text_code_v0"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core import memorisation as mem
+from copyalign.core.audit import memorisation as mem
 from copyalign.errors import InvalidInputError
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core import merkle
+from copyalign.core.log import merkle
 from copyalign.errors import InvalidInputError, VerificationError
 
 VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "rfc6962.json").read_text())

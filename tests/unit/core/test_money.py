@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core.allocation import equal_split, largest_remainder
-from copyalign.core.distribution import Contribution, distribute
+from copyalign.core.licensing.allocation import equal_split, largest_remainder
+from copyalign.core.licensing.distribution import Contribution, distribute
+from copyalign.core.licensing.tariffs import Tariff, Tier, Use, quote
 from copyalign.core.money import Money, parse_decimal
-from copyalign.core.tariffs import Tariff, Tier, Use, quote
 from copyalign.errors import CurrencyMismatchError, InvalidInputError
 
 weights = st.dictionaries(

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from copyalign.core.policy import parse_policy, settings_table
-from copyalign.core.preferences import Purpose, Value
+from copyalign.core.registry.preferences import Purpose, Value
 from copyalign.errors import ConfigurationError
 from copyalign.policy import PRESETS, docs_markdown, load_policy, preset_text
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from copyalign.core.preferences import Purpose, Scope, Statement, Value, resolve, resolve_all
+from copyalign.core.registry.preferences import Purpose, Scope, Statement, Value, resolve, resolve_all
 from copyalign.errors import InvalidInputError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

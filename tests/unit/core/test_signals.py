@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from copyalign.core.signals import (
+from copyalign.core.scan.signals import (
     TRAINING_AGENTS,
     Signal,
     Verdict,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core import terms
-from copyalign.core.terms import (
+from copyalign.core.guard import terms
+from copyalign.core.guard.terms import (
     IntentKind,
     PromptAction,
     PromptRules,

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core import textfp
-from copyalign.core.passages import passages
+from copyalign.core.matching import textfp
+from copyalign.core.matching.passages import passages
 
 WORDS = [
     "the",

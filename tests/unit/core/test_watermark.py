@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageEnhance
 
-from copyalign.core import watermark as wm
+from copyalign.core.guard import watermark as wm
 from copyalign.errors import InvalidInputError
 
 KEY = b"provider-secret-key-0001"

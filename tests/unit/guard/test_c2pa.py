@@ -20,8 +20,8 @@ from copyalign.errors import (
     MissingExtraError,
     UnsupportedContentError,
 )
-from copyalign.guard import c2pa
-from copyalign.guard.labels import AigcLabel, read_aigc, read_labels, write_aigc
+from copyalign.services.guard import c2pa
+from copyalign.services.guard.labels import AigcLabel, read_aigc, read_labels, write_aigc
 
 needs_c2pa = pytest.mark.skipif(not c2pa.available(), reason="needs the c2pa extra")
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
-from copyalign.guard import labels
-from copyalign.guard.labels import AigcLabel, label_image, label_text, read_aigc, read_labels, write_aigc
+from copyalign.services.guard import labels
+from copyalign.services.guard.labels import AigcLabel, label_image, label_text, read_aigc, read_labels, write_aigc
 
 LABEL = AigcLabel(
     label="1",

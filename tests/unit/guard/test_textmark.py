@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from copyalign.errors import InvalidInputError  # noqa: E402
-from copyalign.guard.textmark import (  # noqa: E402
+from copyalign.services.guard.textmark import (  # noqa: E402
     GreenListConfig,
     detect_text_watermark,
     green_list_processor,

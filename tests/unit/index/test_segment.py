@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copyalign.core.imagefp import ImageHash
-from copyalign.index import segment
-from copyalign.index.segment import IndexedWork, Segment
+from copyalign.core.matching.imagefp import ImageHash
+from copyalign.services.matching import segment
+from copyalign.services.matching.segment import IndexedWork, Segment
 
 FULL = (0.0, 0.0, 1.0, 1.0)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copyalign.index import segment
-from copyalign.index.segment import IndexedWork, Segment
-from copyalign.index.shard import Shard
+from copyalign.services.matching import segment
+from copyalign.services.matching.segment import IndexedWork, Segment
+from copyalign.services.matching.shard import Shard
 
 
 def _unit(rng: np.random.Generator, n: int, d: int = 32) -> np.ndarray:

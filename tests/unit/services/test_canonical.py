@@ -6,7 +6,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from copyalign.services.ledger import canonical
+from copyalign.services.log.ledger import canonical
 
 scalars = (
     st.none()

@@ -12,8 +12,8 @@ from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.context import Copyalign
 from copyalign.core.authz import Action, require
 from copyalign.errors import NotFoundError
-from copyalign.services.ledger import SignedCheckpoint, format_time
-from copyalign.services.preferences import prove_preferences
+from copyalign.services.log.ledger import SignedCheckpoint, format_time
+from copyalign.services.registry.preferences import prove_preferences
 
 router = APIRouter(prefix="/log", tags=["log"])
 

@@ -15,8 +15,8 @@ from pydantic import AwareDatetime, Field
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.schemas import Input
-from copyalign.services.licensing import UsageInput
-from copyalign.services.notices import NoticeInput
+from copyalign.services.licensing.notices import NoticeInput
+from copyalign.services.licensing.royalties import UsageInput
 
 router = APIRouter(tags=["notices"])
 

@@ -1,0 +1,755 @@
+"""Training notices: a developer announces the works it means to train on; rights holders object in a window.
+
+The procedure of seed 001 §3.2 (002 §3.2): the notice lists the works, the purpose and the compensation (a
+tariff of the policy profile); publishing opens a window of at least ``licensing.minimum_window_days``;
+works whose preference already denies the purpose are excluded at once; every holder with a listed work is
+notified (a row in the outbox an operator wires to e-mail). During the window a holder objects per work or
+for all its works in the notice, and may withdraw an objection (kept in history). At the close the notice
+is finalised — by the scheduled :meth:`NoticeService.close_due` or an explicit call, idempotently: the
+excluded list (denied at publication, objected, opted out since) and the licensed list are frozen as
+exclusion-list version 1, signed into the log by its digest. A holder who later switches a licensed work to
+``deny`` excludes it from the next version at once (dynamic filtering, seed 001 §3.2).
+
+Every state change is one transaction with its log entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import rfc8785
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from copyalign.core.authz import Action, Role, require
+from copyalign.core.licensing.tariffs import Use
+from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
+from copyalign.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from copyalign.ids import new_id
+from copyalign.services.base import ServiceBase
+from copyalign.services.log.ledger import Event, Ledger, format_time
+from copyalign.services.registry.parties import Principal
+from copyalign.services.registry.preferences import statements_for
+from copyalign.store.models import ExclusionList, Notice, NoticeWork, Notification, Objection, Party, Work
+
+MAX_NOTICE_WORKS = 1_000_000
+NOTICE_PURPOSES = (Purpose.TRAIN_AI, Purpose.TRAIN_GENAI, Purpose.AI_INPUT)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeInput:
+    title: str
+    purpose: str
+    use: str
+    tariff: str
+    works: Sequence[str]
+    window_days: int | None = None  # None: the profile's notice_window_days
+    jurisdiction: str | None = None  # None: the profile's
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    id: str
+    developer_id: str
+    developer_name: str
+    title: str
+    purpose: str
+    use: str
+    jurisdiction: str
+    tariff: str
+    currency: str
+    window_days: int
+    status: str
+    created_at: datetime
+    published_at: datetime | None
+    closes_at: datetime | None
+    finalised_at: datetime | None
+    counts: dict[str, int] = field(default_factory=dict)
+    exclusion_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        t = format_time
+        return {
+            "id": self.id,
+            "developer": {"id": self.developer_id, "name": self.developer_name},
+            "title": self.title,
+            "purpose": self.purpose,
+            "use": self.use,
+            "jurisdiction": self.jurisdiction,
+            "tariff": self.tariff,
+            "currency": self.currency,
+            "window_days": self.window_days,
+            "status": self.status,
+            "created_at": t(self.created_at),
+            "published_at": t(self.published_at) if self.published_at else None,
+            "closes_at": t(self.closes_at) if self.closes_at else None,
+            "finalised_at": t(self.finalised_at) if self.finalised_at else None,
+            "counts": self.counts,
+            "exclusion_version": self.exclusion_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectionView:
+    id: str
+    notice_id: str
+    work_id: str
+    holder_id: str
+    reason: str
+    created_at: datetime
+    withdrawn_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "notice_id": self.notice_id,
+            "work_id": self.work_id,
+            "holder_id": self.holder_id,
+            "reason": self.reason,
+            "created_at": format_time(self.created_at),
+            "withdrawn_at": format_time(self.withdrawn_at) if self.withdrawn_at else None,
+        }
+
+
+def _objection_view(o: Objection) -> ObjectionView:
+    return ObjectionView(o.id, o.notice_id, o.work_id, o.holder_id, o.reason, o.created_at, o.withdrawn_at)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(rfc8785.dumps(obj)).hexdigest()
+
+
+def _denies(
+    session: Session, works: Sequence[Work], purpose: Purpose, *, at: datetime, jurisdiction: str, defaults: Any
+) -> set[str]:
+    """The works whose preference, as resolved ``at``, denies ``purpose`` (read in batches: a notice may
+    list a million works, more than a database takes in one IN list)."""
+    default = defaults[purpose]
+    out: set[str] = set()
+    for i in range(0, len(works), 900):
+        batch = works[i : i + 900]
+        stmts = statements_for(session, batch)
+        out |= {
+            w.id
+            for w in batch
+            if resolve(stmts[w.id], purpose, at=at, jurisdiction=jurisdiction, default=default).value is Value.DENY
+        }
+    return out
+
+
+def _chunks(seq: Sequence[str], n: int = 900) -> list[Sequence[str]]:
+    """IN-lists small enough for SQLite's parameter limit."""
+    return [seq[i : i + n] for i in range(0, len(seq), n)]
+
+
+def write_exclusion_list(
+    s: Session,
+    ledger: Ledger,
+    notice: Notice,
+    rows: Sequence[NoticeWork],
+    actor_id: str,
+    now: datetime,
+    *,
+    version: int,
+) -> ExclusionList:
+    """Freeze the notice's current lists as ``version`` and sign their digest into the log."""
+    excluded = sorted(
+        ({"work": r.work_id, "reason": r.reason} for r in rows if r.status == "excluded"), key=lambda e: str(e["work"])
+    )
+    licensed = sorted(r.work_id for r in rows if r.status == "licensed")
+    digest = _digest({"notice": notice.id, "version": version, "excluded": excluded, "licensed": licensed})
+    payload = {
+        "notice": notice.id,
+        "version": version,
+        "excluded": len(excluded),
+        "licensed": len(licensed),
+        "sha256": digest,
+    }
+    event = "notice.finalise" if version == 1 else "exclusions.update"
+    [rc] = ledger.append(s, [Event(event, actor_id, notice.id, payload)], at=now)
+    row = ExclusionList(
+        notice_id=notice.id,
+        version=version,
+        excluded=excluded,
+        licensed=licensed,
+        sha256=digest,
+        created_at=now,
+        log_index=rc.index,
+    )
+    s.add(row)
+    return row
+
+
+class NoticeService(ServiceBase):
+    # -- developer ---------------------------------------------------------------------------------------
+    def create(self, actor: Principal, inp: NoticeInput) -> NoticeView:
+        """A draft notice; nothing is public until :meth:`publish`."""
+        require(actor.role, Action.NOTICE_CREATE, owner=True)
+        lic = self.policy.licensing
+        title = inp.title.strip()
+        if not title or len(title) > 300:
+            raise InvalidInputError("title must be 1 to 300 characters", field="title")
+        try:
+            purpose = Purpose(inp.purpose)
+        except ValueError:
+            raise InvalidInputError(
+                f"purpose must be one of {', '.join(p.value for p in NOTICE_PURPOSES)}, not {inp.purpose!r}",
+                field="purpose",
+            ) from None
+        if purpose not in NOTICE_PURPOSES:
+            raise InvalidInputError(f"a training notice cannot be for {purpose.value}", field="purpose")
+        try:
+            use = Use(inp.use)
+        except ValueError:
+            raise InvalidInputError(f"use must be commercial or non-profit, not {inp.use!r}", field="use") from None
+        tariff = lic.tariff(inp.tariff)
+        window = lic.notice_window_days if inp.window_days is None else inp.window_days
+        if window < lic.minimum_window_days:
+            raise InvalidInputError(
+                f"the objection window must be at least {lic.minimum_window_days} days, not {window}",
+                field="window_days",
+            )
+        if window > 3650:
+            raise InvalidInputError("the objection window cannot exceed 3650 days", field="window_days")
+        jurisdiction = parse_jurisdiction(inp.jurisdiction or self.policy.profile.jurisdiction)
+        ids = sorted(set(inp.works))
+        if not ids:
+            raise InvalidInputError("a notice must list at least one work", field="works")
+        if len(ids) > MAX_NOTICE_WORKS:
+            raise InvalidInputError(f"a notice lists at most {MAX_NOTICE_WORKS} works", field="works")
+        with self.store.write() as s:
+            holders: dict[str, str] = {}
+            for part in _chunks(ids):
+                holders.update(s.execute(select(Work.id, Work.holder_id).where(Work.id.in_(part))).all())
+            unknown = [w for w in ids if w not in holders]
+            if unknown:
+                more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+                raise InvalidInputError(f"no registered work {unknown[0]}{more}", field="works")
+            now = self.clock.now()
+            nid = new_id("ntc")
+            payload = {
+                "notice": nid,
+                "developer": actor.party_id,
+                "title": title,
+                "purpose": purpose.value,
+                "use": use.value,
+                "jurisdiction": jurisdiction,
+                "tariff": tariff.name,
+                "currency": tariff.currency,
+                "window_days": window,
+                "works": len(ids),
+                "works_sha256": _digest(ids),
+            }
+            [receipt] = self.ledger.append(s, [Event("notice.create", actor.party_id, nid, payload)], at=now)
+            s.add(
+                Notice(
+                    id=nid,
+                    developer_id=actor.party_id,
+                    title=title,
+                    purpose=purpose.value,
+                    use=use.value,
+                    jurisdiction=jurisdiction,
+                    tariff=tariff.name,
+                    currency=tariff.currency,
+                    window_days=window,
+                    status="draft",
+                    created_at=now,
+                    log_index=receipt.index,
+                )
+            )
+            s.flush()
+            s.execute(
+                insert(NoticeWork),
+                [{"notice_id": nid, "work_id": w, "holder_id": holders[w], "status": "listed"} for w in ids],
+            )
+        return self.get(actor, nid)
+
+    def publish(self, actor: Principal, notice_id: str) -> NoticeView:
+        """Open the window; exclude works that already deny the purpose; notify every holder with a work."""
+        with self.store.write() as s:
+            notice = self._notice(s, notice_id, for_update=True)
+            require(actor.role, Action.NOTICE_CREATE, owner=notice.developer_id == actor.party_id)
+            if notice.status != "draft":
+                raise ConflictError(f"notice {notice_id} is already {notice.status}", field="status")
+            now = self.clock.now()
+            listed = self._works(s, notice_id)
+            denied = _denies(
+                s,
+                listed,
+                Purpose(notice.purpose),
+                at=now,
+                jurisdiction=notice.jurisdiction,
+                defaults=self.policy.preferences.defaults,
+            )
+            closes = now + timedelta(days=notice.window_days)
+            payload = {
+                "notice": notice_id,
+                "published_at": format_time(now),
+                "closes_at": format_time(closes),
+                "excluded_denied": len(denied),
+                "excluded_sha256": _digest(sorted(denied)),
+            }
+            [receipt] = self.ledger.append(s, [Event("notice.publish", actor.party_id, notice_id, payload)], at=now)
+            notice.status, notice.published_at, notice.closes_at = "open", now, closes
+            for part in _chunks(sorted(denied)):
+                s.execute(
+                    update(NoticeWork)
+                    .where(NoticeWork.notice_id == notice_id, NoticeWork.work_id.in_(part))
+                    .values(status="excluded", reason="denied", decided_at=now)
+                )
+            per_holder: dict[str, list[str]] = {}
+            for w in listed:
+                per_holder.setdefault(w.holder_id, []).append(w.id)
+            s.execute(
+                insert(Notification),
+                [
+                    {
+                        "id": new_id("ntf"),
+                        "party_id": holder,
+                        "kind": "notice.published",
+                        "subject": notice_id,
+                        "body": {
+                            "notice": notice_id,
+                            "title": notice.title,
+                            "purpose": notice.purpose,
+                            "closes_at": format_time(closes),
+                            "your_works": len(works),
+                            "already_excluded": len([w for w in works if w in denied]),
+                            "log_index": receipt.index,
+                        },
+                        "created_at": now,
+                        "sent_at": None,
+                    }
+                    for holder, works in sorted(per_holder.items())
+                ],
+            )
+        return self.get(actor, notice_id)
+
+    # -- rights holders ----------------------------------------------------------------------------------
+    def object(
+        self, actor: Principal, notice_id: str, work_ids: Sequence[str] | None = None, reason: str = ""
+    ) -> list[ObjectionView]:
+        """Object to listed works (``None``: every work of the actor's in the notice) during the window."""
+        if len(reason) > 2000:
+            raise InvalidInputError("reason is limited to 2000 characters", field="reason")
+        with self.store.write() as s:
+            notice = self._notice(s, notice_id, for_update=True)
+            now = self.clock.now()
+            self._window_open(notice, now)
+            q = select(NoticeWork).where(NoticeWork.notice_id == notice_id)
+            if work_ids is None:
+                if actor.role is Role.OPERATOR:
+                    raise InvalidInputError("an operator objects for named works only", field="works")
+                rows = list(s.execute(q.where(NoticeWork.holder_id == actor.party_id)).scalars())
+                if not rows:
+                    raise InvalidInputError(f"notice {notice_id} lists none of your works", field="works")
+            else:
+                wanted = sorted(set(work_ids))
+                if not wanted:
+                    raise InvalidInputError("name at least one work", field="works")
+                rows = []
+                for part in _chunks(wanted):
+                    rows += list(s.execute(q.where(NoticeWork.work_id.in_(part))).scalars())
+                found = {r.work_id for r in rows}
+                missing = [w for w in wanted if w not in found]
+                if missing:
+                    raise InvalidInputError(f"notice {notice_id} does not list work {missing[0]}", field="works")
+            for r in rows:
+                require(actor.role, Action.OBJECTION_FILE, owner=r.holder_id == actor.party_id)
+            active = set(
+                s.execute(
+                    select(Objection.work_id).where(Objection.notice_id == notice_id, Objection.withdrawn_at.is_(None))
+                ).scalars()
+            )
+            new = [r for r in rows if r.work_id not in active]
+            events = [
+                Event(
+                    "objection.file",
+                    actor.party_id,
+                    r.work_id,
+                    {"notice": notice_id, "work": r.work_id, "holder": r.holder_id, "reason_sha256": _digest(reason)},
+                )
+                for r in new
+            ]
+            receipts = self.ledger.append(s, events, at=now)
+            made = [
+                Objection(
+                    id=new_id("obj"),
+                    notice_id=notice_id,
+                    work_id=r.work_id,
+                    holder_id=r.holder_id,
+                    actor_id=actor.party_id,
+                    reason=reason,
+                    created_at=now,
+                    log_index=rc.index,
+                )
+                for r, rc in zip(new, receipts, strict=True)
+            ]
+            s.add_all(made)
+            s.flush()
+            ids = {r.work_id for r in rows}
+            out = s.execute(
+                select(Objection).where(Objection.notice_id == notice_id, Objection.withdrawn_at.is_(None))
+            ).scalars()
+            return [_objection_view(o) for o in out if o.work_id in ids]
+
+    def withdraw(self, actor: Principal, objection_id: str) -> ObjectionView:
+        """Withdraw an objection while the window is open; the objection stays in the history."""
+        with self.store.write() as s:
+            o = s.get(Objection, objection_id)
+            if o is None:
+                raise NotFoundError(f"no objection {objection_id}", field="objection_id")
+            require(actor.role, Action.OBJECTION_FILE, owner=o.holder_id == actor.party_id)
+            notice = self._notice(s, o.notice_id, for_update=True)
+            now = self.clock.now()
+            self._window_open(notice, now)
+            if o.withdrawn_at is not None:
+                return _objection_view(o)
+            [rc] = self.ledger.append(
+                s,
+                [Event("objection.withdraw", actor.party_id, o.work_id, {"notice": o.notice_id, "objection": o.id})],
+                at=now,
+            )
+            o.withdrawn_at, o.withdraw_log_index = now, rc.index
+            return _objection_view(o)
+
+    def objections(self, actor: Principal, notice_id: str) -> list[ObjectionView]:
+        """The objection history of a notice (withdrawn ones included): the developer's, the operator's and
+        the auditor's view; a holder sees its own."""
+        with self.store.read() as s:
+            notice = self._notice(s, notice_id)
+            q = select(Objection).where(Objection.notice_id == notice_id).order_by(Objection.created_at, Objection.id)
+            if not (actor.role in (Role.OPERATOR, Role.AUDITOR) or notice.developer_id == actor.party_id):
+                q = q.where(Objection.holder_id == actor.party_id)
+            return [_objection_view(o) for o in s.execute(q).scalars()]
+
+    # -- the close -------------------------------------------------------------------------------------
+    def finalise(self, actor: Principal, notice_id: str) -> NoticeView:
+        """Freeze the exclusion and licensed lists once the window has closed; calling it again is harmless."""
+        with self.store.write() as s:
+            notice = self._notice(s, notice_id, for_update=True)
+            require(actor.role, Action.NOTICE_FINALISE, owner=notice.developer_id == actor.party_id)
+            if notice.status == "finalised":
+                return self._view(s, notice)
+            if notice.status != "open" or notice.closes_at is None:
+                raise ConflictError(f"notice {notice_id} has not been published", field="status")
+            now = self.clock.now()
+            if now < notice.closes_at:
+                raise ConflictError(
+                    f"the objection window of notice {notice_id} is open until {format_time(notice.closes_at)}",
+                    field="closes_at",
+                )
+            self._finalise(s, notice, actor.party_id, now)
+            return self._view(s, notice)
+
+    def close_due(self, actor: Principal) -> list[str]:
+        """The scheduled job: finalise every open notice whose window has closed. Returns their ids."""
+        require(actor.role, Action.NOTICE_FINALISE, owner=False)
+        now = self.clock.now()
+        with self.store.read() as s:
+            due = list(
+                s.execute(
+                    select(Notice.id).where(Notice.status == "open", Notice.closes_at <= now).order_by(Notice.id)
+                ).scalars()
+            )
+        for nid in due:
+            self.finalise(actor, nid)
+        return due
+
+    def _finalise(self, s: Session, notice: Notice, actor_id: str, now: datetime) -> None:
+        rows = list(s.execute(select(NoticeWork).where(NoticeWork.notice_id == notice.id)).scalars())
+        objected = set(
+            s.execute(
+                select(Objection.work_id).where(Objection.notice_id == notice.id, Objection.withdrawn_at.is_(None))
+            ).scalars()
+        )
+        still = [r.work_id for r in rows if r.status == "listed" and r.work_id not in objected]
+        works = self._works(s, notice.id, still)
+        opted_out = _denies(
+            s,
+            works,
+            Purpose(notice.purpose),
+            at=now,
+            jurisdiction=notice.jurisdiction,
+            defaults=self.policy.preferences.defaults,
+        )
+        for r in rows:
+            if r.status != "listed":
+                continue
+            if r.work_id in objected:
+                r.status, r.reason, r.decided_at = "excluded", "objected", now
+            elif r.work_id in opted_out:
+                r.status, r.reason, r.decided_at = "excluded", "opted_out", now
+            else:
+                r.status, r.decided_at = "licensed", now
+        notice.status, notice.finalised_at = "finalised", now
+        write_exclusion_list(s, self.ledger, notice, rows, actor_id, now, version=1)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def board(self, status: str = "open") -> list[NoticeView]:
+        """The public notice board: no authentication, only what a notice publishes."""
+        if status not in ("open", "finalised"):
+            raise InvalidInputError("status must be open or finalised", field="status")
+        with self.store.read() as s:
+            rows = s.execute(select(Notice).where(Notice.status == status).order_by(Notice.closes_at, Notice.id))
+            return [self._view(s, n) for n in rows.scalars()]
+
+    def get(self, actor: Principal | None, notice_id: str) -> NoticeView:
+        with self.store.read() as s:
+            notice = self._notice(s, notice_id)
+            if notice.status == "draft" and (
+                actor is None or not (actor.role is Role.OPERATOR or notice.developer_id == actor.party_id)
+            ):
+                raise NotFoundError(f"no notice {notice_id}", field="notice_id")
+            return self._view(s, notice)
+
+    def mine(self, actor: Principal) -> list[NoticeView]:
+        """Published notices that list works of the actor (a rights holder's inbox) or, for a developer, its own."""
+        with self.store.read() as s:
+            if actor.role is Role.DEVELOPER:
+                q = select(Notice).where(Notice.developer_id == actor.party_id)
+            else:
+                listed = select(NoticeWork.notice_id).where(NoticeWork.holder_id == actor.party_id)
+                q = select(Notice).where(Notice.id.in_(listed), Notice.status != "draft")
+            return [self._view(s, n) for n in s.execute(q.order_by(Notice.created_at.desc())).scalars()]
+
+    def works(self, actor: Principal, notice_id: str) -> list[dict[str, Any]]:
+        """The listed works with their status: all of them for the developer, operator and auditor; a holder
+        sees its own."""
+        with self.store.read() as s:
+            notice = self._notice(s, notice_id)
+            q = (
+                select(NoticeWork, Work.title)
+                .join(Work, Work.id == NoticeWork.work_id)
+                .where(NoticeWork.notice_id == notice_id)
+                .order_by(NoticeWork.work_id)
+            )
+            everything = actor.role in (Role.OPERATOR, Role.AUDITOR) or notice.developer_id == actor.party_id
+            if not everything:
+                if notice.status == "draft":
+                    raise NotFoundError(f"no notice {notice_id}", field="notice_id")
+                q = q.where(NoticeWork.holder_id == actor.party_id)
+            objected = set(
+                s.execute(
+                    select(Objection.work_id).where(Objection.notice_id == notice_id, Objection.withdrawn_at.is_(None))
+                ).scalars()
+            )
+            return [
+                {
+                    "work_id": nw.work_id,
+                    "title": title,
+                    "holder_id": nw.holder_id,
+                    "status": nw.status,
+                    "reason": nw.reason,
+                    "objected": nw.work_id in objected,
+                }
+                for nw, title in s.execute(q).all()
+            ]
+
+    def exclusions(self, notice_id: str, version: int | None = None) -> ExclusionListView:
+        """A version of a finalised notice's lists (the latest by default); public, like the notice."""
+        with self.store.read() as s:
+            notice = self._notice(s, notice_id)
+            if notice.status != "finalised":
+                raise ConflictError(f"notice {notice_id} is not finalised yet", field="status")
+            q = select(ExclusionList).where(ExclusionList.notice_id == notice_id)
+            q = q.where(ExclusionList.version == version) if version else q.order_by(ExclusionList.version.desc())
+            row = s.execute(q.limit(1)).scalar_one_or_none()
+            if row is None:
+                raise NotFoundError(f"notice {notice_id} has no exclusion list version {version}", field="version")
+            shas: dict[str, str] = {}
+            ids = [e["work"] for e in row.excluded] + list(row.licensed)
+            for part in _chunks(ids):
+                shas.update(s.execute(select(Work.id, Work.sha256).where(Work.id.in_(part))).all())
+            return ExclusionListView(
+                notice_id,
+                row.version,
+                list(row.excluded),
+                list(row.licensed),
+                row.sha256,
+                row.created_at,
+                row.log_index,
+                shas,
+            )
+
+    def notifications(self, actor: Principal, *, unsent_only: bool = False) -> list[dict[str, Any]]:
+        """The actor's notifications (the operator's mailer reads everyone's unsent ones)."""
+        with self.store.read() as s:
+            q = select(Notification).order_by(Notification.created_at, Notification.id)
+            if actor.role is not Role.OPERATOR:
+                q = q.where(Notification.party_id == actor.party_id)
+            if unsent_only:
+                q = q.where(Notification.sent_at.is_(None))
+            return [
+                {
+                    "id": n.id,
+                    "party_id": n.party_id,
+                    "kind": n.kind,
+                    "subject": n.subject,
+                    "body": n.body,
+                    "created_at": format_time(n.created_at),
+                    "sent_at": format_time(n.sent_at) if n.sent_at else None,
+                }
+                for n in s.execute(q).scalars()
+            ]
+
+    def mark_sent(self, actor: Principal, notification_ids: Sequence[str]) -> int:
+        if actor.role is not Role.OPERATOR:
+            raise PermissionDeniedError(f"a {actor.role.value} may not mark notifications sent")
+        with self.store.write() as s:
+            now = self.clock.now()
+            done = 0
+            for part in _chunks(list(notification_ids)):
+                res = s.execute(
+                    update(Notification)
+                    .where(Notification.id.in_(part), Notification.sent_at.is_(None))
+                    .values(sent_at=now)
+                )
+                done += int(getattr(res, "rowcount", 0) or 0)
+            return done
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _notice(self, s: Session, notice_id: str, *, for_update: bool = False) -> Notice:
+        q = select(Notice).where(Notice.id == notice_id)
+        if for_update:
+            q = q.with_for_update()
+        notice = s.execute(q).scalar_one_or_none()
+        if notice is None:
+            raise NotFoundError(f"no notice {notice_id}", field="notice_id")
+        return notice
+
+    @staticmethod
+    def _window_open(notice: Notice, now: datetime) -> None:
+        if notice.status == "draft" or notice.closes_at is None:
+            raise ConflictError(f"notice {notice.id} has not been published", field="status")
+        if notice.status != "open" or now >= notice.closes_at:
+            raise ConflictError(
+                f"the objection window of notice {notice.id} closed at {format_time(notice.closes_at)}",
+                field="closes_at",
+            )
+
+    @staticmethod
+    def _works(s: Session, notice_id: str, ids: Sequence[str] | None = None) -> list[Work]:
+        if ids is None:
+            q = select(Work).join(NoticeWork, NoticeWork.work_id == Work.id).where(NoticeWork.notice_id == notice_id)
+            return list(s.execute(q).scalars())
+        out: list[Work] = []
+        for part in _chunks(list(ids)):
+            out += list(s.execute(select(Work).where(Work.id.in_(part))).scalars())
+        return out
+
+    def _view(self, s: Session, n: Notice) -> NoticeView:
+        counts = dict(
+            s.execute(
+                select(NoticeWork.status, func.count()).where(NoticeWork.notice_id == n.id).group_by(NoticeWork.status)
+            ).all()
+        )
+        version = s.execute(
+            select(func.max(ExclusionList.version)).where(ExclusionList.notice_id == n.id)
+        ).scalar_one_or_none()
+        name = s.execute(select(Party.name).where(Party.id == n.developer_id)).scalar_one()
+        return NoticeView(
+            n.id,
+            n.developer_id,
+            name,
+            n.title,
+            n.purpose,
+            n.use,
+            n.jurisdiction,
+            n.tariff,
+            n.currency,
+            n.window_days,
+            n.status,
+            n.created_at,
+            n.published_at,
+            n.closes_at,
+            n.finalised_at,
+            {k: int(v) for k, v in counts.items()},
+            version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionListView:
+    notice_id: str
+    version: int
+    excluded: list[dict[str, Any]]
+    licensed: list[str]
+    sha256: str
+    created_at: datetime
+    log_index: int
+    work_sha256: dict[str, str]
+
+    def jsonl(self) -> str:
+        """One line per work: its status, reason and content digest (what a scanner filters on)."""
+        lines = [
+            {"work": e["work"], "status": "excluded", "reason": e["reason"], "sha256": self.work_sha256.get(e["work"])}
+            for e in self.excluded
+        ]
+        lines += [{"work": w, "status": "licensed", "sha256": self.work_sha256.get(w)} for w in self.licensed]
+        header = {"notice": self.notice_id, "version": self.version, "sha256": self.sha256, "log_index": self.log_index}
+        return "\n".join(rfc8785.dumps(x).decode() for x in [header, *lines]) + "\n"
+
+    def filter_file(self) -> dict[str, Any]:
+        """The scanner's filter: the excluded works with their content digests, and the list's identity."""
+        return {
+            "format": "copyalign.exclusions/1",
+            "notice": self.notice_id,
+            "version": self.version,
+            "sha256": self.sha256,
+            "log_index": self.log_index,
+            "created_at": format_time(self.created_at),
+            "excluded": [
+                {"work": e["work"], "reason": e["reason"], "sha256": self.work_sha256.get(e["work"])}
+                for e in self.excluded
+            ],
+        }
+
+
+def exclude_after_opt_out(
+    session: Session,
+    ledger: Ledger,
+    *,
+    work_ids: Sequence[str],
+    holder_id: str | None,
+    purposes: set[Purpose],
+    actor_id: str,
+    now: datetime,
+    policy: Any,
+) -> None:
+    """Dynamic filtering (seed 001 §3.2): after a ``deny``, take the affected works out of every notice.
+
+    Open notices exclude them when they are finalised (their preference is read then); finalised notices
+    get a new exclusion-list version, in the same transaction as the preference, so the filter files change
+    at once. ``work_ids`` empty and ``holder_id`` set: a holder-wide default changed.
+    """
+    q = (
+        select(NoticeWork, Notice)
+        .join(Notice, Notice.id == NoticeWork.notice_id)
+        .where(Notice.status == "finalised", NoticeWork.status == "licensed")
+    )
+    q = q.where(NoticeWork.work_id.in_(list(work_ids))) if work_ids else q.where(NoticeWork.holder_id == holder_id)
+    touched: dict[str, Notice] = {}
+    for nw, notice in session.execute(q).all():
+        purpose = Purpose(notice.purpose)
+        if not ({purpose} | ({Purpose.TRAIN_AI} if purpose is Purpose.TRAIN_GENAI else set())) & purposes:
+            continue
+        work = session.get(Work, nw.work_id)
+        if work is None:
+            continue
+        if _denies(
+            session, [work], purpose, at=now, jurisdiction=notice.jurisdiction, defaults=policy.preferences.defaults
+        ):
+            nw.status, nw.reason, nw.decided_at = "excluded", "opted_out", now
+            touched[notice.id] = notice
+    for notice in touched.values():
+        session.flush()
+        rows = list(session.execute(select(NoticeWork).where(NoticeWork.notice_id == notice.id)).scalars())
+        latest = session.execute(
+            select(func.max(ExclusionList.version)).where(ExclusionList.notice_id == notice.id)
+        ).scalar_one()
+        write_exclusion_list(session, ledger, notice, rows, actor_id, now, version=int(latest or 0) + 1)
