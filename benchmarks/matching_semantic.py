@@ -29,8 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
 from copyalign.context import connect  # noqa: E402
+from copyalign.core.matching.results import Evidence  # noqa: E402
 from copyalign.policy import load_policy  # noqa: E402
-from copyalign.services.matching.service import Evidence  # noqa: E402
 from copyalign.services.registry.works import WorkInput  # noqa: E402
 from copyalign.settings import Settings  # noqa: E402
 from matching_quality import _cjk, contains, passage, seed_works, shakespeare_scenes, transform_text  # noqa: E402

@@ -71,12 +71,14 @@ from copyalign.core.matching.imagefp import (  # noqa: E402
     PDQ_MIN_QUALITY,
     ImageHash,
     hash_image,
+    pdq_words,  # noqa: E402
     query_hashes,
     registered_hashes,
 )
+from copyalign.core.matching.query import TextQuery  # noqa: E402
 from copyalign.core.policy import MatchingSection  # noqa: E402
-from copyalign.services.matching.segment import IndexedWork, Segment, pdq_words  # noqa: E402
-from copyalign.services.matching.service import MAX_GAP, MAX_POSTINGS, TextQuery, probe_text  # noqa: E402
+from copyalign.services.matching.engine import MAX_GAP, MAX_POSTINGS, probe_text  # noqa: E402
+from copyalign.services.matching.segment import IndexedWork, Segment  # noqa: E402
 from copyalign.services.matching.shard import merge  # noqa: E402
 from iscc_text import chunks  # noqa: E402
 

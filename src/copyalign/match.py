@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from copyalign.context import Copyalign
+from copyalign.core.matching.results import MatchResult, Span, WorkMatch
 from copyalign.errors import CopyalignError, NotFoundError
-from copyalign.services.matching.service import MatchResult, Span, WorkMatch
 from copyalign.services.registry.parties import Principal
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from copyalign.engines.local import LocalExecutor
+from copyalign.engines.local import LocalExecutor, process_pool
 from copyalign.engines.ray import RayExecutor
 from copyalign.errors import InvalidInputError
 
@@ -37,4 +37,22 @@ def executor(engine: str, *, workers: int = 1, address: str | None = None) -> Ex
     raise InvalidInputError(f"unknown engine {engine!r}; expected local or ray", field="engine")
 
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "executor"]
+def in_order(ex: Executor, fn: Callable[[Any, Any], Any], config: Any, tasks: Sequence[Any]) -> Iterator[Any]:
+    """``fn(config, task)`` for every task, yielded in the tasks' order as soon as each is ready (the
+    executor may finish them in any order): for callers whose results must line up with their inputs."""
+    ready: dict[int, Any] = {}
+    nxt = 0
+    for i, result in ex.map(fn, config, tasks):
+        ready[i] = result
+        while nxt in ready:
+            yield ready.pop(nxt)
+            nxt += 1
+
+
+def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """``items`` in consecutive slices of at most ``size``: one task per slice keeps the per-task cost of a
+    process pool (pickling, a round trip) small next to the work."""
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+
+
+__all__ = ["Executor", "LocalExecutor", "RayExecutor", "chunked", "executor", "in_order", "process_pool"]

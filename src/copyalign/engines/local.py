@@ -1,11 +1,58 @@
-"""The default executor: a local process pool (or this very process when one worker is asked for)."""
+"""The default executor: a local process pool (or this very process when one worker is asked for).
+
+Workers are started with ``spawn``, never ``fork``: rensa's and pdqhash's native state does not survive a fork
+(a forked pool was seen to hang once they had run in the parent), and a forked child would inherit the
+parent's database connections. Workers die with their parent: on Linux the kernel kills them when the parent
+goes (``PR_SET_PDEATHSIG``), and everywhere a watchdog thread exits a worker whose parent has changed, so a
+``kill -9`` of ``copyalign works import`` or of a scan leaves no orphan burning CPU.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+WATCH_SECONDS = 0.2
+"""How often a worker's watchdog checks that its parent is still there."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initialiser: end this process when ``parent`` ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except OSError:  # no libc to call: the watchdog below still works
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="copyalign-parent-watch", daemon=True).start()
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that die with this one: the only way copyalign starts one."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 class LocalExecutor:
@@ -21,8 +68,7 @@ class LocalExecutor:
                 yield i, fn(config, task)
             return
         if self._pool is None:
-            # spawn, not fork: rensa's and pdqhash's native state does not survive a fork
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = process_pool(self.workers)
         pending: dict[Future[Any], int] = {}
         queue = list(enumerate(tasks))[::-1]
         while queue or pending:
@@ -37,3 +83,9 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -182,3 +182,8 @@ def pdq_to_int(b: bytes) -> int:
 
 def int_to_pdq(i: int) -> bytes:
     return i.to_bytes(PDQ_BITS // 8, "big")
+
+
+def pdq_words(pdq: bytes) -> npt.NDArray[np.uint64]:
+    """A 256-bit PDQ hash as four big-endian 64-bit words, the form the index stores and searches."""
+    return np.frombuffer(pdq, dtype=">u8").astype(np.uint64)

@@ -37,7 +37,7 @@ import xxhash
 
 from copyalign.errors import InvalidInputError
 
-__all__ = ["code_to_int", "hamming", "soft_hash_text", "text_code", "text_collapse"]
+__all__ = ["band_probes", "bands", "code_to_int", "hamming", "soft_hash_text", "text_code", "text_collapse"]
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -358,3 +358,14 @@ def code_to_int(iscc_unit: str) -> int:
 def hamming(a: int, b: int) -> int:
     """Number of differing bits between two code bodies: small for similar texts (0 for identical)."""
     return (a ^ b).bit_count()
+
+
+def bands(u: int) -> tuple[int, int, int, int]:
+    """The four 16-bit bands of a 64-bit code, high to low (the registry's similarity index keys)."""
+    return ((u >> 48) & 0xFFFF, (u >> 32) & 0xFFFF, (u >> 16) & 0xFFFF, u & 0xFFFF)
+
+
+def band_probes(band: int) -> list[int]:
+    """A band's value and its 16 one-bit variants: probing all four bands with them finds every code within
+    Hamming distance 7 (by pigeonhole, one band then differs in at most one bit)."""
+    return [band] + [band ^ (1 << b) for b in range(16)]

@@ -44,6 +44,9 @@ from copyalign.core.guard.terms import PromptRules, Term, TermBase, TermKind, sc
 from copyalign.core.guard.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from copyalign.core.guard.watermark import detect_watermark, embed_watermark
 from copyalign.core.log import merkle
+from copyalign.core.matching.query import TextQuery, image_query, pixel_sha256
+from copyalign.core.matching.results import MatchResult
+from copyalign.core.text import title_words
 from copyalign.errors import (
     ConfigurationError,
     ContentTooLargeError,
@@ -68,17 +71,9 @@ from copyalign.services.guard.results import (
     trace_view,
 )
 from copyalign.services.log.ledger import Event, format_time
+from copyalign.services.matching.engine import find_image, find_text, index_entry
 from copyalign.services.matching.index import MatchIndex
-from copyalign.services.matching.service import (
-    MatchResult,
-    MatchService,
-    TextQuery,
-    find_image,
-    find_text,
-    image_query,
-    index_entry,
-    pixel_sha256,
-)
+from copyalign.services.matching.service import MatchService
 from copyalign.services.registry.parties import Principal
 from copyalign.store.models import BlockedOutput, GenerationTrace, GuardTerm, Party, Work
 
@@ -256,7 +251,7 @@ class GuardService(ServiceBase):
     def _load_terms(self, s: Any) -> Iterable[Term]:
         min_words = self.policy.guard.title_min_words
         for wid, title, holder in s.execute(select(Work.id, Work.title, Work.holder_id)):
-            if _words(title) >= min_words:
+            if title_words(title) >= min_words:
                 yield Term(f"work:{wid}", TermKind.TITLE, (title,), (wid,), holder)
         for row in s.scalars(select(GuardTerm).where(GuardTerm.revoked_at.is_(None))):
             yield Term(row.id, TermKind(row.kind), tuple(row.names), tuple(row.work_ids), row.holder_id)
@@ -803,11 +798,6 @@ def _notice(verdicts: Sequence[Verdict]) -> str:
         shown = "; ".join(titles[:5]) + ("; ..." if len(titles) > 5 else "")
         return f"{head}: it concerns protected works ({shown})."
     return f"{head}: it may concern protected works."
-
-
-def _words(title: str) -> int:
-    cjk = sum(1 for ch in title if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-    return max(len(title.split()), 2 if cjk >= 2 else 0)
 
 
 def _clean_names(names: Sequence[str]) -> list[str]:

@@ -14,8 +14,8 @@ pages are touched, and several processes share the page cache.
   ``r`` of the query agrees with it to within ``r // 16`` bits on at least one chunk (pigeonhole), so
   probing each chunk with its exact value and one-bit variants finds every hash within 31 bits without a
   scan;
-* embeddings (only with a model configured, :mod:`copyalign.services.matching.embeddings`): float16 rows per text passage or
-  image, with their work and passage span, and above :data:`ANN_MIN` rows a usearch HNSW graph saved
+* embeddings (only with a model configured, :mod:`~copyalign.services.matching.embeddings`): float16 rows
+  per text passage or image, with their work and passage span, and above :data:`ANN_MIN` rows a usearch HNSW graph saved
   beside the arrays and opened as a memory-mapped view.
 
 Segments are never modified; the shard adds new segments, records removals as tombstones and merges
@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from copyalign.core.kernels import native
 from copyalign.core.matching import textfp
-from copyalign.core.matching.imagefp import ImageHash
+from copyalign.core.matching.imagefp import ImageHash, pdq_words
 from copyalign.errors import MissingExtraError
 
 SEGMENT_FORMAT = 1
@@ -159,10 +159,6 @@ def _ann_view(path: Path) -> Any:
     except ImportError as exc:
         raise MissingExtraError("a vector index over embeddings", "ml") from exc
     return Index.restore(str(path), view=True)
-
-
-def pdq_words(pdq: bytes) -> npt.NDArray[np.uint64]:
-    return np.frombuffer(pdq, dtype=">u8").astype(np.uint64)
 
 
 def _chunks(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:

@@ -1,296 +1,73 @@
 """``matching``: which registered works are inside this text or image, where, and what do they allow.
 
 One answer for every duty that touches content (the corpus scanner, the output filter, the takedown desk):
-a list of matched works, each with the kind of match, a score, the matched spans (text) or region
-(image), and the registry facts needed downstream (holder, preferences as resolved now).
-
-Kinds of match, strongest first:
-
-* ``exact`` — the same bytes (SHA-256);
-* ``normalized`` — the same text after normalisation (re-encoded, re-wrapped, re-cased);
-* ``near_duplicate`` — the whole text is a near copy (MinHash Jaccard estimate at or above
-  ``matching.near_duplicate_jaccard``); score is that estimate;
-* ``passage`` — passages of the work appear in the query (winnowed fingerprints, verified token by token);
-  score is the share of the work's tokens found, spans give character offsets in both texts;
-* ``semantic`` — only with an embedding model configured (:mod:`copyalign.services.matching.embeddings`): a passage of the
-  query (or the image) whose embedding is at least ``matching.semantic_min_similarity``
-  (``image_semantic_min_similarity``) cosine-similar to one of the work's; score is that similarity, spans
-  pair the query passage with the work passage. It finds paraphrases the fingerprints cannot, and is
-  weaker evidence than any of them;
-* ``perceptual`` — an image whose PDQ hash (or that of a crop of it) is within
-  ``matching.pdq_max_distance`` bits; score is ``1 - distance / 256``, region is the part of the registered
-  image that matched.
+the engine's evidence (:mod:`copyalign.services.matching.engine`) joined with the registry's facts — holder,
+title, preferences as resolved now — as :class:`~copyalign.core.matching.results.MatchResult` (the kinds of
+match and their order are documented there). ``semantic`` matches need an embedding model configured
+(:mod:`~copyalign.services.matching.embeddings`): a passage of the query (or the image) whose embedding is at
+least ``matching.semantic_min_similarity`` (``image_semantic_min_similarity``) cosine-similar to one of the
+work's.
 
 The index is refreshed from the store before a query when ``refresh_seconds`` have passed since the last
 check (a new registration is therefore visible within that time); preferences are read from the store on
-every answer, so a changed preference is visible at once.
+every answer, so a changed preference is visible at once. A refresh fingerprints large batches on a process
+pool of ``workers`` (:mod:`copyalign.engines`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import re
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 
 from copyalign.core.authz import Action, require
-from copyalign.core.content import Limits, decode_text, guess_kind, normalised_sha256, open_image
+from copyalign.core.content import Limits, decode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
-from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY, prepare, query_pdq, registered_hashes
-from copyalign.core.matching.passages import Passage, passages
-from copyalign.core.policy import MatchingSection
+from copyalign.core.matching.query import TextQuery, pixel_sha256
+from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
 from copyalign.core.registry.preferences import parse_jurisdiction, resolve_all
+from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.matching.embeddings import MAX_QUERY_CHUNKS, Embedder, text_chunks
+from copyalign.services.matching.engine import find_image, find_text, index_entry
 from copyalign.services.matching.index import MatchIndex
-from copyalign.services.matching.segment import IndexedWork, Segment, pdq_words
+from copyalign.services.matching.segment import IndexedWork
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import Party, Work
 
-MAX_GAP = 10
-"""Tokens a passage may skip (substituted, inserted or OCR-damaged words) and still be one passage."""
-MAX_POSTINGS = 2000
-"""A fingerprint found in more works than this is a stock phrase and is not used as evidence."""
 REFRESH_BATCH = 2000
-_ORDER = {"exact": 0, "normalized": 1, "near_duplicate": 2, "passage": 3, "perceptual": 4, "semantic": 5}
 MAX_SEMANTIC_SPANS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    query: tuple[int, int]  # character offsets, end exclusive
-    work: tuple[int, int]
-    tokens: int  # tokens equal on both sides (0 for a semantic match: the words may all differ)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"query": list(self.query), "work": list(self.work), "tokens": self.tokens}
-
-
-@dataclass(frozen=True, slots=True)
-class WorkMatch:
-    work_id: str
-    title: str
-    kind: str
-    holder_id: str
-    holder_name: str
-    match: str
-    score: float
-    spans: list[Span] = field(default_factory=list)
-    region: tuple[float, float, float, float] | None = None
-    distance: int | None = None
-    preferences: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "work_id": self.work_id,
-            "title": self.title,
-            "kind": self.kind,
-            "holder": {"id": self.holder_id, "name": self.holder_name},
-            "match": self.match,
-            "score": round(self.score, 4),
-            "spans": [s.to_dict() for s in self.spans],
-            "region": [round(v, 4) for v in self.region] if self.region else None,
-            "distance": self.distance,
-            "preferences": self.preferences,
-        }
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class MatchResult:
-    kind: str
-    sha256: str
-    matches: list[WorkMatch]
-    characters: int | None = None
-    tokens: int | None = None
-
-    @property
-    def matched(self) -> bool:
-        return bool(self.matches)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "sha256": self.sha256,
-            "characters": self.characters,
-            "tokens": self.tokens,
-            "matches": [m.to_dict() for m in self.matches],
-        }
-
-
-@dataclass
-class Evidence:
-    """What one segment says about one work; several are merged into the answer for that work."""
-
-    match: str
-    score: float
-    spans: list[Span] = field(default_factory=list)
-    region: tuple[float, float, float, float] | None = None
-    distance: int | None = None
-
-    def better_than(self, other: Evidence) -> bool:
-        return (_ORDER[self.match], -self.score) < (_ORDER[other.match], -other.score)
-
-    def merge(self, other: Evidence) -> Evidence:
-        """The strongest kind of match, with the passages' spans whichever kind wins."""
-        best, rest = (other, self) if other.better_than(self) else (self, other)
-        if not best.spans and rest.spans:
-            best.spans = rest.spans
-        return best
-
-
-@dataclass(frozen=True, slots=True)
-class TextQuery:
-    """Everything computed once from a query text, whatever the number of segments it is probed against."""
-
-    text: str
-    sha: bytes
-    norm: bytes
-    fp: textfp.TextFingerprint
-    tokens32: np.ndarray  # low 32 bits of the token hashes, as segments store them
-    signature: np.ndarray | None
-    lsh: np.ndarray | None  # the signature's LSH keys, computed once for every segment
-
-    @classmethod
-    def of(cls, text: str, raw: bytes) -> TextQuery:
-        fp = textfp.text_fingerprint(text)
-        signature = textfp.minhash(fp.kgrams) if fp.size else None
-        return cls(
-            text,
-            hashlib.sha256(raw).digest(),
-            normalised_sha256(text),
-            fp,
-            (fp.token_hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
-            signature,
-            None if signature is None else textfp.lsh_keys(signature),
-        )
-
-
-def probe_text(seg: Segment, q: TextQuery, cfg: MatchingSection) -> list[tuple[int, Evidence]]:
-    """The matching engine on one segment: evidence per local work number, before the registry is asked."""
-    out: list[tuple[int, Evidence]] = []
-    raw_hits, norm_hits = seg.exact(q.sha, q.norm)
-    out += [(i, Evidence("exact", 1.0)) for i in raw_hits]
-    out += [(i, Evidence("normalized", 1.0)) for i in norm_hits]
-    if q.signature is not None:
-        out += [
-            (i, Evidence("near_duplicate", j))
-            for i, j in seg.near_duplicates(q.signature, cfg.near_duplicate_jaccard, q.lsh)
-        ]
-    works, wpos, qpos = seg.fingerprint_hits(q.fp.fingerprints, q.fp.winnowed, MAX_POSTINGS)
-    if works.size == 0:
-        return out
-    min_hits = min(2, max(1, (cfg.min_passage_tokens - textfp.K + 1) // textfp.W))
-    order = np.argsort(works, kind="stable")
-    works, wpos, qpos = works[order], wpos[order], qpos[order]
-    uniq, first, counts = np.unique(works, return_index=True, return_counts=True)
-    for w, f, c in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
-        if c < min_hits:
-            continue
-        wtok, wstart, wend = seg.tokens(w)
-        found = passages(
-            q.tokens32, np.asarray(wtok), qpos[f : f + c], wpos[f : f + c], min_run=textfp.K, max_gap=MAX_GAP
-        )
-        spans = [
-            _span(p, q.fp, wstart, wend)
-            for p in found
-            if p.matched >= cfg.min_passage_tokens * _weight(q.text, q.fp, p)
-        ]
-        if spans:
-            score = min(1.0, sum(s.tokens for s in spans) / max(1, int(wtok.shape[0])))
-            out.append((w, Evidence("passage", score, spans)))
+def _entries(limits: Limits, rows: Sequence[tuple[str, str, str, str | None, bytes]]) -> list[IndexedWork | None]:
+    """Index entries for a batch of works (in a worker process or this one); None for a work that cannot be
+    read (the registry accepted it, so this only happens to a blob damaged since)."""
+    out: list[IndexedWork | None] = []
+    for row in rows:
+        try:
+            out.append(index_entry(*row, limits))
+        except CopyalignError:
+            out.append(None)
     return out
 
 
-def _span(p: Passage, fp: textfp.TextFingerprint, wstart: np.ndarray, wend: np.ndarray) -> Span:
-    return Span(
-        (int(fp.starts[p.query_start]), int(fp.ends[p.query_end - 1])),
-        (int(wstart[p.work_start]), int(wend[p.work_end - 1])),
-        p.matched,
-    )
-
-
-def find_text(index: MatchIndex, q: TextQuery, cfg: MatchingSection) -> dict[str, Evidence]:
-    """The fingerprint evidence for a text over every shard: what the service, the corpus scanner and the
-    guard share. It needs no database (scanner workers call it with a read-only index)."""
-    found: dict[str, Evidence] = {}
-    for shard in index.shards:
-        for seg in shard.live():
-            for i, ev in probe_text(seg, q, cfg):
-                wid = seg.work_id(i)
-                cur = found.get(wid)
-                found[wid] = ev if cur is None else cur.merge(ev)
-        for wid in shard.tombstones & found.keys():
-            del found[wid]
-    return found
-
-
-def pixel_sha256(img: Any) -> bytes:
-    """The digest of an in-memory image: its mode, size and pixel bytes (an image that is not a file yet)."""
-    h = hashlib.sha256(f"{img.mode} {img.width}x{img.height}\n".encode())
-    h.update(img.tobytes())
-    return h.digest()
-
-
-def image_query(img: Any) -> np.ndarray:
-    """The PDQ words an image is searched with: as it is and mirrored, flat (low-quality) hashes left out,
-    since a blank image would match every other blank image."""
-    hashes = [digest for digest, quality in query_pdq(prepare(img)) if quality >= PDQ_MIN_QUALITY]
-    return np.array([pdq_words(h) for h in hashes], dtype=np.uint64).reshape(-1, 4)
-
-
-def find_image(
-    index: MatchIndex, img: Any, sha: bytes, cfg: MatchingSection, *, query: np.ndarray | None = None
-) -> dict[str, Evidence]:
-    """Exact and perceptual evidence for a decoded image over every shard; ``query`` is
-    :func:`image_query`'s result when the caller searches several indexes with one image."""
-    q = image_query(img) if query is None else query
-    found: dict[str, Evidence] = {}
-    for shard in index.shards:
-        for seg in shard.live():
-            raw_hits, _ = seg.exact(sha, None)
-            for i in raw_hits:
-                found[seg.work_id(i)] = Evidence("exact", 1.0)
-            rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
-            for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
-                wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
-                region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
-                ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
-                cur = found.get(wid)
-                if cur is None or ev.better_than(cur):
-                    found[wid] = ev
-        for wid in shard.tombstones & found.keys():
-            del found[wid]
-    return found
-
-
-# -- fingerprinting works for the index (runs in worker processes) -------------------------------------
-
-
-def index_entry(
-    work_id: str, kind: str, sha256: str, norm_sha256: str | None, data: bytes, limits: Limits
-) -> IndexedWork:
-    norm = bytes.fromhex(norm_sha256) if norm_sha256 else None
-    if kind == "text":
-        return IndexedWork(work_id, kind, bytes.fromhex(sha256), norm, text=textfp.text_fingerprint(decode_text(data)))
-    img, _ = open_image(data, limits)
-    return IndexedWork(work_id, kind, bytes.fromhex(sha256), norm, images=registered_hashes(img))
-
-
-def _entry_star(args: tuple[str, str, str, str | None, bytes, Limits]) -> IndexedWork | None:
+@contextmanager
+def _closing(get: Callable[[], LocalExecutor | None]) -> Iterator[None]:
+    """Close the executor ``get`` returns at the end of the block, if one was started in it."""
     try:
-        return index_entry(*args)
-    except CopyalignError:
-        return None
+        yield
+    finally:
+        ex = get()
+        if ex is not None:
+            ex.close()
 
 
 class MatchService(ServiceBase):
@@ -315,7 +92,8 @@ class MatchService(ServiceBase):
     def refresh(self) -> int:
         """Index every work registered since the watermark; returns how many were added."""
         added = batches = 0
-        with self.index.lock():
+        pool: LocalExecutor | None = None  # started on the first large batch, for every batch after it
+        with self.index.lock(), _closing(lambda: pool):
             while True:
                 mark = self.index.watermark
                 with self.store.read() as s:
@@ -327,14 +105,13 @@ class MatchService(ServiceBase):
                     ).all()
                 if not rows:
                     break
-                args = [(r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256), self.limits) for r in rows]
+                args = [(r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256)) for r in rows]
                 if self.workers > 1 and len(args) >= 64:
-                    # spawn, not fork: rensa's and pdqhash's native state does not survive a fork (a forked
-                    # pool was seen to hang once they had run in the parent)
-                    with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                        entries = list(pool.map(_entry_star, args, chunksize=16))
+                    if pool is None:
+                        pool = LocalExecutor(self.workers)
+                    entries = [e for batch in in_order(pool, _entries, self.limits, chunked(args, 16)) for e in batch]
                 else:
-                    entries = [_entry_star(a) for a in args]
+                    entries = _entries(self.limits, args)
                 self.index.add(self._embed([e for e in entries if e is not None], {a[0]: a[4] for a in args}))
                 self.index.set_watermark(int(rows[-1].log_index))
                 added += len(rows)
@@ -531,18 +308,5 @@ class MatchService(ServiceBase):
                     prefs,
                 )  # fmt: skip
             )
-        out.sort(key=lambda m: (_ORDER[m.match], -m.score, m.work_id))
+        out.sort(key=lambda m: (MATCH_ORDER[m.match], -m.score, m.work_id))
         return out[:limit]
-
-
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def _weight(text: str, fp: textfp.TextFingerprint, p: Passage) -> int:
-    """How many tokens count as one word: 2 where the passage is mostly Chinese or Japanese characters.
-
-    A Chinese word is one to three characters, so 20 character tokens are a phrase, not a passage; on the
-    held-out half of the Chinese seed paper, 20-character legal formulas matched other chapters.
-    """
-    span = text[int(fp.starts[p.query_start]) : int(fp.ends[p.query_end - 1])]
-    return 2 if len(_CJK.findall(span)) * 2 > (p.query_end - p.query_start) else 1

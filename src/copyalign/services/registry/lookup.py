@@ -21,13 +21,12 @@ from sqlalchemy import or_, select
 
 from copyalign.core.authz import Action, require
 from copyalign.core.content import Fingerprint, fingerprint
-from copyalign.core.registry.iscc import hamming
+from copyalign.core.registry.iscc import band_probes, bands, hamming
 from copyalign.core.registry.preferences import Purpose, Resolved, parse_jurisdiction, resolve_all
 from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import format_time
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
-from copyalign.services.registry.works import bands
 from copyalign.store.models import Party, Work
 
 _MATCH_ORDER = {"exact": 0, "normalized": 1, "iscc": 2}
@@ -93,10 +92,6 @@ class LookupResult:
         }
 
 
-def _probes(band: int) -> list[int]:
-    return [band] + [band ^ (1 << b) for b in range(16)]
-
-
 class LookupService(ServiceBase):
     def lookup(
         self,
@@ -131,10 +126,10 @@ class LookupService(ServiceBase):
         if fp.norm_sha256:
             conds.append(Work.norm_sha256 == fp.norm_sha256)
         conds += [
-            Work.band0.in_(_probes(b[0])),
-            Work.band1.in_(_probes(b[1])),
-            Work.band2.in_(_probes(b[2])),
-            Work.band3.in_(_probes(b[3])),
+            Work.band0.in_(band_probes(b[0])),
+            Work.band1.in_(band_probes(b[1])),
+            Work.band2.in_(band_probes(b[2])),
+            Work.band3.in_(band_probes(b[3])),
         ]
         with self.store.read() as s:
             candidates = s.execute(

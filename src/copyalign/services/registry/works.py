@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,8 @@ from sqlalchemy import insert, select
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.content import Fingerprint, Limits, fingerprint
 from copyalign.core.registry.identifiers import canonical_all
+from copyalign.core.registry.iscc import bands
+from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ConflictError, CopyalignError, InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
@@ -35,11 +37,6 @@ BULK = 64
 
 def to_signed64(u: int) -> int:
     return u - (1 << 64) if u >= 1 << 63 else u
-
-
-def bands(u: int) -> tuple[int, int, int, int]:
-    """The four 16-bit bands of a 64-bit code, high to low (the similarity index's keys)."""
-    return ((u >> 48) & 0xFFFF, (u >> 32) & 0xFFFF, (u >> 16) & 0xFFFF, u & 0xFFFF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,23 +142,27 @@ def fingerprint_all(
             if progress is not None and (i + 1) % step == 0:
                 progress(i + 1)
         return out
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(_safe_fingerprint, args, chunksize=max(1, len(args) // (workers * 8)))
-        out = []
-        for i, r in enumerate(results):
-            if isinstance(r, CopyalignError):
-                raise ItemError(i, r) from r
-            out.append(r)
-            if progress is not None and (i + 1) % step == 0:
-                progress(i + 1)
-        return out
+    out = []
+    with LocalExecutor(workers) as ex:
+        for batch in in_order(ex, _fingerprint_batch, limits, chunked(items, max(1, len(items) // (workers * 8)))):
+            for r in batch:
+                if isinstance(r, CopyalignError):
+                    raise ItemError(len(out), r) from r
+                out.append(r)
+            if progress is not None:
+                progress(len(out))
+    return out
 
 
-def _safe_fingerprint(args: tuple[bytes, str | None, Limits]) -> Fingerprint | CopyalignError:
-    try:
-        return _fingerprint_one(args)
-    except CopyalignError as exc:
-        return exc
+def _fingerprint_batch(limits: Limits, items: Sequence[WorkInput]) -> list[Fingerprint | CopyalignError]:
+    """A worker's share of :func:`fingerprint_all`: each item's fingerprint, or its error in its place."""
+    out: list[Fingerprint | CopyalignError] = []
+    for it in items:
+        try:
+            out.append(fingerprint(it.data, limits, kind=it.kind))
+        except CopyalignError as exc:
+            out.append(exc)
+    return out
 
 
 class WorkService(ServiceBase):

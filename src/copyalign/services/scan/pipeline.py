@@ -28,11 +28,12 @@ import numpy as np
 from copyalign.core.content import Limits, decode_text, open_image
 from copyalign.core.matching import textfp
 from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY, pdq
+from copyalign.core.matching.query import TextQuery
 from copyalign.core.policy import MatchingSection
 from copyalign.core.scan import signals as sig
 from copyalign.errors import CopyalignError, CorruptShardError
+from copyalign.services.matching.engine import find_image, find_text
 from copyalign.services.matching.index import MatchIndex
-from copyalign.services.matching.service import TextQuery, find_image, find_text
 from copyalign.services.scan.readers import Record, Shard, read_shard
 
 RESULT_COLUMNS = (

@@ -1,0 +1,140 @@
+"""The matching engine: a query against the index's segments, evidence per work, no database.
+
+What the match service, the corpus scanner's workers and the guard share. Each function probes every live
+segment of every shard and merges the evidence per work (tombstoned works dropped); the registry's facts
+(holder, title, preferences) are joined by :class:`~copyalign.services.matching.service.MatchService`.
+:func:`index_entry` fingerprints one registered work for the index (it runs in worker processes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from copyalign.core.content import Limits, decode_text, open_image
+from copyalign.core.matching import textfp
+from copyalign.core.matching.imagefp import registered_hashes
+from copyalign.core.matching.passages import Passage, passages
+from copyalign.core.matching.query import TextQuery, image_query
+from copyalign.core.matching.results import Evidence, Span
+from copyalign.core.policy import MatchingSection
+from copyalign.core.text import token_weight
+from copyalign.errors import CopyalignError
+from copyalign.services.matching.index import MatchIndex
+from copyalign.services.matching.segment import IndexedWork, Segment
+
+MAX_GAP = 10
+"""Tokens a passage may skip (substituted, inserted or OCR-damaged words) and still be one passage."""
+MAX_POSTINGS = 2000
+"""A fingerprint found in more works than this is a stock phrase and is not used as evidence."""
+
+
+def probe_text(seg: Segment, q: TextQuery, cfg: MatchingSection) -> list[tuple[int, Evidence]]:
+    """The matching engine on one segment: evidence per local work number, before the registry is asked."""
+    out: list[tuple[int, Evidence]] = []
+    raw_hits, norm_hits = seg.exact(q.sha, q.norm)
+    out += [(i, Evidence("exact", 1.0)) for i in raw_hits]
+    out += [(i, Evidence("normalized", 1.0)) for i in norm_hits]
+    if q.signature is not None:
+        out += [
+            (i, Evidence("near_duplicate", j))
+            for i, j in seg.near_duplicates(q.signature, cfg.near_duplicate_jaccard, q.lsh)
+        ]
+    works, wpos, qpos = seg.fingerprint_hits(q.fp.fingerprints, q.fp.winnowed, MAX_POSTINGS)
+    if works.size == 0:
+        return out
+    min_hits = min(2, max(1, (cfg.min_passage_tokens - textfp.K + 1) // textfp.W))
+    order = np.argsort(works, kind="stable")
+    works, wpos, qpos = works[order], wpos[order], qpos[order]
+    uniq, first, counts = np.unique(works, return_index=True, return_counts=True)
+    for w, f, c in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
+        if c < min_hits:
+            continue
+        wtok, wstart, wend = seg.tokens(w)
+        found = passages(
+            q.tokens32, np.asarray(wtok), qpos[f : f + c], wpos[f : f + c], min_run=textfp.K, max_gap=MAX_GAP
+        )
+        spans = [
+            _span(p, q.fp, wstart, wend)
+            for p in found
+            if p.matched >= cfg.min_passage_tokens * _token_weight(q.text, q.fp, p)
+        ]
+        if spans:
+            score = min(1.0, sum(s.tokens for s in spans) / max(1, int(wtok.shape[0])))
+            out.append((w, Evidence("passage", score, spans)))
+    return out
+
+
+def _span(p: Passage, fp: textfp.TextFingerprint, wstart: np.ndarray, wend: np.ndarray) -> Span:
+    return Span(
+        (int(fp.starts[p.query_start]), int(fp.ends[p.query_end - 1])),
+        (int(wstart[p.work_start]), int(wend[p.work_end - 1])),
+        p.matched,
+    )
+
+
+def find_text(index: MatchIndex, q: TextQuery, cfg: MatchingSection) -> dict[str, Evidence]:
+    """The fingerprint evidence for a text over every shard: what the service, the corpus scanner and the
+    guard share. It needs no database (scanner workers call it with a read-only index)."""
+    found: dict[str, Evidence] = {}
+    for shard in index.shards:
+        for seg in shard.live():
+            for i, ev in probe_text(seg, q, cfg):
+                wid = seg.work_id(i)
+                cur = found.get(wid)
+                found[wid] = ev if cur is None else cur.merge(ev)
+        for wid in shard.tombstones & found.keys():
+            del found[wid]
+    return found
+
+
+def find_image(
+    index: MatchIndex, img: Any, sha: bytes, cfg: MatchingSection, *, query: np.ndarray | None = None
+) -> dict[str, Evidence]:
+    """Exact and perceptual evidence for a decoded image over every shard; ``query`` is
+    :func:`image_query`'s result when the caller searches several indexes with one image."""
+    q = image_query(img) if query is None else query
+    found: dict[str, Evidence] = {}
+    for shard in index.shards:
+        for seg in shard.live():
+            raw_hits, _ = seg.exact(sha, None)
+            for i in raw_hits:
+                found[seg.work_id(i)] = Evidence("exact", 1.0)
+            rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
+            for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
+                wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
+                region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
+                ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
+                cur = found.get(wid)
+                if cur is None or ev.better_than(cur):
+                    found[wid] = ev
+        for wid in shard.tombstones & found.keys():
+            del found[wid]
+    return found
+
+
+def index_entry(
+    work_id: str, kind: str, sha256: str, norm_sha256: str | None, data: bytes, limits: Limits
+) -> IndexedWork:
+    norm = bytes.fromhex(norm_sha256) if norm_sha256 else None
+    if kind == "text":
+        return IndexedWork(work_id, kind, bytes.fromhex(sha256), norm, text=textfp.text_fingerprint(decode_text(data)))
+    img, _ = open_image(data, limits)
+    return IndexedWork(work_id, kind, bytes.fromhex(sha256), norm, images=registered_hashes(img))
+
+
+def _entry_star(args: tuple[str, str, str, str | None, bytes, Limits]) -> IndexedWork | None:
+    try:
+        return index_entry(*args)
+    except CopyalignError:
+        return None
+
+
+def _token_weight(text: str, fp: textfp.TextFingerprint, p: Passage) -> int:
+    """How many tokens count as one word in this passage (:func:`copyalign.core.text.token_weight`)."""
+    span = text[int(fp.starts[p.query_start]) : int(fp.ends[p.query_end - 1])]
+    return token_weight(span, p.query_end - p.query_start)
+
+
+__all__ = ["MAX_GAP", "MAX_POSTINGS", "find_image", "find_text", "index_entry", "probe_text"]
