@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-import rfc8785
 from typer.testing import CliRunner
 
 from copyalign.cli.main import app
+from copyalign.core.canonical import canonical
 
 runner = CliRunner()
 
@@ -110,7 +110,7 @@ def test_log_export_verify_and_tamper(cli, tmp_path: Path) -> None:
     entry = json.loads(lines[4])
     forged = json.loads(base64.b64decode(entry["entry"]))
     forged["subject"] = "wrk_forged"
-    entry["entry"] = base64.b64encode(rfc8785.dumps(forged)).decode()
+    entry["entry"] = base64.b64encode(canonical(forged)).decode()
     lines[4] = json.dumps(entry)
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_text("\n".join(lines) + "\n")

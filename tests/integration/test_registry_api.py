@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign
+from copyalign.core.canonical import format_time
 from copyalign.core.log import merkle
-from copyalign.services.log.ledger import format_time
 from copyalign.services.registry.parties import Principal
 from tests.integration.conftest import auth, png
 

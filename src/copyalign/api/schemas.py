@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from copyalign.services.log.ledger import Receipt, format_time
+from copyalign.core.canonical import format_time
+from copyalign.services.log.ledger import Receipt
 from copyalign.services.registry.parties import PartyView
 from copyalign.services.registry.works import WorkView
 

@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
+from copyalign.core.canonical import format_time
 from copyalign.core.registry.preferences import Purpose
 from copyalign.errors import InvalidInputError, ManifestError
-from copyalign.services.log.ledger import format_time
 from copyalign.services.registry.manifest import read_manifest
 from copyalign.services.registry.preferences import PreferenceInput
 from copyalign.services.registry.works import ItemError, WorkInput, WorkView

@@ -29,9 +29,9 @@ from fastapi.templating import Jinja2Templates
 
 from copyalign.api.deps import COOKIE, CaDep
 from copyalign.context import Copyalign
+from copyalign.core.canonical import format_time
 from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Resolved, Statement, Value, resolve_all
 from copyalign.errors import AuthenticationError, CopyalignError
-from copyalign.services.log.ledger import format_time
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import PreferenceInput
 from copyalign.services.registry.works import WorkInput

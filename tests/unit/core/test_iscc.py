@@ -9,6 +9,7 @@ that reach their rare branches.
 from __future__ import annotations
 
 import json
+import random
 import unicodedata
 from pathlib import Path
 
@@ -20,7 +21,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from copyalign.core.registry import iscc
-from copyalign.core.registry.iscc import code_to_int, hamming, soft_hash_text, text_code, text_collapse
+from copyalign.core.registry.iscc import (
+    band_probes,
+    bands,
+    code_to_int,
+    hamming,
+    soft_hash_text,
+    text_code,
+    text_collapse,
+)
 from copyalign.errors import InvalidInputError
 
 CONFORMANCE = json.loads(Path(ic.__file__).with_name("data.json").read_text(encoding="utf-8"))["gen_text_code_v0"]
@@ -38,7 +47,15 @@ def assert_conforms(text: str) -> None:
 
 
 def test_public_api() -> None:
-    assert sorted(iscc.__all__) == ["code_to_int", "hamming", "soft_hash_text", "text_code", "text_collapse"]
+    assert sorted(iscc.__all__) == [
+        "band_probes",
+        "bands",
+        "code_to_int",
+        "hamming",
+        "soft_hash_text",
+        "text_code",
+        "text_collapse",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CONFORMANCE))
@@ -277,3 +294,14 @@ def test_code_to_int() -> None:
 def test_code_to_int_rejects(bad: str) -> None:
     with pytest.raises(InvalidInputError):
         code_to_int(bad)
+
+
+def test_band_probes_find_every_code_within_seven_bits() -> None:
+    # the registry's similarity index: a code within distance 7 shares a band with at most one bit flipped
+    rng = random.Random(7)
+    for _ in range(200):
+        code = rng.getrandbits(64)
+        other = code
+        for bit in rng.sample(range(64), rng.randint(0, 7)):
+            other ^= 1 << bit
+        assert any(b in band_probes(q) for b, q in zip(bands(other), bands(code), strict=True))

@@ -11,8 +11,9 @@ from fastapi.responses import PlainTextResponse
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.context import Copyalign
 from copyalign.core.authz import Action, require
+from copyalign.core.canonical import format_time
 from copyalign.errors import NotFoundError
-from copyalign.services.log.ledger import SignedCheckpoint, format_time
+from copyalign.services.log.ledger import SignedCheckpoint
 from copyalign.services.registry.preferences import prove_preferences
 
 router = APIRouter(prefix="/log", tags=["log"])

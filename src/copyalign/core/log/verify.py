@@ -13,14 +13,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import rfc8785
-
 from copyalign.core.log import merkle
 from copyalign.core.log.checkpoint import Checkpoint, NoteVerifier, open_note
+from copyalign.core.log.entry import check_entry
 from copyalign.errors import VerificationError
 
 
@@ -29,20 +27,6 @@ class LogReport:
     entries: int
     checkpoints: tuple[Checkpoint, ...]
     root: bytes
-
-
-def check_entry(index: int, data: bytes) -> dict[str, object]:
-    """An entry must be an RFC 8785 canonical JSON object with the fields the log writes."""
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise VerificationError(f"entry {index} is not JSON", index=index) from None
-    if not isinstance(obj, dict) or rfc8785.dumps(obj) != data:
-        raise VerificationError(f"entry {index} is not canonical JSON (RFC 8785)", index=index)
-    missing = {"v", "event", "time", "actor", "subject", "payload_sha256"} - obj.keys()
-    if missing:
-        raise VerificationError(f"entry {index} lacks {', '.join(sorted(missing))}", index=index)
-    return obj
 
 
 def verify_log(

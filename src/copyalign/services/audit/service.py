@@ -37,13 +37,14 @@ from sqlalchemy import select
 from copyalign import __version__
 from copyalign.core.audit import memorisation as mem
 from copyalign.core.authz import Action, require
+from copyalign.core.canonical import format_time
 from copyalign.core.content import decode_text
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
 from copyalign.errors import CopyalignError, InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.audit.selection import WorkSpec, read_texts
 from copyalign.services.base import ServiceBase
-from copyalign.services.log.ledger import Event, format_time
+from copyalign.services.log.ledger import Event
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import Party, Work

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from copyalign.core.canonical import format_time
 from copyalign.core.guard.rules import GuardAction, Reason
 from copyalign.errors import InvalidInputError
-from copyalign.services.log.ledger import format_time
 from copyalign.store.models import GenerationTrace, GuardTerm
 
 TRACE_PREFIX = "tr_"

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rfc8785
 from PIL import Image
 from sqlalchemy import func, select, update
 
 from copyalign.core.authz import Action, Role, require
+from copyalign.core.canonical import canonical, format_time
 from copyalign.core.content import decode_text, guess_kind, normalised_sha256, open_image
 from copyalign.core.guard.rules import GuardAction, OutputHit, OutputRules, Reason, judge_output, strongest
 from copyalign.core.guard.terms import PromptRules, Term, TermBase, TermKind, screen_prompt
@@ -70,7 +70,7 @@ from copyalign.services.guard.results import (
     trace_payload,
     trace_view,
 )
-from copyalign.services.log.ledger import Event, format_time
+from copyalign.services.log.ledger import Event
 from copyalign.services.matching.engine import find_image, find_text, index_entry
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.service import MatchService
@@ -520,7 +520,7 @@ class GuardService(ServiceBase):
             "decision": decision.value,
             "reasons": [v.to_dict() for v in verdicts],
         }
-        leaf = hashlib.sha256(rfc8785.dumps({**fields, "created_at": format_time(now)})).hexdigest()
+        leaf = hashlib.sha256(canonical({**fields, "created_at": format_time(now)})).hexdigest()
         with self.store.write() as s:
             s.add(
                 GenerationTrace(

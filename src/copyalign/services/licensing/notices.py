@@ -15,23 +15,23 @@ Every state change is one transaction with its log entry.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
+from copyalign.core.canonical import canonical, format_time
+from copyalign.core.canonical import digest as digest_of
 from copyalign.core.licensing.tariffs import Use
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
 from copyalign.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
-from copyalign.services.log.ledger import Event, Ledger, format_time
+from copyalign.services.log.ledger import Event, Ledger
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import ExclusionList, Notice, NoticeWork, Notification, Objection, Party, Work
@@ -119,10 +119,6 @@ def _objection_view(o: Objection) -> ObjectionView:
     return ObjectionView(o.id, o.notice_id, o.work_id, o.holder_id, o.reason, o.created_at, o.withdrawn_at)
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(rfc8785.dumps(obj)).hexdigest()
-
-
 def _denies(
     session: Session, works: Sequence[Work], purpose: Purpose, *, at: datetime, jurisdiction: str, defaults: Any
 ) -> set[str]:
@@ -161,7 +157,7 @@ def write_exclusion_list(
         ({"work": r.work_id, "reason": r.reason} for r in rows if r.status == "excluded"), key=lambda e: str(e["work"])
     )
     licensed = sorted(r.work_id for r in rows if r.status == "licensed")
-    digest = _digest({"notice": notice.id, "version": version, "excluded": excluded, "licensed": licensed})
+    digest = digest_of({"notice": notice.id, "version": version, "excluded": excluded, "licensed": licensed})
     payload = {
         "notice": notice.id,
         "version": version,
@@ -242,7 +238,7 @@ class NoticeService(ServiceBase):
                 "currency": tariff.currency,
                 "window_days": window,
                 "works": len(ids),
-                "works_sha256": _digest(ids),
+                "works_sha256": digest_of(ids),
             }
             [receipt] = self.ledger.append(s, [Event("notice.create", actor.party_id, nid, payload)], at=now)
             s.add(
@@ -291,7 +287,7 @@ class NoticeService(ServiceBase):
                 "published_at": format_time(now),
                 "closes_at": format_time(closes),
                 "excluded_denied": len(denied),
-                "excluded_sha256": _digest(sorted(denied)),
+                "excluded_sha256": digest_of(sorted(denied)),
             }
             [receipt] = self.ledger.append(s, [Event("notice.publish", actor.party_id, notice_id, payload)], at=now)
             notice.status, notice.published_at, notice.closes_at = "open", now, closes
@@ -371,7 +367,7 @@ class NoticeService(ServiceBase):
                     "objection.file",
                     actor.party_id,
                     r.work_id,
-                    {"notice": notice_id, "work": r.work_id, "holder": r.holder_id, "reason_sha256": _digest(reason)},
+                    {"notice": notice_id, "work": r.work_id, "holder": r.holder_id, "reason_sha256": digest_of(reason)},
                 )
                 for r in new
             ]
@@ -692,7 +688,7 @@ class ExclusionListView:
         ]
         lines += [{"work": w, "status": "licensed", "sha256": self.work_sha256.get(w)} for w in self.licensed]
         header = {"notice": self.notice_id, "version": self.version, "sha256": self.sha256, "log_index": self.log_index}
-        return "\n".join(rfc8785.dumps(x).decode() for x in [header, *lines]) + "\n"
+        return "\n".join(canonical(x).decode() for x in [header, *lines]) + "\n"
 
     def filter_file(self) -> dict[str, Any]:
         """The scanner's filter: the excluded works with their content digests, and the list's identity."""

@@ -23,17 +23,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import rfc8785
 from sqlalchemy import func, insert, select
 
 from copyalign.core.authz import Action, Role, require
+from copyalign.core.canonical import canonical, format_time
 from copyalign.core.licensing.distribution import Contribution, distribute
 from copyalign.core.licensing.tariffs import Use, quote
 from copyalign.core.money import Money, parse_currency, parse_decimal
 from copyalign.errors import ConflictError, CurrencyMismatchError, InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
-from copyalign.services.log.ledger import Event, format_time
+from copyalign.services.log.ledger import Event
 from copyalign.services.registry.parties import Principal
 from copyalign.store.models import (
     Allocation,
@@ -187,7 +187,7 @@ class LicensingService(ServiceBase):
             now = self.clock.now()
             rid, iid = new_id("rpt"), new_id("inv")
             line_digest = hashlib.sha256(
-                rfc8785.dumps(sorted([w, format(m, "f")] for w, m in measures.items()))
+                canonical(sorted([w, format(m, "f")] for w, m in measures.items()))
             ).hexdigest()
             events = [
                 Event(

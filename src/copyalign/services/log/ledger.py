@@ -6,74 +6,31 @@ UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database 
 frontier from it, and write the new leaves and every perfect subtree they complete. Proofs then read only
 the O(log n) stored nodes they need, in one query, so they stay sub-millisecond at millions of entries.
 
-An entry is RFC 8785 canonical JSON::
-
-    {"actor": "pty_…", "event": "work.registered", "payload_sha256": "…", "subject": "wrk_…",
-     "time": "2026-11-22T14:00:00.000000Z", "v": 1}
-
-The payload itself (which may hold names) is kept beside the entry, outside the tree, so it can be erased
-without breaking any proof; personal data never enters the tree in clear.
+The entry format (and what a verifier checks of it) is :mod:`copyalign.core.log.entry`; the payload is
+stored beside the entry, outside the tree, so it can be erased without breaking any proof.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import rfc8785
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from copyalign.clock import Clock
+from copyalign.core.canonical import canonical, format_time
 from copyalign.core.log import merkle
 from copyalign.core.log.checkpoint import Checkpoint, NoteVerifier, Signer, open_note, sign_note
+from copyalign.core.log.entry import entry_bytes, make_entry
 from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.store.db import Store
 from copyalign.store.models import Checkpoint as CheckpointRow
 from copyalign.store.models import LogEntry, LogNode, LogState
-
-ENTRY_VERSION = 1
-
-
-_SAFE_INT = 2**53 - 1
-
-
-def _plain(obj: Any) -> bool:
-    """True when ``obj`` holds only ASCII-keyed dicts, lists, strings, ints, bools and None."""
-    t = type(obj)
-    if t is str or t is bool or obj is None:
-        return True
-    if t is int:
-        return bool(-_SAFE_INT <= obj <= _SAFE_INT)  # beyond, RFC 8785 (I-JSON) has no exact form: rfc8785 refuses
-    if t is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
-    if t is list:
-        return all(_plain(v) for v in obj)
-    return False
-
-
-def canonical(obj: Any) -> bytes:
-    """RFC 8785 canonical JSON.
-
-    For what the log writes (ASCII keys, no floats) RFC 8785 is exactly ``json.dumps`` with sorted keys,
-    no whitespace and no ASCII escaping, which is ~20x faster than the general ``rfc8785`` encoder; anything
-    else (floats, non-ASCII keys, whose rules differ) goes to ``rfc8785``. A property test holds the two equal.
-    """
-    return _dumps(obj) if _plain(obj) else rfc8785.dumps(obj)
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def format_time(t: datetime) -> str:
-    """RFC 3339 in UTC with microseconds: one spelling per instant, so entries hash reproducibly."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,15 +136,8 @@ class Ledger:
         leaves: list[bytes] = []
         for i, ev in enumerate(events):
             payload = canonical(dict(ev.payload))
-            entry = {
-                "v": ENTRY_VERSION,
-                "event": ev.event,
-                "time": stamp,
-                "actor": ev.actor,
-                "subject": ev.subject,
-                "payload_sha256": hashlib.sha256(payload).hexdigest(),
-            }
-            data = _dumps(entry)  # fixed ASCII keys, str and int values: canonical as it stands
+            entry = make_entry(ev.event, stamp, ev.actor, ev.subject, payload)
+            data = entry_bytes(entry)
             entries.append(entry)
             leaves.append(merkle.leaf_hash(data))
             rows.append(

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from copyalign.core.authz import Action, require
+from copyalign.core.canonical import format_time
 from copyalign.core.content import Fingerprint, fingerprint
 from copyalign.core.registry.iscc import band_probes, bands, hamming
 from copyalign.core.registry.preferences import Purpose, Resolved, parse_jurisdiction, resolve_all
 from copyalign.services.base import ServiceBase
-from copyalign.services.log.ledger import format_time
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import Party, Work

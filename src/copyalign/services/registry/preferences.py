@@ -11,6 +11,7 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
+from copyalign.core.canonical import format_time
 from copyalign.core.registry.preferences import (
     Purpose,
     Resolved,
@@ -24,7 +25,7 @@ from copyalign.core.registry.preferences import (
 )
 from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.services.base import ServiceBase
-from copyalign.services.log.ledger import Event, Ledger, Receipt, format_time
+from copyalign.services.log.ledger import Event, Ledger, Receipt
 from copyalign.services.registry.parties import Principal
 from copyalign.store.models import Party, Work
 from copyalign.store.models import Preference as PreferenceRow

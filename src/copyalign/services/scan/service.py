@@ -31,12 +31,13 @@ from typing import Any
 from sqlalchemy import select
 
 from copyalign.core.authz import Action, require
+from copyalign.core.canonical import format_time
 from copyalign.core.registry.preferences import Purpose, parse_jurisdiction, resolve
 from copyalign.core.scan.decide import WorkFacts, decide_item, deduplicate, work_use
 from copyalign.engines import executor as make_executor
 from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.services.base import Deps, ServiceBase
-from copyalign.services.log.ledger import Event, format_time
+from copyalign.services.log.ledger import Event
 from copyalign.services.matching.service import MatchService
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for

@@ -1,4 +1,4 @@
-"""The ledger's fast canonical JSON is RFC 8785 exactly, for everything it accepts."""
+"""The fast canonical JSON is RFC 8785 exactly, for everything it accepts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from copyalign.services.log.ledger import canonical
+from copyalign.core.canonical import canonical
 
 scalars = (
     st.none()
