@@ -244,7 +244,7 @@ def main() -> None:
     # -- over HTTP -----------------------------------------------------------------------------------
     import uvicorn
 
-    from copyalign.api.app import create_app
+    from copyalign.server import create_app
 
     srv = uvicorn.Server(
         uvicorn.Config(create_app(ca, checkpoints=False), host="127.0.0.1", port=8765, log_level="warning")

@@ -124,6 +124,9 @@ def connect(
         workers=settings.worker_count,
         embedders=embedders,
     )
+    preferences = PreferenceService(deps)
+    notices = NoticeService(deps)
+    preferences.on_opt_out.append(notices.after_opt_out)  # dynamic filtering: a deny updates finalised notices
     return Copyalign(
         settings=settings,
         store=store,
@@ -133,10 +136,10 @@ def connect(
         policy=policy,
         parties=PartyService(deps),
         works=WorkService(deps),
-        preferences=PreferenceService(deps),
+        preferences=preferences,
         lookup=LookupService(deps),
         matching=matching,
-        notices=NoticeService(deps),
+        notices=notices,
         licensing=LicensingService(deps),
         scan=ScanService(deps, matching),
         guard=GuardService(

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from copyalign.api.app import create_app
 from copyalign.context import Copyalign
+from copyalign.server import create_app
 
 
 def free_port() -> int:

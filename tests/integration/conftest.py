@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from copyalign.api.app import create_app
 from copyalign.context import Copyalign
+from copyalign.server import create_app
 from copyalign.services.registry.parties import Principal
 from tests.conftest import make_party
 

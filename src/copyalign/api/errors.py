@@ -6,6 +6,7 @@ The body is always ``{"error": {"code": …, "message": …, "field": …}}``; a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,16 +52,19 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
 
 
-def _render(request: Request, status: int, body: dict[str, object]) -> Response:
-    if _wants_html(request):
-        from copyalign.web.pages import error_page
-
-        return error_page(request, status, body)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+HtmlRenderer = Callable[[Request, int, dict[str, object]], Response]
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
+    """Map every exception to a response: JSON for the API, and ``html(request, status, body)`` for a browser
+    on the portal's pages when a renderer is given (the server passes the portal's error page)."""
+
+    def _render(request: Request, status: int, body: dict[str, object]) -> Response:
+        if html is not None and _wants_html(request):
+            return html(request, status, body)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+
     @app.exception_handler(E.CopyalignError)
     async def _copyalign(request: Request, exc: E.CopyalignError) -> Response:
         return _render(request, status_for(exc), {"error": exc.to_dict()})

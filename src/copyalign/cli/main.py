@@ -115,7 +115,7 @@ def serve(
     """Serve the API (/v1, docs at /v1/docs) and the rights holders' portal (/)."""
     import uvicorn
 
-    from copyalign.api.app import create_app
+    from copyalign.server import create_app
 
     with handled():
         ca, secret = _init(ctx, "Registry operator")

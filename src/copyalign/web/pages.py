@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from copyalign.api.deps import COOKIE, CaDep
+from copyalign.api.errors import status_for
 from copyalign.context import Copyalign
 from copyalign.core.canonical import format_time
 from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Resolved, Statement, Value, resolve_all
@@ -92,8 +93,6 @@ def _signin() -> RedirectResponse:
 
 
 def _status(exc: CopyalignError) -> int:
-    from copyalign.api.errors import status_for  # imported late: copyalign.api.errors imports this module
-
     return status_for(exc)
 
 

@@ -33,7 +33,7 @@ from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import Event, Ledger
 from copyalign.services.registry.parties import Principal
-from copyalign.services.registry.preferences import statements_for
+from copyalign.services.registry.preferences import OptOut, statements_for
 from copyalign.store.models import ExclusionList, Notice, NoticeWork, Notification, Objection, Party, Work
 
 MAX_NOTICE_WORKS = 1_000_000
@@ -182,6 +182,19 @@ def write_exclusion_list(
 
 class NoticeService(ServiceBase):
     # -- developer ---------------------------------------------------------------------------------------
+    def after_opt_out(self, session: Session, event: OptOut) -> None:
+        """The registry's opt-out hook: dynamic filtering of finalised notices (:func:`exclude_after_opt_out`)."""
+        exclude_after_opt_out(
+            session,
+            self.ledger,
+            work_ids=event.work_ids,
+            holder_id=event.holder_id,
+            purposes=set(event.purposes),
+            actor_id=event.actor_id,
+            now=event.at,
+            policy=self.policy,
+        )
+
     def create(self, actor: Principal, inp: NoticeInput) -> NoticeView:
         """A draft notice; nothing is public until :meth:`publish`."""
         require(actor.role, Action.NOTICE_CREATE, owner=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,10 +24,10 @@ from copyalign.core.registry.preferences import (
     resolve_all,
 )
 from copyalign.errors import InvalidInputError, NotFoundError
-from copyalign.services.base import ServiceBase
+from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.log.ledger import Event, Ledger, Receipt
 from copyalign.services.registry.parties import Principal
-from copyalign.store.models import Party, Work
+from copyalign.store.models import LogEntry, Party, Work
 from copyalign.store.models import Preference as PreferenceRow
 
 
@@ -131,7 +131,31 @@ def statements_for(session: Session, works: Iterable[Work]) -> dict[str, list[St
     return {w.id: by_work[w.id] + by_holder[w.holder_id] for w in works}
 
 
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """A ``deny`` that took effect as it was recorded: what other mechanisms react to, in the same
+    transaction (the training notices' dynamic filtering, seed 001 §3.2). ``work_ids`` empty: the holder's
+    default for all its works changed."""
+
+    work_ids: tuple[str, ...]
+    holder_id: str
+    purposes: frozenset[Purpose]
+    actor_id: str
+    at: datetime
+
+
+OptOutHook = Callable[[Session, OptOut], None]
+"""Called inside the preference's write transaction; an exception rolls the preference back too."""
+
+
 class PreferenceService(ServiceBase):
+    """Preferences, and the hooks that react to an opt-out. The registry sits below licensing, so it does
+    not call the notices itself: :func:`copyalign.context.connect` subscribes them (``on_opt_out``)."""
+
+    def __init__(self, deps: Deps, *, on_opt_out: Sequence[OptOutHook] = ()) -> None:
+        super().__init__(deps)
+        self.on_opt_out: list[OptOutHook] = list(on_opt_out)
+
     def set(
         self,
         actor: Principal,
@@ -166,18 +190,11 @@ class PreferenceService(ServiceBase):
                 now=now,
             )
             if pref.value is Value.DENY and (pref.effective_at is None or pref.effective_at <= now):
-                from copyalign.services.licensing.notices import exclude_after_opt_out
-
-                exclude_after_opt_out(
-                    s,
-                    self.ledger,
-                    work_ids=[work_id] if work_id else [],
-                    holder_id=holder,
-                    purposes={pref.purpose},
-                    actor_id=actor.party_id,
-                    now=now,
-                    policy=self.policy,
+                event = OptOut(
+                    tuple([work_id] if work_id else []), holder, frozenset({pref.purpose}), actor.party_id, now
                 )
+                for hook in self.on_opt_out:
+                    hook(s, event)
         return receipt
 
     def history(self, actor: Principal, work_id: str) -> list[Statement]:
@@ -209,10 +226,7 @@ class PreferenceProof:
 def prove_preferences(service: PreferenceService, actor: Principal, work_id: str, size: int) -> list[PreferenceProof]:
     """For each (scope, purpose, jurisdiction) bearing on a work, its latest statement logged inside the
     checkpoint of ``size``, with the inclusion proof: "my deny was logged at N, inside the tree you cited"."""
-    from copyalign.core.authz import Action as A
-    from copyalign.store.models import LogEntry
-
-    require(actor.role, A.LOG_READ, owner=False)
+    require(actor.role, Action.LOG_READ, owner=False)
     with service.store.read() as s:
         work = s.get(Work, work_id)
         if work is None:

@@ -1,4 +1,9 @@
-"""The FastAPI application factory. Nothing is built at import time: tests pass their own services."""
+"""The HTTP server: the JSON API and the web portal in one FastAPI application, and its scheduled work.
+
+The top of the HTTP interfaces: it joins :mod:`copyalign.api` (the ``/v1`` routers) and :mod:`copyalign.web`
+(the portal, which renders the API's errors as pages), so that neither imports the other's app. Nothing is
+built at import time: tests pass their own services.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from copyalign import __version__
 from copyalign.api import errors
@@ -16,6 +22,8 @@ from copyalign.api.middleware import BodyLimit, Idempotency
 from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
 from copyalign.context import Copyalign
 from copyalign.services.idempotency import IdempotencyStore
+from copyalign.web.pages import STATIC, error_page
+from copyalign.web.pages import router as web_router
 
 logger = logging.getLogger("copyalign.api")
 
@@ -67,14 +75,9 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.ca = ca
-    errors.install(app)
+    errors.install(app, html=error_page)
     for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
         app.include_router(r, prefix="/v1")
-
-    from fastapi.staticfiles import StaticFiles
-
-    from copyalign.web.pages import STATIC
-    from copyalign.web.pages import router as web_router
 
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
