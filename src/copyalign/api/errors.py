@@ -17,27 +17,10 @@ from copyalign import errors as E
 
 log = logging.getLogger("copyalign.api")
 
-STATUS: dict[type[E.CopyalignError], int] = {
-    E.ContentTooLargeError: 413,
-    E.UnsupportedContentError: 415,
-    E.ManifestError: 400,
-    E.InvalidInputError: 400,
-    E.AuthenticationError: 401,
-    E.PermissionDeniedError: 403,
-    E.NotFoundError: 404,
-    E.ConflictError: 409,
-    E.ConfigurationError: 500,
-    E.StoreUnavailableError: 503,
-    E.VerificationError: 422,
-    E.MissingExtraError: 501,
-}
-
 
 def status_for(exc: E.CopyalignError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
+    """The HTTP status of an error: each class carries its own (:mod:`copyalign.errors`)."""
+    return exc.status
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: object) -> dict[str, object]:
@@ -63,6 +46,10 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
         if html is not None and _wants_html(request):
             return html(request, status, body)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        err = body.get("error")
+        retry = err.get("retry_after") if isinstance(err, dict) else None
+        if retry is not None:
+            headers = {"Retry-After": str(retry)}
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(E.CopyalignError)

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from copyalign.api.errors import error_body, status_for
-from copyalign.errors import CopyalignError
+from copyalign.errors import ContentTooLargeError, CopyalignError
 from copyalign.services.idempotency import IdempotencyStore, Stored
 
 Scope = MutableMapping[str, Any]
@@ -23,8 +23,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(ContentTooLargeError):
+    """A streamed body that grew past the limit (raised inside the middleware's receive, caught by it)."""
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -78,7 +78,7 @@ class BodyLimit:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(f"the request body is over the limit of {self.max_bytes} bytes")
             return msg
 
         async def tracking_send(msg: Message) -> None:

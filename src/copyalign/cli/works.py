@@ -15,10 +15,10 @@ from rich.table import Table
 from copyalign.cli.common import emit, handled, open_ca, operator, out
 from copyalign.core.canonical import format_time
 from copyalign.core.registry.preferences import Purpose
-from copyalign.errors import InvalidInputError, ManifestError
+from copyalign.errors import InvalidInputError, ItemError, ManifestError
 from copyalign.services.registry.manifest import read_manifest
 from copyalign.services.registry.preferences import PreferenceInput
-from copyalign.services.registry.works import ItemError, WorkInput, WorkView
+from copyalign.services.registry.works import WorkInput, WorkView
 
 app = typer.Typer(help="Register works, import manifests, look content up.", no_args_is_help=True)
 

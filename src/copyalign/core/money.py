@@ -109,7 +109,7 @@ class Money:
         """The amount in minor units (cents); the amount must already be rounded."""
         scaled = self.amount.scaleb(minor_digits(self.currency))
         if scaled != scaled.to_integral_value():
-            raise ValueError(f"{self} is not a whole number of minor units; round it first")
+            raise InvalidInputError(f"{self} is not a whole number of minor units; round it first")
         return int(scaled)
 
     def to_str(self) -> str:

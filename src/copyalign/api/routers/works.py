@@ -13,10 +13,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.schemas import PreferenceIn, WorkCreate, WorkUpdate, time_json, work_json
-from copyalign.errors import InvalidInputError, ManifestError
+from copyalign.errors import InvalidInputError, ItemError, ManifestError
 from copyalign.services.registry.manifest import parse_lines
 from copyalign.services.registry.preferences import PreferenceInput
-from copyalign.services.registry.works import ItemError, WorkInput
+from copyalign.services.registry.works import WorkInput
 
 router = APIRouter(tags=["works"])
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from copyalign.errors import InvalidInputError
+
 
 class GuardAction(enum.StrEnum):
     ALLOW = "allow"
@@ -116,7 +118,7 @@ def judge_output(hits: Iterable[OutputHit], rules: OutputRules) -> tuple[GuardAc
         elif h.match == "semantic":
             rule, action = "output.semantic", rules.semantic
         else:
-            raise ValueError(f"unknown match kind {h.match!r}")
+            raise InvalidInputError(f"unknown match kind {h.match!r}", field="match")
         if action is GuardAction.ALLOW:
             continue
         reasons.append(Reason(rule, action, (h.ref_id,), (h.title,) if h.title else (), evidence))

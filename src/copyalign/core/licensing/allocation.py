@@ -19,27 +19,29 @@ from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
+from copyalign.errors import InvalidInputError
+
 Weight = int | Decimal | Fraction
 
 
 def _as_fraction(w: Weight, key: str) -> Fraction:
     f = Fraction(w)
     if f < 0:
-        raise ValueError(f"weight of {key!r} is negative ({w})")
+        raise InvalidInputError(f"weight of {key!r} is negative ({w})")
     return f
 
 
 def largest_remainder(total: int, weights: Mapping[str, Weight]) -> dict[str, int]:
     """Split ``total`` minor units in proportion to ``weights``; keys with weight 0 get 0.
 
-    Raises ``ValueError`` for a negative total or weight, or when every weight is 0 and the total is not.
+    Raises ``InvalidInputError`` for a negative total or weight, or when every weight is 0 and the total is not.
     """
     if total < 0:
-        raise ValueError(f"cannot allocate a negative total ({total})")
+        raise InvalidInputError(f"cannot allocate a negative total ({total})")
     if all(type(w) is int for w in weights.values()):
         ints: Mapping[str, int] = weights  # type: ignore[assignment]
         if any(w < 0 for w in ints.values()):
-            raise ValueError(f"weight of {next(k for k, w in ints.items() if w < 0)!r} is negative")
+            raise InvalidInputError(f"weight of {next(k for k, w in ints.items() if w < 0)!r} is negative")
     else:
         fracs = {k: _as_fraction(w, k) for k, w in weights.items()}
         # One common denominator turns every quota into an integer division: exact, and fast for many keys.
@@ -48,7 +50,7 @@ def largest_remainder(total: int, weights: Mapping[str, Weight]) -> dict[str, in
     whole = sum(ints.values())
     if whole == 0:
         if total:
-            raise ValueError("every weight is zero: there is nothing to allocate by")
+            raise InvalidInputError("every weight is zero: there is nothing to allocate by")
         return dict.fromkeys(weights, 0)
     shares: dict[str, int] = {}
     remainders: list[tuple[int, str]] = []

@@ -28,6 +28,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeElementTree
 from protego import Protego
 
+from copyalign.errors import InvalidInputError
+
 Outcome = Literal["deny", "allow", "error"]
 
 RSL_NS = "https://rslstandard.org/rsl"
@@ -67,14 +69,17 @@ class PathPattern:
 
     @classmethod
     def parse(cls, text: str) -> PathPattern:
-        """Raises ValueError for an empty pattern or an absolute URL that does not parse."""
+        """Raises InvalidInputError for an empty pattern or an absolute URL that does not parse."""
         raw = text.strip()
         if not raw:
-            raise ValueError("empty path pattern")
+            raise InvalidInputError("empty path pattern", field="pattern")
         host, path = None, raw
         if raw[:8].lower().startswith(("http://", "https://")):
-            parts = urlsplit(raw)
-            host = normalise_host(parts.hostname)
+            try:
+                parts = urlsplit(raw)
+                host = normalise_host(parts.hostname)
+            except ValueError as exc:
+                raise InvalidInputError(f"cannot parse URL {raw[:80]!r}: {exc}", field="pattern") from None
             path = parts.path + (f"?{parts.query}" if parts.query else "")
         anchored = path.endswith("$")
         path = unquote(path[:-1] if anchored else path)
@@ -281,7 +286,7 @@ def parse_tdmrep(text: str) -> TdmRep:
             return TdmRep((), f"rule {i}: tdm-policy must be a string")
         try:
             pattern = PathPattern.parse(location)
-        except ValueError as exc:
+        except InvalidInputError as exc:
             return TdmRep((), f"rule {i}: bad location {_clip(location)!r}: {exc}")
         rules.append(TdmRule(pattern, int(reservation), policy))
     return TdmRep(tuple(rules))
@@ -373,7 +378,7 @@ def parse_rsl(text: str) -> RslFile:
         url = (element.get("url") or "").strip()
         try:
             pattern = PathPattern.parse(url)
-        except ValueError as exc:
+        except InvalidInputError as exc:
             return RslFile((), f"<content> url {_clip(url)!r}: {exc}")
         contents.append(RslContent(pattern, *_rsl_terms(element)))
     if not contents:

@@ -22,7 +22,7 @@ from copyalign.core.content import Fingerprint, Limits, fingerprint
 from copyalign.core.registry.identifiers import canonical_all
 from copyalign.core.registry.iscc import bands
 from copyalign.engines import LocalExecutor, chunked, in_order
-from copyalign.errors import ConflictError, CopyalignError, InvalidInputError, NotFoundError
+from copyalign.errors import ConflictError, CopyalignError, InvalidInputError, ItemError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import Event, Receipt
@@ -49,15 +49,6 @@ class WorkInput:
     creators: tuple[str, ...] = ()
     identifiers: dict[str, str] = field(default_factory=dict)
     preferences: tuple[PreferenceInput, ...] = ()
-
-
-class ItemError(Exception):
-    """Raised by :meth:`WorkService.register_many` with the position (0-based) of the item at fault."""
-
-    def __init__(self, position: int, error: CopyalignError) -> None:
-        super().__init__(f"item {position + 1}: {error.message}")
-        self.position = position
-        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
