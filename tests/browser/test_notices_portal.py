@@ -12,8 +12,8 @@ import pytest
 
 from copyalign.clock import FakeClock
 from copyalign.context import connect
+from copyalign.core.licensing.notices import NoticeInput
 from copyalign.core.log.checkpoint import Ed25519Signer, generate_key
-from copyalign.services.licensing.notices import NoticeInput
 from copyalign.services.licensing.royalties import UsageInput
 from copyalign.services.registry.works import WorkInput
 from copyalign.settings import Settings

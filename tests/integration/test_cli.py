@@ -183,7 +183,7 @@ def test_notices_close_due_from_the_cli_and_distribute_refuses_an_empty_period(
 
     from copyalign.clock import FakeClock
     from copyalign.context import connect
-    from copyalign.services.licensing.notices import NoticeInput
+    from copyalign.core.licensing.notices import NoticeInput
     from copyalign.services.registry.works import WorkInput
     from copyalign.settings import Settings
     from tests.conftest import make_party

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 from copyalign.cli.main import app
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign
+from copyalign.core.licensing.notices import NoticeInput
 from copyalign.core.log import merkle
 from copyalign.errors import InvalidInputError, PermissionDeniedError
-from copyalign.services.licensing.notices import NoticeInput
 from copyalign.services.registry.preferences import PreferenceInput
 from copyalign.services.registry.works import WorkInput
 from copyalign.services.scan.outputs import file_sha256

@@ -15,25 +15,28 @@ from pydantic import AwareDatetime, Field
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.schemas import Input
-from copyalign.services.licensing.notices import NoticeInput
+from copyalign.core.licensing import notices as rules
+from copyalign.core.licensing.notices import NoticeInput
 from copyalign.services.licensing.royalties import UsageInput
 
 router = APIRouter(tags=["notices"])
 
 
 class NoticeCreate(Input):
-    title: str = Field(min_length=1, max_length=300, description="The model or data set the works would train.")
+    title: str = Field(
+        min_length=1, max_length=rules.MAX_TITLE_CHARS, description="The model or data set the works would train."
+    )
     purpose: str = Field(description="train-ai, train-genai or ai-input")
     use: str = Field(default="commercial", description="commercial or non-profit")
     tariff: str = Field(default="default", description="A tariff of the policy profile.")
-    works: list[str] = Field(min_length=1, max_length=1_000_000)
-    window_days: int | None = Field(default=None, ge=1, le=3650)
+    works: list[str] = Field(min_length=1, max_length=rules.MAX_NOTICE_WORKS)
+    window_days: int | None = Field(default=None, ge=1, le=rules.MAX_WINDOW_DAYS)
     jurisdiction: str | None = None
 
 
 class ObjectionCreate(Input):
     works: list[str] | None = Field(default=None, description="The works objected to; omitted: all of yours.")
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=rules.MAX_REASON_CHARS)
 
 
 class UsageLineIn(Input):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.canonical import canonical, format_time
 from copyalign.core.canonical import digest as digest_of
-from copyalign.core.licensing.tariffs import Use
+from copyalign.core.licensing import notices as rules
+from copyalign.core.licensing.notices import ExclusionReason, ListingStatus, NoticeInput, NoticeStatus
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
 from copyalign.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from copyalign.ids import new_id
@@ -35,20 +36,6 @@ from copyalign.services.log.ledger import Event, Ledger
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import OptOut, statements_for
 from copyalign.store.models import ExclusionList, Notice, NoticeWork, Notification, Objection, Party, Work
-
-MAX_NOTICE_WORKS = 1_000_000
-NOTICE_PURPOSES = (Purpose.TRAIN_AI, Purpose.TRAIN_GENAI, Purpose.AI_INPUT)
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeInput:
-    title: str
-    purpose: str
-    use: str
-    tariff: str
-    works: Sequence[str]
-    window_days: int | None = None  # None: the profile's notice_window_days
-    jurisdiction: str | None = None  # None: the profile's
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +141,10 @@ def write_exclusion_list(
 ) -> ExclusionList:
     """Freeze the notice's current lists as ``version`` and sign their digest into the log."""
     excluded = sorted(
-        ({"work": r.work_id, "reason": r.reason} for r in rows if r.status == "excluded"), key=lambda e: str(e["work"])
+        ({"work": r.work_id, "reason": r.reason} for r in rows if r.status == ListingStatus.EXCLUDED),
+        key=lambda e: str(e["work"]),
     )
-    licensed = sorted(r.work_id for r in rows if r.status == "licensed")
+    licensed = sorted(r.work_id for r in rows if r.status == ListingStatus.LICENSED)
     digest = digest_of({"notice": notice.id, "version": version, "excluded": excluded, "licensed": licensed})
     payload = {
         "notice": notice.id,
@@ -199,37 +187,10 @@ class NoticeService(ServiceBase):
         """A draft notice; nothing is public until :meth:`publish`."""
         require(actor.role, Action.NOTICE_CREATE, owner=True)
         lic = self.policy.licensing
-        title = inp.title.strip()
-        if not title or len(title) > 300:
-            raise InvalidInputError("title must be 1 to 300 characters", field="title")
-        try:
-            purpose = Purpose(inp.purpose)
-        except ValueError:
-            raise InvalidInputError(
-                f"purpose must be one of {', '.join(p.value for p in NOTICE_PURPOSES)}, not {inp.purpose!r}",
-                field="purpose",
-            ) from None
-        if purpose not in NOTICE_PURPOSES:
-            raise InvalidInputError(f"a training notice cannot be for {purpose.value}", field="purpose")
-        try:
-            use = Use(inp.use)
-        except ValueError:
-            raise InvalidInputError(f"use must be commercial or non-profit, not {inp.use!r}", field="use") from None
+        title, purpose, use, ids = inp.title, inp.purpose, inp.use, list(inp.works)
         tariff = lic.tariff(inp.tariff)
-        window = lic.notice_window_days if inp.window_days is None else inp.window_days
-        if window < lic.minimum_window_days:
-            raise InvalidInputError(
-                f"the objection window must be at least {lic.minimum_window_days} days, not {window}",
-                field="window_days",
-            )
-        if window > 3650:
-            raise InvalidInputError("the objection window cannot exceed 3650 days", field="window_days")
-        jurisdiction = parse_jurisdiction(inp.jurisdiction or self.policy.profile.jurisdiction)
-        ids = sorted(set(inp.works))
-        if not ids:
-            raise InvalidInputError("a notice must list at least one work", field="works")
-        if len(ids) > MAX_NOTICE_WORKS:
-            raise InvalidInputError(f"a notice lists at most {MAX_NOTICE_WORKS} works", field="works")
+        window = rules.window_days(inp.window_days, default=lic.notice_window_days, minimum=lic.minimum_window_days)
+        jurisdiction = inp.jurisdiction or parse_jurisdiction(self.policy.profile.jurisdiction)
         with self.store.write() as s:
             holders: dict[str, str] = {}
             for part in _chunks(ids):
@@ -265,7 +226,7 @@ class NoticeService(ServiceBase):
                     tariff=tariff.name,
                     currency=tariff.currency,
                     window_days=window,
-                    status="draft",
+                    status=NoticeStatus.DRAFT,
                     created_at=now,
                     log_index=receipt.index,
                 )
@@ -273,7 +234,10 @@ class NoticeService(ServiceBase):
             s.flush()
             s.execute(
                 insert(NoticeWork),
-                [{"notice_id": nid, "work_id": w, "holder_id": holders[w], "status": "listed"} for w in ids],
+                [
+                    {"notice_id": nid, "work_id": w, "holder_id": holders[w], "status": ListingStatus.LISTED}
+                    for w in ids
+                ],
             )
         return self.get(actor, nid)
 
@@ -282,8 +246,7 @@ class NoticeService(ServiceBase):
         with self.store.write() as s:
             notice = self._notice(s, notice_id, for_update=True)
             require(actor.role, Action.NOTICE_CREATE, owner=notice.developer_id == actor.party_id)
-            if notice.status != "draft":
-                raise ConflictError(f"notice {notice_id} is already {notice.status}", field="status")
+            opened = rules.publish(NoticeStatus(notice.status), notice_id)
             now = self.clock.now()
             listed = self._works(s, notice_id)
             denied = _denies(
@@ -294,7 +257,7 @@ class NoticeService(ServiceBase):
                 jurisdiction=notice.jurisdiction,
                 defaults=self.policy.preferences.defaults,
             )
-            closes = now + timedelta(days=notice.window_days)
+            closes = rules.closes_at(now, notice.window_days)
             payload = {
                 "notice": notice_id,
                 "published_at": format_time(now),
@@ -303,12 +266,12 @@ class NoticeService(ServiceBase):
                 "excluded_sha256": digest_of(sorted(denied)),
             }
             [receipt] = self.ledger.append(s, [Event("notice.publish", actor.party_id, notice_id, payload)], at=now)
-            notice.status, notice.published_at, notice.closes_at = "open", now, closes
+            notice.status, notice.published_at, notice.closes_at = opened, now, closes
             for part in _chunks(sorted(denied)):
                 s.execute(
                     update(NoticeWork)
                     .where(NoticeWork.notice_id == notice_id, NoticeWork.work_id.in_(part))
-                    .values(status="excluded", reason="denied", decided_at=now)
+                    .values(status=ListingStatus.EXCLUDED, reason=ExclusionReason.DENIED, decided_at=now)
                 )
             per_holder: dict[str, list[str]] = {}
             for w in listed:
@@ -343,8 +306,8 @@ class NoticeService(ServiceBase):
         self, actor: Principal, notice_id: str, work_ids: Sequence[str] | None = None, reason: str = ""
     ) -> list[ObjectionView]:
         """Object to listed works (``None``: every work of the actor's in the notice) during the window."""
-        if len(reason) > 2000:
-            raise InvalidInputError("reason is limited to 2000 characters", field="reason")
+        if len(reason) > rules.MAX_REASON_CHARS:
+            raise InvalidInputError(f"reason is limited to {rules.MAX_REASON_CHARS} characters", field="reason")
         with self.store.write() as s:
             notice = self._notice(s, notice_id, for_update=True)
             now = self.clock.now()
@@ -442,16 +405,9 @@ class NoticeService(ServiceBase):
         with self.store.write() as s:
             notice = self._notice(s, notice_id, for_update=True)
             require(actor.role, Action.NOTICE_FINALISE, owner=notice.developer_id == actor.party_id)
-            if notice.status == "finalised":
-                return self._view(s, notice)
-            if notice.status != "open" or notice.closes_at is None:
-                raise ConflictError(f"notice {notice_id} has not been published", field="status")
             now = self.clock.now()
-            if now < notice.closes_at:
-                raise ConflictError(
-                    f"the objection window of notice {notice_id} is open until {format_time(notice.closes_at)}",
-                    field="closes_at",
-                )
+            if not rules.can_finalise(NoticeStatus(notice.status), notice.closes_at, now, notice_id):
+                return self._view(s, notice)
             self._finalise(s, notice, actor.party_id, now)
             return self._view(s, notice)
 
@@ -462,7 +418,9 @@ class NoticeService(ServiceBase):
         with self.store.read() as s:
             due = list(
                 s.execute(
-                    select(Notice.id).where(Notice.status == "open", Notice.closes_at <= now).order_by(Notice.id)
+                    select(Notice.id)
+                    .where(Notice.status == NoticeStatus.OPEN, Notice.closes_at <= now)
+                    .order_by(Notice.id)
                 ).scalars()
             )
         for nid in due:
@@ -476,7 +434,7 @@ class NoticeService(ServiceBase):
                 select(Objection.work_id).where(Objection.notice_id == notice.id, Objection.withdrawn_at.is_(None))
             ).scalars()
         )
-        still = [r.work_id for r in rows if r.status == "listed" and r.work_id not in objected]
+        still = [r.work_id for r in rows if r.status == ListingStatus.LISTED and r.work_id not in objected]
         works = self._works(s, notice.id, still)
         opted_out = _denies(
             s,
@@ -487,30 +445,29 @@ class NoticeService(ServiceBase):
             defaults=self.policy.preferences.defaults,
         )
         for r in rows:
-            if r.status != "listed":
+            if r.status != ListingStatus.LISTED:
                 continue
-            if r.work_id in objected:
-                r.status, r.reason, r.decided_at = "excluded", "objected", now
-            elif r.work_id in opted_out:
-                r.status, r.reason, r.decided_at = "excluded", "opted_out", now
-            else:
-                r.status, r.decided_at = "licensed", now
-        notice.status, notice.finalised_at = "finalised", now
+            status, reason = rules.decide(
+                ListingStatus(r.status), objected=r.work_id in objected, denied=r.work_id in opted_out
+            )
+            r.status, r.decided_at = status, now
+            if reason is not None:
+                r.reason = reason
+        notice.status, notice.finalised_at = NoticeStatus.FINALISED, now
         write_exclusion_list(s, self.ledger, notice, rows, actor_id, now, version=1)
 
     # -- reading -----------------------------------------------------------------------------------------
     def board(self, status: str = "open") -> list[NoticeView]:
         """The public notice board: no authentication, only what a notice publishes."""
-        if status not in ("open", "finalised"):
-            raise InvalidInputError("status must be open or finalised", field="status")
+        wanted = rules.parse_board_status(status)
         with self.store.read() as s:
-            rows = s.execute(select(Notice).where(Notice.status == status).order_by(Notice.closes_at, Notice.id))
+            rows = s.execute(select(Notice).where(Notice.status == wanted).order_by(Notice.closes_at, Notice.id))
             return [self._view(s, n) for n in rows.scalars()]
 
     def get(self, actor: Principal | None, notice_id: str) -> NoticeView:
         with self.store.read() as s:
             notice = self._notice(s, notice_id)
-            if notice.status == "draft" and (
+            if notice.status == NoticeStatus.DRAFT and (
                 actor is None or not (actor.role is Role.OPERATOR or notice.developer_id == actor.party_id)
             ):
                 raise NotFoundError(f"no notice {notice_id}", field="notice_id")
@@ -523,7 +480,7 @@ class NoticeService(ServiceBase):
                 q = select(Notice).where(Notice.developer_id == actor.party_id)
             else:
                 listed = select(NoticeWork.notice_id).where(NoticeWork.holder_id == actor.party_id)
-                q = select(Notice).where(Notice.id.in_(listed), Notice.status != "draft")
+                q = select(Notice).where(Notice.id.in_(listed), Notice.status != NoticeStatus.DRAFT)
             return [self._view(s, n) for n in s.execute(q.order_by(Notice.created_at.desc())).scalars()]
 
     def works(self, actor: Principal, notice_id: str) -> list[dict[str, Any]]:
@@ -539,7 +496,7 @@ class NoticeService(ServiceBase):
             )
             everything = actor.role in (Role.OPERATOR, Role.AUDITOR) or notice.developer_id == actor.party_id
             if not everything:
-                if notice.status == "draft":
+                if notice.status == NoticeStatus.DRAFT:
                     raise NotFoundError(f"no notice {notice_id}", field="notice_id")
                 q = q.where(NoticeWork.holder_id == actor.party_id)
             objected = set(
@@ -563,7 +520,7 @@ class NoticeService(ServiceBase):
         """A version of a finalised notice's lists (the latest by default); public, like the notice."""
         with self.store.read() as s:
             notice = self._notice(s, notice_id)
-            if notice.status != "finalised":
+            if notice.status != NoticeStatus.FINALISED:
                 raise ConflictError(f"notice {notice_id} is not finalised yet", field="status")
             q = select(ExclusionList).where(ExclusionList.notice_id == notice_id)
             q = q.where(ExclusionList.version == version) if version else q.order_by(ExclusionList.version.desc())
@@ -633,13 +590,7 @@ class NoticeService(ServiceBase):
 
     @staticmethod
     def _window_open(notice: Notice, now: datetime) -> None:
-        if notice.status == "draft" or notice.closes_at is None:
-            raise ConflictError(f"notice {notice.id} has not been published", field="status")
-        if notice.status != "open" or now >= notice.closes_at:
-            raise ConflictError(
-                f"the objection window of notice {notice.id} closed at {format_time(notice.closes_at)}",
-                field="closes_at",
-            )
+        rules.require_window_open(NoticeStatus(notice.status), notice.closes_at, now, notice.id)
 
     @staticmethod
     def _works(s: Session, notice_id: str, ids: Sequence[str] | None = None) -> list[Work]:
@@ -739,7 +690,7 @@ def exclude_after_opt_out(
     q = (
         select(NoticeWork, Notice)
         .join(Notice, Notice.id == NoticeWork.notice_id)
-        .where(Notice.status == "finalised", NoticeWork.status == "licensed")
+        .where(Notice.status == NoticeStatus.FINALISED, NoticeWork.status == ListingStatus.LICENSED)
     )
     q = q.where(NoticeWork.work_id.in_(list(work_ids))) if work_ids else q.where(NoticeWork.holder_id == holder_id)
     touched: dict[str, Notice] = {}
@@ -753,7 +704,7 @@ def exclude_after_opt_out(
         if _denies(
             session, [work], purpose, at=now, jurisdiction=notice.jurisdiction, defaults=policy.preferences.defaults
         ):
-            nw.status, nw.reason, nw.decided_at = "excluded", "opted_out", now
+            nw.status, nw.reason, nw.decided_at = ListingStatus.EXCLUDED, ExclusionReason.OPTED_OUT, now
             touched[notice.id] = notice
     for notice in touched.values():
         session.flush()
