@@ -13,6 +13,11 @@ only loads, calls and writes. Nothing here does I/O.
 * :mod:`.states` — state machines of notices, measures, counter-notices and complaints.
 * :mod:`.triage` — the recommended measure from the evidence.
 * :mod:`.strikes` — graduated response to users; standing of complainants (DSA Art. 23).
-* :mod:`.sor` and :mod:`.sor_vocab` — statements of reasons for the DSA Transparency Database.
+* :mod:`.sor`, :mod:`.sor_rules`, :mod:`.sor_vocab` — statements of reasons for the DSA Transparency
+  Database: the typed statement and batches, the database's validation rules, its vocabulary.
 * :mod:`.report` — the quantities of the EU harmonised transparency report templates.
+* :mod:`.profile` — the ``[takedown]`` section of a policy profile, which builds the objects above.
+
+Every instant these modules keep or return is in UTC; show it in a calendar's zone with
+:meth:`.calendar.BusinessCalendar.local`.
 """

@@ -123,6 +123,9 @@ class Deadline:
     earliest: datetime | None = None
     met_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        to_utc_fields(self, "due", "earliest", "met_at")
+
     def status(self, now: datetime) -> DeadlineStatus:
         if self.met_at is not None:
             if self.earliest is not None and self.met_at < self.earliest:

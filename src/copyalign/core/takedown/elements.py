@@ -40,6 +40,7 @@ from copyalign.core.takedown._validate import text as _t
 from copyalign.errors import InvalidInputError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")  # "org/name:revision", as model hubs write them
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _TEXT_MAX = 100_000
@@ -87,7 +88,8 @@ class Material:
         elif self.kind is MaterialKind.URL:
             _url(self.value, "material.value")
         elif self.kind in (MaterialKind.TRACE, MaterialKind.MODEL):
-            if not isinstance(self.value, str) or not _ID.match(self.value):
+            pattern = _ID if self.kind is MaterialKind.TRACE else _MODEL_ID
+            if not isinstance(self.value, str) or not pattern.match(self.value):
                 raise InvalidInputError(
                     f"a {self.kind.value} id is 1-200 letters, digits and ._:- characters", field="material.value"
                 )

@@ -176,12 +176,16 @@ class Period:
         return self.start <= utc(instant) < self.end
 
 
-def reporting_period(kind: str, year: int, half: int | None = None, *, time_zone: str = "UTC") -> Period:
-    """A reporting period of Implementing Regulation 2024/2835 Art. 2: ``annual`` or ``six-monthly`` (half 1 or 2)."""
+def _zone(time_zone: str) -> ZoneInfo:
     try:
-        tz = ZoneInfo(time_zone)
+        return ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInputError(f"unknown time zone {time_zone!r}", field="time_zone") from exc
+
+
+def reporting_period(kind: str, year: int, half: int | None = None, *, time_zone: str = "UTC") -> Period:
+    """A reporting period of Implementing Regulation 2024/2835 Art. 2: ``annual`` or ``six-monthly`` (half 1 or 2)."""
+    tz = _zone(time_zone)
     if isinstance(year, bool) or not isinstance(year, int) or not 2020 <= year <= 9998:
         raise InvalidInputError("year is 2020..9998", field="year")
     if kind == "annual":
@@ -203,7 +207,7 @@ def _utc(year: int, month: int, tz: ZoneInfo) -> datetime:
 
 def period_of(kind: str, instant: datetime, *, time_zone: str = "UTC") -> Period:
     """The reporting period of ``kind`` that contains ``instant``."""
-    local = aware(instant, "instant").astimezone(ZoneInfo(time_zone))
+    local = aware(instant, "instant").astimezone(_zone(time_zone))
     half = None if kind == "annual" else (1 if local.month <= 6 else 2)
     return reporting_period(kind, local.year, half, time_zone=time_zone)
 

@@ -264,7 +264,7 @@ def puid_for(*parts: str) -> str:
     joined = "-".join(parts)
     if all(re.fullmatch(r"[A-Za-z0-9_]+", p) for p in parts) and len(joined) <= PUID_MAX:
         return joined
-    return "ca-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return "ca--" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()  # "--" never joins plain parts
 
 
 def batch_payload(statements: Sequence[StatementOfReasons], *, taken: Collection[str] = ()) -> dict[str, object]:
