@@ -122,6 +122,7 @@ class Deadline:
     binding: bool
     earliest: datetime | None = None
     met_at: datetime | None = None
+    duty: bool = True  # False for a window that runs for the user (JP's objection), never overdue for the desk
 
     def __post_init__(self) -> None:
         to_utc_fields(self, "due", "earliest", "met_at")
@@ -178,21 +179,18 @@ def compute_deadlines(times: NoticeTimes, profile: ClockProfile) -> tuple[Deadli
     """Every deadline the notice has so far.
 
     A notice that is not complete has only the acknowledgement (and a complaint's); a rejected one has no act
-    deadline; a
-    restoration window opens with a counter-notice (from its forwarding, where the profile counts from there)
-    and disappears once the complainant reports a court action before it closes.
+    deadline; a restoration window opens with a counter-notice (from its forwarding, where the profile counts
+    from there) and disappears once the complainant reports a court action before it closes.
     """
     cal = profile.calendar
     out = [_deadline(DeadlineKind.ACKNOWLEDGE, profile.acknowledge, cal, times.received_at, times.acknowledged_at)]
     if times.user_inquired_at is not None and profile.user_objection is not None:
         # Not a duty of the provider: the date after which removing is safe from the poster's claim.
+        rule = profile.user_objection
+        due = cal.period_end(times.user_inquired_at, rule.span)
         out.append(
-            _deadline(
-                DeadlineKind.USER_OBJECTION,
-                profile.user_objection,
-                cal,
-                times.user_inquired_at,
-                times.counter_notice_at,
+            Deadline(
+                DeadlineKind.USER_OBJECTION, due, rule.source, rule.binding, None, times.counter_notice_at, duty=False
             )
         )
     if times.completed_at is not None:
@@ -252,7 +250,7 @@ def _deadline(
 
 def overdue(deadlines: Iterable[Deadline], now: datetime) -> tuple[Deadline, ...]:
     """The deadlines that passed unmet at ``now``, the most overdue first (what the desk queue shows in red)."""
-    late = [d for d in deadlines if d.status(now) is DeadlineStatus.OVERDUE]
+    late = [d for d in deadlines if d.duty and d.status(now) is DeadlineStatus.OVERDUE]
     return tuple(sorted(late, key=lambda d: d.due))
 
 

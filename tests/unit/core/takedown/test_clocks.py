@@ -133,6 +133,8 @@ def test_eu_has_no_restoration_window_and_jp_has_the_7_day_inquiry() -> None:
     jp = {d.kind: d for d in compute_deadlines(t, preset_clocks("JP"))}
     assert jp[DeadlineKind.USER_OBJECTION].due == datetime(2026, 6, 9, tzinfo=ZoneInfo("Asia/Tokyo"))
     assert "Art. 3(2)(ii)" in jp[DeadlineKind.USER_OBJECTION].source
+    # The poster's window is not the desk's duty: it never shows as overdue.
+    assert DeadlineKind.USER_OBJECTION not in {d.kind for d in overdue(jp.values(), datetime(2027, 1, 1, tzinfo=UTC))}
 
 
 def test_complaint_window_is_six_months_in_the_eu() -> None:
@@ -192,9 +194,9 @@ def test_deadlines_follow_their_starts_and_overdue_means_unmet_and_past(t: Notic
         if d.earliest is not None:
             assert d.earliest <= d.due
     late = overdue(ds, now)
-    assert all(d.met_at is None and d.due < now for d in late)
+    assert all(d.met_at is None and d.due < now and d.duty for d in late)
     assert [d.due for d in late] == sorted(d.due for d in late)
-    assert len(late) == sum(1 for d in ds if d.met_at is None and d.due < now)
+    assert len(late) == sum(1 for d in ds if d.met_at is None and d.due < now and d.duty)
 
 
 def test_notice_times_are_checked() -> None:
