@@ -22,11 +22,12 @@ import tomllib
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
 from copyalign.core.licensing.tariffs import Tariff, Tier
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction
+from copyalign.core.takedown.profile import TakedownSection, check_jurisdiction
 from copyalign.errors import ConfigurationError, InvalidInputError
 
 
@@ -556,6 +557,15 @@ class PolicyProfile(_Section):
     scan: ScanSection = Field(default_factory=ScanSection)
     guard: GuardSection = Field(default_factory=GuardSection)
     audit: AuditSection = Field(default_factory=AuditSection)
+    takedown: TakedownSection = Field(default_factory=TakedownSection)
+
+    @field_validator("takedown")
+    @classmethod
+    def _takedown_fits_jurisdiction(cls, v: TakedownSection, info: ValidationInfo) -> TakedownSection:
+        profile = info.data.get("profile")
+        if isinstance(profile, ProfileInfo):
+            check_jurisdiction(v, profile.jurisdiction)
+        return v
 
 
 def parse_policy(text: str, *, origin: str = "policy") -> PolicyProfile:
