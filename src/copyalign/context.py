@@ -25,7 +25,8 @@ from copyalign.errors import ConfigurationError
 from copyalign.policy import load_policy
 from copyalign.services.audit.service import AuditService
 from copyalign.services.base import Deps, ServiceBase
-from copyalign.services.guard.service import GuardService, load_or_create_secret
+from copyalign.services.guard.keys import load_or_create_secret
+from copyalign.services.guard.service import GuardService
 from copyalign.services.licensing.notices import NoticeService
 from copyalign.services.licensing.royalties import LicensingService
 from copyalign.services.log.ledger import Ledger

@@ -47,6 +47,7 @@ from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import Event
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
+from copyalign.store.batching import in_batches
 from copyalign.store.models import Party, Work
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -132,8 +133,8 @@ class AuditService(ServiceBase):
         with self.store.read() as s:
             if spec.mode == "ids":
                 rows = []
-                for i in range(0, len(spec.ids), 900):
-                    rows += list(s.execute(select(*cols).where(Work.id.in_(spec.ids[i : i + 900]))))
+                for part in in_batches(spec.ids):
+                    rows += list(s.execute(select(*cols).where(Work.id.in_(part))))
                 found = {r[0]: r for r in rows}
                 missing = [i for i in spec.ids if i not in found]
                 if missing:
@@ -163,8 +164,8 @@ class AuditService(ServiceBase):
         now = self.clock.now()
         out: set[str] = set()
         with self.store.read() as s:
-            for i in range(0, len(work_ids), 900):
-                works = s.execute(select(Work).where(Work.id.in_(work_ids[i : i + 900]))).scalars().all()
+            for part in in_batches(work_ids):
+                works = s.execute(select(Work).where(Work.id.in_(part))).scalars().all()
                 stmts = statements_for(s, works)
                 for w in works:
                     if resolve(stmts[w.id], purpose, at=now, jurisdiction=juris, default=default).value is Value.DENY:

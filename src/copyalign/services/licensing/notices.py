@@ -35,6 +35,7 @@ from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import Event, Ledger
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import OptOut, statements_for
+from copyalign.store.batching import in_batches
 from copyalign.store.models import ExclusionList, Notice, NoticeWork, Notification, Objection, Party, Work
 
 
@@ -113,8 +114,7 @@ def _denies(
     list a million works, more than a database takes in one IN list)."""
     default = defaults[purpose]
     out: set[str] = set()
-    for i in range(0, len(works), 900):
-        batch = works[i : i + 900]
+    for batch in in_batches(works):
         stmts = statements_for(session, batch)
         out |= {
             w.id
@@ -122,11 +122,6 @@ def _denies(
             if resolve(stmts[w.id], purpose, at=at, jurisdiction=jurisdiction, default=default).value is Value.DENY
         }
     return out
-
-
-def _chunks(seq: Sequence[str], n: int = 900) -> list[Sequence[str]]:
-    """IN-lists small enough for SQLite's parameter limit."""
-    return [seq[i : i + n] for i in range(0, len(seq), n)]
 
 
 def write_exclusion_list(
@@ -193,7 +188,7 @@ class NoticeService(ServiceBase):
         jurisdiction = inp.jurisdiction or parse_jurisdiction(self.policy.profile.jurisdiction)
         with self.store.write() as s:
             holders: dict[str, str] = {}
-            for part in _chunks(ids):
+            for part in in_batches(ids):
                 holders.update(s.execute(select(Work.id, Work.holder_id).where(Work.id.in_(part))).all())
             unknown = [w for w in ids if w not in holders]
             if unknown:
@@ -267,7 +262,7 @@ class NoticeService(ServiceBase):
             }
             [receipt] = self.ledger.append(s, [Event("notice.publish", actor.party_id, notice_id, payload)], at=now)
             notice.status, notice.published_at, notice.closes_at = opened, now, closes
-            for part in _chunks(sorted(denied)):
+            for part in in_batches(sorted(denied)):
                 s.execute(
                     update(NoticeWork)
                     .where(NoticeWork.notice_id == notice_id, NoticeWork.work_id.in_(part))
@@ -324,7 +319,7 @@ class NoticeService(ServiceBase):
                 if not wanted:
                     raise InvalidInputError("name at least one work", field="works")
                 rows = []
-                for part in _chunks(wanted):
+                for part in in_batches(wanted):
                     rows += list(s.execute(q.where(NoticeWork.work_id.in_(part))).scalars())
                 found = {r.work_id for r in rows}
                 missing = [w for w in wanted if w not in found]
@@ -529,7 +524,7 @@ class NoticeService(ServiceBase):
                 raise NotFoundError(f"notice {notice_id} has no exclusion list version {version}", field="version")
             shas: dict[str, str] = {}
             ids = [e["work"] for e in row.excluded] + list(row.licensed)
-            for part in _chunks(ids):
+            for part in in_batches(ids):
                 shas.update(s.execute(select(Work.id, Work.sha256).where(Work.id.in_(part))).all())
             return ExclusionListView(
                 notice_id,
@@ -569,7 +564,7 @@ class NoticeService(ServiceBase):
         with self.store.write() as s:
             now = self.clock.now()
             done = 0
-            for part in _chunks(list(notification_ids)):
+            for part in in_batches(list(notification_ids)):
                 res = s.execute(
                     update(Notification)
                     .where(Notification.id.in_(part), Notification.sent_at.is_(None))
@@ -598,7 +593,7 @@ class NoticeService(ServiceBase):
             q = select(Work).join(NoticeWork, NoticeWork.work_id == Work.id).where(NoticeWork.notice_id == notice_id)
             return list(s.execute(q).scalars())
         out: list[Work] = []
-        for part in _chunks(list(ids)):
+        for part in in_batches(list(ids)):
             out += list(s.execute(select(Work).where(Work.id.in_(part))).scalars())
         return out
 

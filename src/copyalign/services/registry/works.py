@@ -28,6 +28,7 @@ from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import Event, Receipt
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import PreferenceInput, record_preferences
+from copyalign.store.batching import in_batches
 from copyalign.store.models import Party, Work, WorkRevision
 
 MAX_CREATORS = 100
@@ -315,9 +316,8 @@ class WorkService(ServiceBase):
     @staticmethod
     def _existing(s: Any, digests: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(digests), 500):
-            chunk = digests[start : start + 500]
-            for sha, wid in s.execute(select(Work.sha256, Work.id).where(Work.sha256.in_(chunk))):
+        for part in in_batches(digests):
+            for sha, wid in s.execute(select(Work.sha256, Work.id).where(Work.sha256.in_(part))):
                 found[sha] = wid
         return found
 

@@ -44,6 +44,7 @@ from copyalign.services.registry.preferences import statements_for
 from copyalign.services.scan import outputs
 from copyalign.services.scan.pipeline import ScanConfig, ShardOutcome, result_path, scan_shard
 from copyalign.services.scan.readers import Shard, list_corpus, write_kept
+from copyalign.store.batching import in_batches
 from copyalign.store.models import ExclusionList, Notice, NoticeWork, Party, Work
 
 Progress = Callable[[str, int, int, int], None]  # (step, shards done, shards, records so far)
@@ -274,8 +275,7 @@ class ScanService(ServiceBase):
                     ).scalar_one_or_none()
                     if latest is not None:
                         lists.append({"notice": nid, "version": latest.version, "sha256": latest.sha256})
-            for i in range(0, len(wanted), 900):
-                part = wanted[i : i + 900]
+            for part in in_batches(wanted):
                 works = s.execute(select(Work).where(Work.id.in_(part))).scalars().all()
                 stmts = statements_for(s, works)
                 if notices:
