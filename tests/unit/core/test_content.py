@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from copyalign.core.content import Limits, decode_text, fingerprint, normalise_text, normalised_sha256
+from copyalign.core.content import Limits, decode_text, normalise_text, normalised_sha256
+from copyalign.core.registry.fingerprint import fingerprint
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
 
 

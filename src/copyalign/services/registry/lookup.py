@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 
 from copyalign.core.authz import Action, require
 from copyalign.core.canonical import format_time
-from copyalign.core.content import Fingerprint, fingerprint
+from copyalign.core.registry.fingerprint import Fingerprint, fingerprint
 from copyalign.core.registry.iscc import band_probes, bands, hamming
 from copyalign.core.registry.preferences import Purpose, Resolved, parse_jurisdiction, resolve_all
 from copyalign.services.base import ServiceBase

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from copyalign.core.authz import Action, Role, require
-from copyalign.core.content import Fingerprint, Limits, fingerprint
+from copyalign.core.content import Limits
+from copyalign.core.registry.fingerprint import Fingerprint, fingerprint
 from copyalign.core.registry.identifiers import canonical_all
 from copyalign.core.registry.iscc import bands
 from copyalign.engines import LocalExecutor, chunked, in_order
