@@ -41,7 +41,7 @@ from copyalign.core import merkle
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.content import decode_text, guess_kind, normalised_sha256, open_image
 from copyalign.core.guardrules import GuardAction, OutputHit, OutputRules, Reason, judge_output, strongest
-from copyalign.core.terms import PromptRules, Term, TermBase, TermKind, screen_prompt
+from copyalign.core.terms import PromptQuote, PromptRules, Term, TermBase, TermKind, screen_prompt
 from copyalign.core.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from copyalign.core.watermark import detect_watermark, embed_watermark
 from copyalign.errors import (
@@ -138,19 +138,11 @@ class GuardService(ServiceBase):
     # -- rules from the policy -------------------------------------------------------------------------
     @property
     def prompt_rules(self) -> PromptRules:
-        g = self.policy.guard
-        return PromptRules(
-            reference=GuardAction(g.prompt_reference),
-            imitate=GuardAction(g.prompt_imitate),
-            reproduce=GuardAction(g.prompt_reproduce),
-            circumvent=GuardAction(g.prompt_circumvent),
-            creator_style=GuardAction(g.prompt_creator_style),
-        )
+        return PromptRules.from_profile(self.policy.guard)
 
     @property
     def output_rules(self) -> OutputRules:
-        g = self.policy.guard
-        return OutputRules(g.min_passage_chars, GuardAction(g.perceptual_action), GuardAction(g.semantic_action))
+        return OutputRules.from_profile(self.policy.guard)
 
     # -- the term base ---------------------------------------------------------------------------------
     def add_term(
@@ -273,7 +265,7 @@ class GuardService(ServiceBase):
             raise ContentTooLargeError(
                 f"the prompt is {len(prompt)} characters, over the limit of {MAX_PROMPT_CHARS}", field="prompt"
             )
-        verdict = screen_prompt(prompt, self.term_base(), self.prompt_rules)
+        verdict = screen_prompt(prompt, self.term_base(), self.prompt_rules, quotes=self._prompt_quotes(prompt))
         reasons = tuple(
             Reason(
                 r.rule,
@@ -286,6 +278,22 @@ class GuardService(ServiceBase):
         )
         sha = hashlib.sha256(prompt.encode()).hexdigest()
         return Verdict("prompt", "text", sha, verdict.decision, reasons)
+
+    def _prompt_quotes(self, prompt: str) -> list[PromptQuote]:
+        """Registered text the prompt carries, for the continuation rule: the matching engine on the prompt
+        (literal matches only: a paraphrase is no prefix to continue), with the works' titles."""
+        self.matching.maybe_refresh()
+        found = find_text(self.matching.index, TextQuery.of(prompt, prompt.encode()), self.policy.matching)
+        literal = {
+            wid: ev for wid, ev in found.items() if ev.match in ("exact", "normalized", "near_duplicate", "passage")
+        }
+        if not literal:
+            return []
+        with self.store.read() as s:
+            titles = {w: t for w, t in s.execute(select(Work.id, Work.title).where(Work.id.in_(list(literal))))}
+        whole = ((0, len(prompt)),)  # a copy of a whole work carries no spans
+        return [PromptQuote(wid, titles[wid], tuple(sp.query for sp in ev.spans) or whole, ev.match)
+                for wid, ev in literal.items() if wid in titles]  # fmt: skip
 
     def check_output(
         self,
@@ -347,7 +355,7 @@ class GuardService(ServiceBase):
         else:
             raise InvalidInputError(f"unknown kind {kind!r}; expected text or image", field="kind")
         hits = _hits(result) + self._blocklist_hits(blocked, provider_id)
-        decision, reasons = judge_output(hits, self.output_rules)
+        decision, reasons = judge_output(hits, self.output_rules, output_chars=len(decoded) if kind == "text" else None)
         return Verdict("output", kind, result.sha256, decision, reasons), decoded
 
     # -- delivery --------------------------------------------------------------------------------------
@@ -796,7 +804,9 @@ def _hits(result: MatchResult) -> list[OutputHit]:
 
 def _notice(verdicts: Sequence[Verdict]) -> str:
     """What the user is told: which works, never the evidence (that is for the provider)."""
-    titles = sorted({t for v in verdicts for r in v.reasons for t in r.titles if t})
+    titles = sorted(
+        {t for v in verdicts for r in v.reasons if r.action is not GuardAction.ALLOW for t in r.titles if t}
+    )
     blocked = any(v.decision is GuardAction.BLOCK for v in verdicts)
     head = "This request was not fulfilled" if blocked else "Note"
     if titles:
