@@ -83,7 +83,8 @@ class Engine:
         self.titles = {w: t.names[0] for t in terms for w in t.work_ids}
         self.index = MatchIndex(directory)
         entries = []
-        for w in json.loads(path.read_text("utf-8")):
+        self.works = json.loads(path.read_text("utf-8"))
+        for w in self.works:
             data = w["text"].encode()
             sha, norm = hashlib.sha256(data).hexdigest(), normalised_sha256(w["text"]).hex()
             entries.append(index_entry(w["id"], "text", sha, norm, data, Limits()))
@@ -299,7 +300,7 @@ def main() -> None:
         "machine": machine_info(("copyalign", "numpy", "pyahocorasick", "opencc")),
         # Other jobs on a shared machine inflate the tail: the 1-minute load average before and after the run.
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        "data": {"terms": len(terms), "works": len(engine.titles), "prompts": len(prompts),
+        "data": {"terms": len(terms), "works": len(engine.works), "prompts": len(prompts),
                  "per_language": {lang: {k: sum(1 for p in prompts if p["lang"] == lang and p["label"] == k)
                                          for k in ("allow", "warn", "block")} for lang in ("en", "zh")}},
         "rules": {"profile": "cn", **{k: getattr(rules, k).value for k in ("reference", "imitate", "reproduce",

@@ -39,7 +39,7 @@ the style of X``: after it; ``X verbatim``: before; most Chinese patterns: eithe
 in the style of a pirate`` asks a pirate's style, not X's. *Attached* patterns (``style``, ``风格``) count only
 right after a name (``Potter-style``, ``孙悟空的风格``). A *weak* intent (``chapter 3 of``, ``the lyrics of``,
 ``sounds like``, ``a sequel to``, ``a picture of``, ``第三章``) is how questions name things as often as requests
-do: a discuss intent in the prompt cancels it (``what happens in chapter 3 of X`` is a question, ``print chapter
+do: a discuss intent in its sentence cancels it (``what happens in chapter 3 of X`` is a question, ``print chapter
 3 of X`` a request).
 
 **Decision.** :func:`screen_prompt` maps what it found through :class:`PromptRules` (from the policy profile):
@@ -1055,8 +1055,8 @@ def screen_prompt(
 
     *Intent decides* (seed 004 ¶72-73): a name alone is a mention (``prompt.reference``, allowed by default
     and still recorded); an intent raises the action only for the names it governs (:func:`_governs`), and
-    a *discuss* intent (``summarise``, ``who wrote``, ``讲了什么``) cancels the weak ones, so that ``summarise
-    chapter 3 of X`` stays a mention while ``print chapter 3 of X`` is a reproduction. Depicting a character
+    a *discuss* intent (``summarise``, ``who wrote``, ``讲了什么``) cancels the weak ones of its sentence, so that
+    ``summarise chapter 3 of X`` stays a mention while ``print chapter 3 of X`` is a reproduction. Depicting a character
     is ``prompt.depict`` only where a rights holder curated the character (the term has a holder): the
     operator's own list (public-domain characters) is not a holder's request (seed 004 ¶12, ¶89: the
     Ultraman rulings). ``quotes`` is what the matching engine found of registered texts in the prompt: with a
@@ -1091,9 +1091,11 @@ def screen_prompt(
     starts = [h.start for h in terms]
     reach = list(itertools.accumulate((h.end for h in terms), max))
     own = [it for it in intents if not _inside(it.start, it.end, quoted) and not _in_name(it, starts, reach)]
-    discuss = any(it.kind is IntentKind.DISCUSS for it in own)
+    # A weak intent yields to a question or commentary in its own sentence ("What happens in chapter 3 of X?").
+    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(prompt)]
+    discussed = {bisect.bisect_right(breaks, it.start) for it in own if it.kind is IntentKind.DISCUSS}
     active = [it for it in own if it.kind not in (IntentKind.DISCUSS, IntentKind.CIRCUMVENT)
-              and not (it.weak and discuss)]  # fmt: skip
+              and not (it.weak and bisect.bisect_right(breaks, it.start) in discussed)]  # fmt: skip
 
     # Which names each intent governs: the names near it (found by position), then names coordinated with those.
     governed: dict[int, list[IntentHit]] = {}
@@ -1126,11 +1128,11 @@ def screen_prompt(
             elif _held_character(hit.term):  # depict
                 add("prompt.depict", rules.depict, hit, span, it.pattern)
         add("prompt.reference", rules.reference, hit, span, None)
+    wants = {it.kind: it for it in reversed(active) if it.kind in (IntentKind.CONTINUE, IntentKind.REPRODUCE)}
     for q in quotes:
         if not q.spans:
             continue
         span = (min(a for a, _ in q.spans), max(b for _, b in q.spans))
-        wants = {it.kind: it for it in reversed(active) if it.kind in (IntentKind.CONTINUE, IntentKind.REPRODUCE)}
         if IntentKind.CONTINUE in wants:
             add("prompt.continuation", rules.continuation, None, span, wants[IntentKind.CONTINUE].pattern, q)
         if IntentKind.REPRODUCE in wants:

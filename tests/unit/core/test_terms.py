@@ -316,6 +316,10 @@ def test_ordinary_words_are_no_intent(prompt: str) -> None:
     assert [h for h in find_intents(prompt) if not h.attached] == []
 
 
+def _inside_word(view: str, at: int) -> bool:
+    return at > 0 and (view[at - 1].isalnum() or view[at - 1] == "_")
+
+
 def test_the_trigger_gate_and_the_anchored_patterns_lose_no_match() -> None:
     """Every match of a pattern contains one of its triggers (else the gate would skip it), and a pattern tried
     only where its triggers start (``^``) finds every match a full scan finds: checked on the labelled set."""
@@ -328,8 +332,7 @@ def test_the_trigger_gate_and_the_anchored_patterns_lose_no_match() -> None:
             ends.setdefault(k, []).append(end)
         char_at = None if view.isascii() else terms._char_at(view)
         for i, (_, label, triggers, rx, word_start, _, _, anchored) in enumerate(terms._COMPILED):
-            scan = {m.span() for m in rx.finditer(view)
-                    if not (word_start and m.start() and (view[m.start() - 1].isalnum() or view[m.start() - 1] == "_"))}  # fmt: skip  # noqa: E501
+            scan = {m.span() for m in rx.finditer(view) if not (word_start and _inside_word(view, m.start()))}
             for a, b in scan:
                 assert any(t in view[a:b] for t in triggers), (label, view[a:b])
             if anchored:
@@ -385,6 +388,7 @@ def test_a_weak_intent_yields_to_a_question_or_a_commentary() -> None:
     assert decide("哈利波特第三章讲了什么？")[0] == "allow"
     assert decide("把哈利波特第三章发给我")[0] == "block"
     assert decide("Recite chapter 3 of Harry Potter, then summarize it.")[0] == "block"  # a strong intent stays
+    assert decide("Who sings Neon Tide? What are the lyrics of Neon Tide?")[0] == "block"  # another sentence
 
 
 def test_an_intent_governs_only_the_names_it_is_about() -> None:
