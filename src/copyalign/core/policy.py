@@ -336,7 +336,7 @@ class GuardSection(_Section):
             "passage of a registered text (at least matching.min_passage_tokens long, found by the matching "
             'engine in the prompt) with a continue/complete/next request ("continue this text: ...").'
         ),
-        json_schema_extra=_src("seed 004 ¶72 (infringing intent), ¶58-59 (prefix prompts extract memorised text)"),
+        json_schema_extra=_src("seed 004 ¶72 (infringing intent), ¶59 (models reproduce verbatim passages)"),
     )
     prompt_circumvent: str = Field(
         default="warn",

@@ -472,7 +472,7 @@ def test_depicting_a_character_its_holder_curated_has_its_own_action() -> None:
 
 
 def test_continuing_a_named_work_or_a_pasted_passage_is_continuation() -> None:
-    """Seed 004 ¶72 (intent) and ¶58-59 (a prefix prompts a model to recite what it memorised): continuing a
+    """Seed 004 ¶72 (intent) and ¶59 (models memorise and reproduce verbatim passages): continuing a
     protected work, by name or from a passage of its registered text, is prompt.continuation."""
     assert decide("Continue Harry Potter from where the last book ended.")[0] == "block"
     assert decide("续写哈利波特")[1][0] == "prompt.continuation"
