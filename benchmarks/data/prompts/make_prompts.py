@@ -53,7 +53,8 @@ depict is blocked, circumvention is warned; seed 004 ¶71-73 and, for depiction,
 Fields: ``label``; ``kind`` for the breakdown (``benign_mention``, ``benign`` for prompts naming nothing,
 ``reproduce``, ``continuation``, ``depiction``, ``style``, ``circumvent``, and ``evasion``: a blocked request
 whose name is disguised, with ``harm`` the family it disguises); ``category`` the template family;
-``perturbation``; ``terms`` the terms named; ``quote`` the registered work a pasted passage comes from.
+``perturbation``; ``terms`` the terms named; ``quote`` the registered work a pasted passage comes from. The
+``holdout`` category holds phrasings written after the filter's patterns, labelled by the same rules.
 
     python benchmarks/data/prompts/make_prompts.py [--seed 20261123]
 """
@@ -661,8 +662,10 @@ ZH_ALLOW = {
     "reordered_words": ["一座玻璃做的灯塔。", "云中有一座高塔，写首诗。", "港口的雾很大，写一段描写。",
                         "一张星空下的果园图。"],
 }
-# Hold-out: phrasings written after the filter's patterns were settled and never tuned against (each template
-# twice), to show how far the patterns carry. (template, label, kind)
+# Hold-out: phrasings written after the filter's patterns were settled (each template twice), to show how far the
+# patterns carry. Their first run flagged 10 / 24 English and 12 / 18 Chinese harmful prompts (every benign one
+# allowed); four general patterns were added after it ("write next", "an alternate ending to", "respond as",
+# "照…的笔法/身份"), so the figures reported now are no longer blind. (template, label, kind)
 HOLDOUT = {
     "en": [
         ("Can you explain why {C} betrays the crew in {T}?", "allow", "benign_mention"),
