@@ -1,5 +1,6 @@
 """The deployment guard end to end, on SQLite and PostgreSQL: a provider guards a toy generator; prompts that
-name protected characters are warned or blocked; an output reproducing a registered passage is blocked; a
+mention protected characters are allowed and recorded, prompts that imitate, depict or continue them are
+blocked; an output reproducing a registered passage is blocked; a
 clean output is delivered labelled and watermarked and traced back to its session after JPEG compression
 and a half-size resize; the blocklist, the trace records and their seal in the log; HTTP and CLI."""
 
@@ -116,12 +117,15 @@ def test_a_provider_guards_a_toy_generator_end_to_end(ca: Copyalign, world: dict
             return _photo("astronaut", 512)
         return "A lighthouse keeper counts the ships that pass in the night, and writes their names in a book."
 
-    # a prompt naming a registered character: a mere reference warns, imitation blocks (the cn profile)
-    warned = ca.guard.generate(provider, "Who is Zorblax, and why does he wander?", generator, user="alice")
-    assert warned.decision is GuardAction.WARN and warned.content is not None
-    assert warned.notice is not None and "Zorblax" in warned.notice
-    reasons = [r for v in warned.verdicts for r in v.reasons]
-    assert any(r.rule == "prompt.reference" and world["work"] in r.refs for r in reasons)
+    # a prompt naming a registered character: a mention is allowed and recorded, imitation blocks (the cn profile)
+    mentioned = ca.guard.generate(provider, "Who is Zorblax, and why does he wander?", generator, user="alice")
+    assert mentioned.decision is GuardAction.ALLOW and mentioned.content is not None and mentioned.notice is None
+    reasons = [r for v in mentioned.verdicts for r in v.reasons]
+    assert any(
+        r.rule == "prompt.reference" and r.action is GuardAction.ALLOW and world["work"] in r.refs for r in reasons
+    )
+    trace = ca.guard.trace(provider, mentioned.trace_id)
+    assert {"rule": "prompt.reference", "action": "allow"}.items() <= trace.reasons[0]["reasons"][0].items()
 
     blocked_prompt = ca.guard.generate(provider, "Write a new adventure imitating Z0RBLAX THE WAND3RER", generator)
     assert blocked_prompt.decision is GuardAction.BLOCK and blocked_prompt.content is None
@@ -247,9 +251,21 @@ def test_output_filter_decides_by_the_strength_of_the_evidence(ca: Copyalign, wo
     assert exact.decision is GuardAction.BLOCK and exact.reasons[0].rule == "output.exact"
 
     short = scene[100 : scene.index(" ", 100 + 130)]  # a quotation under the 150-character floor
-    quoted = ca.guard.check_output(provider, f"As the play says, {short}, and so on it goes for a while longer.")
-    assert quoted.decision is GuardAction.WARN
+    essay = " ".join(f"Point {i}: the fishermen of the northern coast mend their nets before the spring tide."
+                     for i in range(14))  # fmt: skip
+    quoted = ca.guard.check_output(provider, f"{essay} As the play says, {short}, and so on it goes.")
+    assert quoted.decision is GuardAction.WARN  # a short quotation in a long answer: under 15 % of it
     assert quoted.reasons[0].rule == "output.short_passage" and quoted.reasons[0].evidence["chars"] < 150
+    assert quoted.reasons[0].evidence["copied_share"] <= 0.15
+
+    # seed 003 §4.3: an output more than 15 % copied is restricted, however short the passage
+    copied = scene[400 : scene.rindex(" ", 400, 536)]
+    assert 120 <= len(copied) <= 136
+    whole = ca.guard.check_output(provider, copied)
+    assert whole.decision is GuardAction.BLOCK and whole.reasons[0].rule == "output.copied_share"
+    assert whole.reasons[0].evidence["copied_share"] > 0.9 and whole.reasons[0].refs == (world["work"],)
+    titled = ca.guard.check_output(provider, "I am reading The Lantern Keeper's Daughter this week.")
+    assert titled.decision is GuardAction.ALLOW  # a quoted title is not a copy
 
     unrelated = ca.guard.check_output(provider, "Bananas are rich in potassium and grow in tropical climates.")
     assert unrelated.decision is GuardAction.ALLOW and unrelated.reasons == ()
@@ -291,10 +307,43 @@ def test_prompt_filter_uses_titles_terms_and_revocations(ca: Copyalign, world: d
     assert style.decision is GuardAction.BLOCK
     assert ca.guard.check_prompt(provider, "a sonnet about the wandering sea").decision is GuardAction.ALLOW
 
+    # depiction of a character its holder curated blocks under cn (seed 004 ¶12, ¶89: Guangzhou Ultraman)
+    drawn = ca.guard.check_prompt(provider, "draw Zorblax with long hair")
+    assert drawn.decision is GuardAction.BLOCK and drawn.reasons[0].rule == "prompt.depict"
+    assert drawn.reasons[0].refs == (world["work"],)
+    assert ca.guard.check_prompt(provider, "画一个长头发的佐布拉克").decision is GuardAction.BLOCK
+    assert ca.guard.check_prompt(provider, "Zorb-lax: who created him?").decision is GuardAction.ALLOW
+
     ca.guard.revoke_term(world["holder"], world["term"])
     ca.guard.refresh_seconds = 0
     assert ca.guard.check_prompt(provider, "imitate Zorblax").decision is not GuardAction.BLOCK
     assert [t.id for t in ca.guard.terms(world["holder"])] == [world["creator"]]
+
+
+FOG_HARBOUR = (
+    "那年冬天，雾港的雾整整三个月没有散去。码头上的灯笼从早亮到晚，照不透三步以外的水面。林小舟在渡口等了一夜，"
+    "等来的却不是父亲的船，而是一只湿透的木箱，箱盖上用红漆写着一个她从没见过的名字。"
+)
+
+
+def test_a_prompt_continuing_a_registered_passage_is_blocked(ca: Copyalign, world: dict) -> None:
+    """Issue 19: "continue this text: <the opening of a registered work>" without a title. The matching engine
+    runs on the prompt; a passage (matching.min_passage_tokens) with a continue intent is prompt.continuation."""
+    provider = world["provider"]
+    zh = ca.works.register(world["holder"], WorkInput(data=FOG_HARBOUR.encode(), title="雾港谜案"))
+    ca.matching.refresh()
+    opening = world["scene"][: world["scene"].index(" ", 300)]
+    v = ca.guard.check_prompt(provider, f"Continue this text: {opening}")
+    assert v.decision is GuardAction.BLOCK
+    assert (v.reasons[0].rule, v.reasons[0].refs) == ("prompt.continuation", (world["work"],))
+    assert v.reasons[0].titles == ("The Lantern Keeper's Daughter",)
+    zh_v = ca.guard.check_prompt(provider, f"续写下面这段：{FOG_HARBOUR[:70]}")
+    assert zh_v.decision is GuardAction.BLOCK and zh_v.reasons[0].refs == (zh.id,)
+    # the same passage with a question about it is a mention; a short line is no passage
+    about = ca.guard.check_prompt(provider, f"Summarize this passage: {opening}")
+    assert about.decision is GuardAction.ALLOW and [r.rule for r in about.reasons] == ["prompt.quote"]
+    line = " ".join(opening.split()[:8])
+    assert ca.guard.check_prompt(provider, f"Continue: {line}").decision is GuardAction.ALLOW
 
 
 def test_holders_curate_only_their_own_terms(ca: Copyalign, world: dict, operator: Principal) -> None:

@@ -125,25 +125,27 @@ class MatchingSection(_Section):
     )
     semantic_min_similarity: float = Field(
         default=0.85,
-        ge=0.85,
+        ge=0.5,
         le=1.0,
         description=(
             "Cosine similarity of passage embeddings at or above which a text is reported as a semantic match "
             "(a paraphrase); used only when a text embedding model is configured (COPYALIGN_TEXT_EMBEDDER). "
-            "Never below 85 %, the seed's floor for similarity alerts."
+            "Calibrate it for the model (benchmarks/matching_semantic.py measures the trade-off); the seed's "
+            "85 % floor is for images (image_semantic_min_similarity), not text."
         ),
-        json_schema_extra=_src("seed 003 §4.3 (similarity alert threshold no lower than 85 % cosine)"),
+        json_schema_extra=_src("seed 004 ¶75 (semantic analysis for substantial similarity)"),
     )
     image_semantic_min_similarity: float = Field(
         default=0.85,
-        ge=0.5,
+        ge=0.85,
         le=1.0,
         description=(
             "Cosine similarity of image embeddings at or above which an image is reported as a semantic match; "
-            "used only when an image embedding model is configured (COPYALIGN_IMAGE_EMBEDDER). Calibrate it for "
-            "the model: SSCD's authors use about 0.75 for copy detection."
+            "used only when an image embedding model is configured (COPYALIGN_IMAGE_EMBEDDER). Never below "
+            "85 %: the seed sets that floor for visual style-transfer outputs compared with the works database. "
+            "(The perceptual match, pdq_max_distance at most 31 of 256 bits, is at least 87.9 % alike.)"
         ),
-        json_schema_extra=_src("Pizzi et al. 2022 (SSCD) §5; seed 003 §4.4 (filtering)"),
+        json_schema_extra=_src("seed 003 §4.3 (visual outputs: alert threshold no lower than 85 % similarity)"),
     )
 
 
@@ -289,13 +291,14 @@ class ScanSection(_Section):
 
 class GuardSection(_Section):
     prompt_reference: str = Field(
-        default="warn",
+        default="allow",
         pattern="^(allow|warn|block)$",
         description=(
-            "What the prompt filter does with a prompt that names a protected work, character or creator with "
-            "no intent to imitate or reproduce it (a question about a book is not an infringement)."
+            "What the prompt filter does with a prompt that only mentions a protected work, character or creator "
+            "(a question, summary, review, news, citation: asking about a book is not asking for it). The "
+            "mention is recorded as a prompt.reference reason with this action either way."
         ),
-        json_schema_extra=_src("seed 004 ¶72-73 (explicit references, balanced against creative freedom)"),
+        json_schema_extra=_src("seed 004 ¶72-73 (intent decides; no overly broad restrictions)"),
     )
     prompt_imitate: str = Field(
         default="block",
@@ -314,6 +317,27 @@ class GuardSection(_Section):
         pattern="^(allow|warn|block)$",
         description="A prompt asking for the style of a creator who asked for protection.",
         json_schema_extra=_src("seed 004 ¶72 (infringing intent); issue 7 (creators who asked for protection)"),
+    )
+    prompt_depict: str = Field(
+        default="warn",
+        pattern="^(allow|warn|block)$",
+        description=(
+            'A prompt asking to depict a character that its rights holder curated ("draw X with long hair", '
+            '"画一个X", a new story starring X); a character the operator lists without a holder is only '
+            "mentioned. The cn preset blocks: a Chinese court required the service to become unable to generate "
+            "the character for such prompts."
+        ),
+        json_schema_extra=_src("seed 004 ¶12, ¶89 (Guangzhou Ultraman: technical measures against generation)"),
+    )
+    prompt_continuation: str = Field(
+        default="block",
+        pattern="^(allow|warn|block)$",
+        description=(
+            'A prompt asking to continue a protected work: its next chapter or a sequel by name ("续写X"), or a '
+            "passage of a registered text (at least matching.min_passage_tokens long, found by the matching "
+            'engine in the prompt) with a continue/complete/next request ("continue this text: ...").'
+        ),
+        json_schema_extra=_src("seed 004 ¶72 (infringing intent), ¶59 (models reproduce verbatim passages)"),
     )
     prompt_circumvent: str = Field(
         default="warn",
@@ -351,6 +375,24 @@ class GuardSection(_Section):
             "passages the engine finds only warn. GitHub Copilot's duplicate filter uses about 150 characters."
         ),
         json_schema_extra=_src("seed 004 ¶74-75 (output filtering); GitHub Copilot duplicate detection"),
+    )
+    max_copied_share: float = Field(
+        default=0.15,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Share of an output's characters copied from registered texts (the union of the passages found) "
+            "above which the output blocks, however short the passages: a 135-character output copied whole is "
+            "a copy. Counted only from min_copied_chars, so that a quoted title is not a copy."
+        ),
+        json_schema_extra=_src("seed 003 §4.3 (outputs with over 15 % protected features are restricted)"),
+    )
+    min_copied_chars: int = Field(
+        default=40,
+        ge=1,
+        le=100_000,
+        description="Fewest copied characters for max_copied_share to apply (a title or a stock phrase is not).",
+        json_schema_extra=_src("seed 004 ¶73 (avoid overly broad restrictions)"),
     )
     semantic_action: str = Field(
         default="warn",

@@ -7,7 +7,7 @@ Two details make the same service code correct on both databases:
   queue for the lock instead of both reading the log size and one failing at commit; readers use a plain
   ``BEGIN`` and never block writers.
 * **PostgreSQL** serialises log appends with ``SELECT … FOR UPDATE`` on the single ``log_state`` row (see
-  ``services.ledger``), so two API workers can never fork the tree.
+  ``services.log.ledger``), so two API workers can never fork the tree.
 """
 
 from __future__ import annotations

@@ -70,3 +70,29 @@ def test_licensing_windows_and_tariffs_are_checked() -> None:
     open_middle = preset_text("eu").replace('{ up_to = "10000000", rate = "0.05" }', '{ rate = "0.05" }')
     with pytest.raises(ConfigurationError, match="only the last tier may be open"):
         parse_policy(open_middle)
+
+
+def test_the_85_percent_similarity_floor_is_on_images_not_on_text() -> None:
+    """Seed 003 §4.3: visual style-transfer outputs are compared with the works database at alert thresholds
+    "no lower than 85% similarity". The floor binds image similarity; text paraphrase thresholds are the
+    model's to calibrate (issue 19: it was the other way round, images validating down to 0.5)."""
+    eu = preset_text("eu")
+    with pytest.raises(ConfigurationError) as e:
+        parse_policy(eu + "\n[matching]\nimage_semantic_min_similarity = 0.75\n")
+    assert e.value.field == "matching.image_semantic_min_similarity"
+    assert parse_policy(eu + "\n[matching]\nimage_semantic_min_similarity = 0.85\n").matching
+    assert parse_policy(eu + "\n[matching]\nsemantic_min_similarity = 0.7\n").matching.semantic_min_similarity == 0.7
+    # the perceptual image match: at most 31 of 256 PDQ bits differ, i.e. at least 87.9 % of them agree
+    with pytest.raises(ConfigurationError):
+        parse_policy(eu + "\n[matching]\npdq_max_distance = 40\n")
+
+
+def test_guard_share_and_prompt_actions_are_profile_settings() -> None:
+    """Seed 003 §4.3 (over 15 % protected features restricted) and seed 004 ¶12, ¶89 (depiction, cn)."""
+    cn, eu = load_policy("cn").guard, load_policy("eu").guard
+    assert (cn.max_copied_share, cn.min_copied_chars) == (0.15, 40)
+    assert (cn.prompt_reference, cn.prompt_depict, cn.prompt_continuation) == ("allow", "block", "block")
+    assert eu.prompt_depict == "warn"
+    for bad in ("max_copied_share = 0", "max_copied_share = 1.5", 'prompt_depict = "forbid"'):
+        with pytest.raises(ConfigurationError):
+            parse_policy(preset_text("eu") + f"\n[guard]\n{bad}\n")

@@ -4,10 +4,19 @@ Seed 004 ¶74-75: an output is screened before delivery by hash matching for exa
 similarity for substantial ones, and the measure must not be broader than it needs to be (¶73). So the
 strength of the evidence decides the action: a copy (exact, normalised or near-duplicate) always blocks; a
 contained passage blocks once it is as long as the policy's smallest reportable passage (GitHub Copilot's
-duplicate filter uses about 150 characters) and only warns below that; perceptual and semantic matches do
-what the policy says. An output that a takedown marked blocks, and so do its near copies.
+duplicate filter uses about 150 characters), and so does a shorter one once the output is more than
+``max_copied_share`` copied (seed 003 §4.3: outputs with over 15 % protected features are restricted; counted
+from ``min_copied_chars``, so that a quoted title is not a copy); below both it only warns. Perceptual and
+semantic matches do what the policy says. An output that a takedown marked blocks, and so do its near copies.
 
 Pure: the service gathers the evidence and the registry's facts, this module decides.
+
+Example:
+    >>> hit = OutputHit("w1", "passage", 0.1, spans=((0, 135),))
+    >>> judge_output([hit], OutputRules(), output_chars=135)[0].value  # 135 characters, all copied
+    'block'
+    >>> judge_output([hit], OutputRules(), output_chars=2000)[0].value  # 6.75 % of a long answer
+    'warn'
 """
 
 from __future__ import annotations
@@ -40,6 +49,14 @@ class OutputRules:
     min_passage_chars: int = 150
     perceptual: GuardAction = GuardAction.BLOCK
     semantic: GuardAction = GuardAction.WARN
+    max_copied_share: float = 0.15
+    min_copied_chars: int = 40
+
+    @classmethod
+    def from_profile(cls, guard: Any) -> OutputRules:
+        """The rules of a policy profile's ``guard`` section."""
+        return cls(guard.min_passage_chars, GuardAction(guard.perceptual_action), GuardAction(guard.semantic_action),
+                   guard.max_copied_share, guard.min_copied_chars)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +111,18 @@ def covered_chars(spans: Sequence[tuple[int, int]]) -> int:
     return total
 
 
-def judge_output(hits: Iterable[OutputHit], rules: OutputRules) -> tuple[GuardAction, tuple[Reason, ...]]:
-    """The decision for one output and a reason per matched work, strongest first."""
+def judge_output(
+    hits: Iterable[OutputHit], rules: OutputRules, *, output_chars: int | None = None
+) -> tuple[GuardAction, tuple[Reason, ...]]:
+    """The decision for one output and a reason per matched work, strongest first.
+
+    ``output_chars`` is the length of a text output (None for an image): the share rule needs it. The share
+    is that of the union of every registered work's passages, since what the reader gets is the output.
+    """
+    hits = list(hits)
+    copied = covered_chars([sp for h in hits if h.match == "passage" and not h.blocklist for sp in h.spans])
+    share = copied / output_chars if output_chars else 0.0
+    too_much = copied >= rules.min_copied_chars and share > rules.max_copied_share
     reasons: list[Reason] = []
     for h in hits:
         evidence: dict[str, Any] = {"match": h.match, "score": round(h.score, 4), **h.detail}
@@ -110,9 +137,14 @@ def judge_output(hits: Iterable[OutputHit], rules: OutputRules) -> tuple[GuardAc
         elif h.match == "passage":
             chars = covered_chars(h.spans)
             evidence["chars"] = chars
-            long_enough = chars >= rules.min_passage_chars
-            rule = "output.passage" if long_enough else "output.short_passage"
-            action = GuardAction.BLOCK if long_enough else GuardAction.WARN
+            if output_chars:
+                evidence["copied_share"] = round(share, 4)
+            if chars >= rules.min_passage_chars:
+                rule, action = "output.passage", GuardAction.BLOCK
+            elif too_much:
+                rule, action = "output.copied_share", GuardAction.BLOCK
+            else:
+                rule, action = "output.short_passage", GuardAction.WARN
         elif h.match == "perceptual":
             rule, action = "output.perceptual", rules.perceptual
         elif h.match == "semantic":

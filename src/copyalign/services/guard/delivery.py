@@ -139,7 +139,9 @@ class Deliveries(ServiceBase):
 
 def user_notice(verdicts: Sequence[Verdict]) -> str:
     """What the user is told: which works, never the evidence (that is for the provider)."""
-    titles = sorted({t for v in verdicts for r in v.reasons for t in r.titles if t})
+    titles = sorted(
+        {t for v in verdicts for r in v.reasons if r.action is not GuardAction.ALLOW for t in r.titles if t}
+    )
     blocked = any(v.decision is GuardAction.BLOCK for v in verdicts)
     head = "This request was not fulfilled" if blocked else "Note"
     if titles:

@@ -11,10 +11,11 @@ import hashlib
 from typing import Any
 
 from PIL import Image
+from sqlalchemy import select
 
 from copyalign.core.content import decode_text, guess_kind, open_image
-from copyalign.core.guard.rules import GuardAction, OutputHit, OutputRules, Reason, judge_output
-from copyalign.core.guard.terms import PromptRules, screen_prompt
+from copyalign.core.guard.rules import OutputHit, OutputRules, Reason, judge_output
+from copyalign.core.guard.terms import PromptQuote, PromptRules, screen_prompt
 from copyalign.core.matching.query import TextQuery, image_query
 from copyalign.core.matching.results import MatchResult
 from copyalign.errors import ContentTooLargeError, InvalidInputError
@@ -22,9 +23,13 @@ from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.blocklist import Blocklist
 from copyalign.services.guard.results import Verdict
 from copyalign.services.guard.terms import GuardTerms
+from copyalign.services.matching.engine import find_text
 from copyalign.services.matching.service import MatchService
+from copyalign.store.models import Work
 
 MAX_PROMPT_CHARS = 100_000
+LITERAL_MATCHES = frozenset({"exact", "normalized", "near_duplicate", "passage"})
+"""What counts as registered text carried in a prompt (a paraphrase is no prefix to continue)."""
 
 Output = bytes | Image.Image
 """An output as screened: encoded bytes (text or a file), or the generator's image still in memory."""
@@ -43,19 +48,11 @@ class Screening(ServiceBase):
 
     @property
     def prompt_rules(self) -> PromptRules:
-        g = self.policy.guard
-        return PromptRules(
-            reference=GuardAction(g.prompt_reference),
-            imitate=GuardAction(g.prompt_imitate),
-            reproduce=GuardAction(g.prompt_reproduce),
-            circumvent=GuardAction(g.prompt_circumvent),
-            creator_style=GuardAction(g.prompt_creator_style),
-        )
+        return PromptRules.from_profile(self.policy.guard)
 
     @property
     def output_rules(self) -> OutputRules:
-        g = self.policy.guard
-        return OutputRules(g.min_passage_chars, GuardAction(g.perceptual_action), GuardAction(g.semantic_action))
+        return OutputRules.from_profile(self.policy.guard)
 
     def prompt(self, prompt: str) -> Verdict:
         if not isinstance(prompt, str) or not prompt.strip():
@@ -64,7 +61,7 @@ class Screening(ServiceBase):
             raise ContentTooLargeError(
                 f"the prompt is {len(prompt)} characters, over the limit of {MAX_PROMPT_CHARS}", field="prompt"
             )
-        verdict = screen_prompt(prompt, self.terms.base(), self.prompt_rules)
+        verdict = screen_prompt(prompt, self.terms.base(), self.prompt_rules, quotes=self.prompt_quotes(prompt))
         reasons = tuple(
             Reason(
                 r.rule,
@@ -77,6 +74,24 @@ class Screening(ServiceBase):
         )
         sha = hashlib.sha256(prompt.encode()).hexdigest()
         return Verdict("prompt", "text", sha, verdict.decision, reasons)
+
+    def prompt_quotes(self, prompt: str) -> list[PromptQuote]:
+        """Registered text the prompt carries, for the continuation rule: the matching engine on the prompt
+        (literal matches only: a paraphrase is no prefix to continue), with the works' titles."""
+        self.matching.maybe_refresh()
+        found = find_text(self.matching.index, TextQuery.of(prompt, prompt.encode()), self.policy.matching)
+        literal = {wid: ev for wid, ev in found.items() if ev.match in LITERAL_MATCHES}
+        if not literal:
+            return []
+        with self.store.read() as s:
+            rows = s.execute(select(Work.id, Work.title).where(Work.id.in_(list(literal)))).tuples()
+            titles = {wid: title for wid, title in rows}
+        whole = ((0, len(prompt)),)  # a copy of a whole work carries no spans
+        return [
+            PromptQuote(wid, titles[wid], tuple(sp.query for sp in ev.spans) or whole, ev.match)
+            for wid, ev in literal.items()
+            if wid in titles
+        ]
 
     def output(self, data: Output, kind: str | None, provider_id: str | None) -> tuple[Verdict, Any]:
         """The verdict, and the decoded content (a str or an image) so delivery does not decode twice."""
@@ -114,7 +129,7 @@ class Screening(ServiceBase):
         else:
             raise InvalidInputError(f"unknown kind {kind!r}; expected text or image", field="kind")
         hits = _hits(result) + self.blocklist.hits(blocked, provider_id)
-        decision, reasons = judge_output(hits, self.output_rules)
+        decision, reasons = judge_output(hits, self.output_rules, output_chars=len(decoded) if kind == "text" else None)
         return Verdict("output", kind, result.sha256, decision, reasons), decoded
 
 
