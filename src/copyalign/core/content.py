@@ -35,16 +35,17 @@ IMAGE_FORMATS = {
     "TIFF": "image/tiff",
     "BMP": "image/bmp",
 }
-_IMAGE_MAGIC = (
-    b"\xff\xd8\xff",
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF87a",
-    b"GIF89a",
-    b"RIFF",
-    b"II*\x00",
-    b"MM\x00*",
-    b"BM",
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"RIFF", "image/webp"),  # and "WEBP" at byte 8: a RIFF file may hold sound or video instead
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"BM", "image/bmp"),
 )
+"""The one table of file signatures: what a file is taken for is read from its first bytes, here only."""
 
 KINDS = ("text", "image")
 
@@ -91,7 +92,9 @@ def decode_text(data: bytes, *, field: str = "content") -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
-            f"text is not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r})",
+            f"this file was read as text, since it does not start like an image ({', '.join(IMAGE_FORMATS)}), "
+            f"and it is not valid UTF-8 text (byte {exc.start} is {data[exc.start : exc.start + 1]!r}): an image "
+            "is damaged or in another format; a text must be saved as UTF-8",
             field=field,
             code="invalid_text_encoding",
         ) from None
@@ -104,8 +107,19 @@ def decode_text(data: bytes, *, field: str = "content") -> str:
     return text
 
 
+def media_type_of(data: bytes) -> str | None:
+    """The image media type ``data``'s first bytes announce (:data:`MAGIC`); None for anything else."""
+    head = bytes(data[:12])
+    for magic, media_type in MAGIC:
+        if head.startswith(magic):
+            if media_type == "image/webp" and head[8:12] != b"WEBP":
+                return None
+            return media_type
+    return None
+
+
 def looks_like_image(data: bytes) -> bool:
-    return data.startswith(_IMAGE_MAGIC)
+    return media_type_of(data) is not None
 
 
 def guess_kind(data: bytes) -> str:

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
+from copyalign.core.guard.aigc import AigcLabel
+from copyalign.core.guard.containers import read_aigc, write_aigc
 from copyalign.errors import (
     ConfigurationError,
     ConflictError,
@@ -21,7 +23,7 @@ from copyalign.errors import (
     UnsupportedContentError,
 )
 from copyalign.services.guard import c2pa
-from copyalign.services.guard.labels import AigcLabel, read_aigc, read_labels, write_aigc
+from copyalign.services.guard.labels import read_labels
 
 needs_c2pa = pytest.mark.skipif(not c2pa.available(), reason="needs the c2pa extra")
 

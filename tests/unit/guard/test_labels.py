@@ -12,9 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
+from copyalign.core.guard.aigc import AigcLabel, aigc_for_text
+from copyalign.core.guard.containers import read_aigc, write_aigc
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
-from copyalign.services.guard import labels
-from copyalign.services.guard.labels import AigcLabel, label_image, label_text, read_aigc, read_labels, write_aigc
+from copyalign.services.guard import visible
+from copyalign.services.guard.labels import read_labels
+from copyalign.services.guard.visible import label_image, label_text
 
 LABEL = AigcLabel(
     label="1",
@@ -100,7 +103,7 @@ def test_image_label_characters_are_at_least_5_percent_of_the_shorter_side(size:
     img = _image(size)
     out = label_image(img)
     target = math.ceil(0.05 * min(size))
-    plan = labels.plan_label(*size)
+    plan = visible.plan_label(*size)
     assert plan.text_height >= target
     # what was drawn: the changed pixels are exactly the plan's box, at least 5 % tall
     diff = np.any(np.asarray(out) != np.asarray(img), axis=2)
@@ -117,7 +120,7 @@ def test_image_label_characters_are_at_least_5_percent_of_the_shorter_side(size:
 def test_image_label_sits_in_the_requested_corner() -> None:
     img = _image((400, 300))
     for corner in ("bottom-right", "bottom-left", "top-right", "top-left"):
-        x0, y0, x1, y1 = labels.plan_label(400, 300, corner=corner).box
+        x0, y0, x1, y1 = visible.plan_label(400, 300, corner=corner).box
         assert (x0 < 200) == corner.endswith("left")
         assert (y0 < 150) == corner.startswith("top")
         out = np.asarray(label_image(img, corner=corner))
@@ -138,7 +141,7 @@ def test_image_label_keeps_size_mode_and_profile_and_leaves_the_input_alone(mode
 def test_image_label_shows_on_a_transparent_picture_and_on_a_palette_one() -> None:
     clear = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
     out = label_image(clear)
-    x0, y0, x1, y1 = labels.plan_label(200, 100).box
+    x0, y0, x1, y1 = visible.plan_label(200, 100).box
     alpha = np.asarray(out)[..., 3]
     assert alpha[y0:y1, x0:x1].min() >= 160 and alpha[:y0].max() == 0
     palette = label_image(_image((200, 100)).convert("P"))
@@ -154,20 +157,20 @@ def test_image_label_rejects_an_unknown_corner() -> None:
 def test_pillow_builtin_font_cannot_draw_chinese_so_the_english_label_is_the_fallback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(labels, "_system_cjk_fonts", lambda: ())
-    labels._choose_font.cache_clear()
+    monkeypatch.setattr(visible, "_system_cjk_fonts", lambda: ())
+    visible._choose_font.cache_clear()
     try:
-        font = labels.choose_label_font()
+        font = visible.choose_label_font()
     finally:
-        labels._choose_font.cache_clear()
-    assert font == labels.LabelFont("pillow-default", "AI-generated", True)
+        visible._choose_font.cache_clear()
+    assert font == visible.LabelFont("pillow-default", "AI-generated", True)
 
 
 @pytest.mark.skipif(not DEJAVU.is_file(), reason="needs the DejaVu font")
 def test_an_explicit_font_must_have_the_label_s_characters() -> None:
-    assert labels.choose_label_font("AI-generated", font_path=DEJAVU).source == str(DEJAVU)
+    assert visible.choose_label_font("AI-generated", font_path=DEJAVU).source == str(DEJAVU)
     with pytest.raises(InvalidInputError) as err:
-        labels.choose_label_font("AI生成", font_path=DEJAVU)
+        visible.choose_label_font("AI生成", font_path=DEJAVU)
     assert err.value.field == "font_path"
 
 
@@ -214,7 +217,7 @@ def test_label_value_must_be_one_of_the_standard_s() -> None:
 
 
 def test_text_outputs_carry_the_label_as_a_header_safe_value() -> None:
-    out = labels.aigc_for_text(LABEL)
+    out = aigc_for_text(LABEL)
     assert list(out) == ["AIGC"]
     out["AIGC"].encode("ascii")  # a valid HTTP header value
     assert AigcLabel.from_json(out["AIGC"]) == LABEL

@@ -12,7 +12,7 @@ code ``signingCredential.untrusted``; one given the CA (``trust_anchors=identity
 A production deployment uses a certificate from a CA on the C2PA trust list instead.
 
 Signing is offline: no timestamp authority, no OCSP, no remote manifests. Sign last, after every other change
-to the file (:func:`copyalign.services.guard.labels.write_aigc` included): the manifest's hash covers the bytes.
+to the file (:func:`copyalign.core.guard.containers.write_aigc` included): the manifest's hash covers the bytes.
 
 Example:
     >>> identity = make_signing_identity(tmp_path, organisation="Example AI")  # doctest: +SKIP

@@ -14,15 +14,17 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from copyalign.core.guard.aigc import AigcLabel
+from copyalign.core.guard.containers import write_aigc
 from copyalign.core.guard.rules import GuardAction, strongest
 from copyalign.core.guard.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from copyalign.core.guard.watermark import embed_watermark
 from copyalign.services.base import Deps, ServiceBase
-from copyalign.services.guard import labels
 from copyalign.services.guard.keys import GuardKeys
 from copyalign.services.guard.results import Delivery, Verdict, trace_id_from_payload, trace_payload
 from copyalign.services.guard.screening import Output
 from copyalign.services.guard.traces import Traces
+from copyalign.services.guard.visible import label_image, label_text
 
 PRODUCER = "copyalign"
 
@@ -55,7 +57,7 @@ class Deliveries(ServiceBase):
                 provider_id, trace_id, kind, data, None, decision, verdicts, prompt=prompt, user=user, model=model
             )
             return Delivery(trace_id, decision, kind, None, "", tuple(verdicts), notice=user_notice(verdicts))
-        label = labels.AigcLabel(
+        label = AigcLabel(
             label="1",
             content_producer=PRODUCER,
             produce_id=trace_id,
@@ -66,7 +68,7 @@ class Deliveries(ServiceBase):
         g = self.policy.guard
         marks = {"visible": True, "aigc": False, "watermark": False, "c2pa": False}
         if kind == "text":
-            delivered = labels.label_text(decoded, disclosure=g.disclosure, position="append").encode()
+            delivered = label_text(decoded, disclosure=g.disclosure, position="append").encode()
             media_type = "text/plain; charset=utf-8"
             marks["aigc"] = True  # travels beside the text (the API response), as text files carry no metadata
         else:
@@ -93,7 +95,7 @@ class Deliveries(ServiceBase):
         img: Image.Image,
         data: Output,
         trace_id: str,
-        label: labels.AigcLabel,
+        label: AigcLabel,
         marks: dict[str, bool],
     ) -> tuple[bytes, str]:
         """Visible mark, then the invisible watermark over the whole picture, then the metadata, then C2PA
@@ -101,7 +103,7 @@ class Deliveries(ServiceBase):
         an in-memory image included, is delivered as PNG."""
         fmt = "PNG" if isinstance(data, Image.Image) else (Image.open(io.BytesIO(data)).format or "PNG").upper()
         alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
-        visible = labels.label_image(img.convert("RGB"), text=self.policy.guard.image_label)
+        visible = label_image(img.convert("RGB"), text=self.policy.guard.image_label)
         rgb = np.asarray(visible.convert("RGB"))
         if min(rgb.shape[:2]) >= WATERMARK_MIN_SIDE:
             marked = Image.fromarray(embed_watermark(rgb, trace_payload(trace_id), key=self.keys.watermark))
@@ -117,7 +119,7 @@ class Deliveries(ServiceBase):
                 marked.putalpha(alpha)
             marked.save(buf, "PNG", compress_level=1)  # level 6 costs 90 ms on a 512x512 picture, for ~8 % less
             media_type = "image/png"
-        out = labels.write_aigc(buf.getvalue(), label)
+        out = write_aigc(buf.getvalue(), label)
         marks["aigc"] = True
         identity = self._c2pa_identity()
         if identity is not None:

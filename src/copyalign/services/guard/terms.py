@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.guard.terms import Term, TermBase, TermKind
@@ -135,7 +135,7 @@ class GuardTerms(ServiceBase):
             self._checked = time.monotonic()
             return self._base
 
-    def _load(self, s: Any) -> Iterable[Term]:
+    def _load(self, s: Session) -> Iterable[Term]:
         min_words = self.policy.guard.title_min_words
         for wid, title, holder in s.execute(select(Work.id, Work.title, Work.holder_id)):
             if title_words(title) >= min_words:

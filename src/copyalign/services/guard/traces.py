@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, require
 from copyalign.core.canonical import canonical, format_time
@@ -211,9 +212,9 @@ class Traces(ServiceBase):
             self._purge(s)
             return receipt.index
 
-    def _purge(self, s: Any) -> int:
+    def _purge(self, s: Session) -> int:
         """Erase kept prompts and outputs whose retention ended (the digests and the leaf stay)."""
-        res = s.execute(
+        res: CursorResult[Any] = s.connection().execute(
             update(GenerationTrace)
             .where(GenerationTrace.retain_until.is_not(None), GenerationTrace.retain_until <= self.clock.now())
             .values(prompt_text=None, output_data=None, retain_until=None)

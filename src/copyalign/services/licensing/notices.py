@@ -15,7 +15,7 @@ Every state change is one transaction with its log entry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from copyalign.core.canonical import canonical, format_time
 from copyalign.core.canonical import digest as digest_of
 from copyalign.core.licensing import notices as rules
 from copyalign.core.licensing.notices import ExclusionReason, ListingStatus, NoticeInput, NoticeStatus
+from copyalign.core.policy import PolicyProfile
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
 from copyalign.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from copyalign.ids import new_id
@@ -108,7 +109,13 @@ def _objection_view(o: Objection) -> ObjectionView:
 
 
 def _denies(
-    session: Session, works: Sequence[Work], purpose: Purpose, *, at: datetime, jurisdiction: str, defaults: Any
+    session: Session,
+    works: Sequence[Work],
+    purpose: Purpose,
+    *,
+    at: datetime,
+    jurisdiction: str,
+    defaults: Mapping[Purpose, Value],
 ) -> set[str]:
     """The works whose preference, as resolved ``at``, denies ``purpose`` (read in batches: a notice may
     list a million works, more than a database takes in one IN list)."""
@@ -674,7 +681,7 @@ def exclude_after_opt_out(
     purposes: set[Purpose],
     actor_id: str,
     now: datetime,
-    policy: Any,
+    policy: PolicyProfile,
 ) -> None:
     """Dynamic filtering (seed 001 §3.2): after a ``deny``, take the affected works out of every notice.
 

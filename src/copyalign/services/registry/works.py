@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.content import Limits
@@ -315,7 +316,7 @@ class WorkService(ServiceBase):
             return [WorkView.of_row(row, r) for row, r in zip(rows, receipts, strict=True)]
 
     @staticmethod
-    def _existing(s: Any, digests: list[str]) -> dict[str, str]:
+    def _existing(s: Session, digests: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for part in in_batches(digests):
             for sha, wid in s.execute(select(Work.sha256, Work.id).where(Work.sha256.in_(part))):
