@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -56,10 +57,13 @@ _TOKEN_MIX = np.uint64(0xD6E8FEB86659FD93)
 _SECOND = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
+@functools.lru_cache(maxsize=64)
 def _multipliers(count: int) -> U64:
     with np.errstate(over="ignore"):
         seeds = (np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN).astype(np.uint64)
-    return mix64(seeds) | np.uint64(1)
+    out = mix64(seeds) | np.uint64(1)
+    out.setflags(write=False)
+    return out
 
 
 def prefix_hashes(ids: npt.ArrayLike, width: int) -> U64:
@@ -70,9 +74,9 @@ def prefix_hashes(ids: npt.ArrayLike, width: int) -> U64:
 
 
 def _window_hashes(windows: U64) -> U64:
-    """One hash per row: a position-weighted sum of the (64-bit) items, mixed by ``textfp.mix64``."""
-    with np.errstate(over="ignore"):
-        acc = ((windows + np.uint64(1)) * _multipliers(windows.shape[1])).sum(axis=1, dtype=np.uint64)
+    """One hash per row: a position-weighted sum of the (64-bit) items, mixed by ``textfp.mix64``. (Array
+    arithmetic wraps modulo 2**64 without a warning: no ``errstate`` needed, and none paid for per step.)"""
+    acc = ((windows + np.uint64(1)) * _multipliers(windows.shape[1])).sum(axis=1, dtype=np.uint64)
     return mix64(acc)
 
 
@@ -428,9 +432,10 @@ class WordMemFree:
             for t in range(self._size, self._nwords.size):
                 self._texts[t] = ("", ())
         tokens = tokens[live]
-        todo = np.unique(tokens[self._nwords[tokens] == _UNKNOWN]).tolist()
-        if not todo:
+        new = self._nwords[tokens] == _UNKNOWN
+        if not new.any():
             return
+        todo = np.unique(tokens[new]).tolist()
         rows = [[*a, t] for a, _ in self._anchors for t in todo]
         texts = self.tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)
         for i, t in enumerate(todo):

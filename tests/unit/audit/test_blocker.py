@@ -114,7 +114,7 @@ def _decode(ids: Sequence[int]) -> str:
     return str(_tokenizer().decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False))
 
 
-def test_word_ngrams_see_through_case_spacing_punctuation_and_tokens() -> None:
+def test_word_ngrams_see_through_case_spacing_and_punctuation() -> None:
     bl = WordBlocklist.build([LICENCE], n=N)
     assert bl.ngrams == len(textfp.tokenize(LICENCE)[0]) - N + 1
     for before, added in [
