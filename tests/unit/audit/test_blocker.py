@@ -265,3 +265,25 @@ def test_word_memfree_leaves_unrelated_text_alone() -> None:
         target = tok(doc[:400], add_special_tokens=False)["input_ids"]
         assert _force(target, 4, words, len(tok)) == target[4:]
     assert words.masked == 0
+
+
+@pytest.mark.parametrize("sample", [False, True], ids=["greedy", "sampling"])
+def test_word_memfree_in_generate_never_completes_a_blocked_word_ngram(sample: bool) -> None:
+    """Inside transformers' own ``generate``, greedy or sampling (its top-k warper, then ours): block every
+    word 3-gram of what a random model says on its own, and no generated token completes one."""
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=len(tok), n_positions=128, n_embd=32, n_layer=1, n_head=2)
+    model = GPT2LMHeadModel(cfg).eval()
+    prompt = torch.tensor([tok("Permission is granted", add_special_tokens=False)["input_ids"]])
+    kw: dict[str, Any] = {"max_new_tokens": 40, "pad_token_id": tok.eos_token_id, "do_sample": sample}
+    torch.manual_seed(1)
+    plain = model.generate(prompt, **kw)[0].tolist()
+    bl = WordBlocklist.build([_decode(plain)], n=3)
+    memfree = WordMemFree(bl, tok)
+    torch.manual_seed(1)  # the same draws: the run follows the first until a word 3-gram of it would complete
+    out = model.generate(prompt, logits_processor=LogitsProcessorList([memfree]), **kw)[0].tolist()
+    for t in range(prompt.shape[1], len(out)):
+        before, after = _decode(out[:t]).rstrip("\ufffd"), _decode(out[: t + 1]).rstrip("\ufffd")
+        assert not bl.completes(before, after[len(before) :])
+    assert memfree.masked > 0
