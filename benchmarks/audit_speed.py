@@ -41,11 +41,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.audit.blocker import MemFree, NgramBlocklist, WordBlocklist, WordMemFree  # noqa: E402
+from copyalign.audit.blocker import MemFree, NgramBlocklist  # noqa: E402
 from copyalign.audit.canaries import exposures, make_canaries  # noqa: E402
 from copyalign.audit.model import LanguageModel, deterministic, load, model_digest  # noqa: E402
 from copyalign.audit.probes import ProbeConfig, WorkText, probe  # noqa: E402
 from copyalign.audit.tinylm import TinyLMConfig, planted_corpus, train_tiny_lm  # noqa: E402
+from copyalign.audit.wordblock import WordBlocklist, WordMemFree  # noqa: E402
 
 
 def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

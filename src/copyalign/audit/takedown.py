@@ -32,9 +32,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from copyalign.audit.blocker import MemFree, NgramBlocklist, WordBlocklist, WordMemFree
+from copyalign.audit.blocker import MemFree, NgramBlocklist
 from copyalign.audit.model import LanguageModel, Processor
 from copyalign.audit.probes import ProbeConfig, WorkText, probe, summarise
+from copyalign.audit.wordblock import WordBlocklist, WordMemFree
 
 
 def normalise(text: str) -> str:

@@ -452,9 +452,9 @@ class AuditService(ServiceBase):
         return self._record(actor, inp.out, rep, windows, developer_id)
 
     def _takedown(self, actor: Principal, lm: Any, probed: Sequence[Any], controls: Sequence[str], cfg: Any) -> Any:
-        from copyalign.audit.blocker import WordBlocklist
         from copyalign.audit.probes import WorkText
         from copyalign.audit.takedown import evaluate
+        from copyalign.audit.wordblock import WordBlocklist
 
         denied = self._denied([w.id for w in probed])
         protected = [w for w in probed if w.id in denied]

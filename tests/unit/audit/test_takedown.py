@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from copyalign.audit.blocker import MemFree, NgramBlocklist, WordBlocklist, WordMemFree
+from copyalign.audit.blocker import MemFree, NgramBlocklist
 from copyalign.audit.model import LanguageModel, load
 from copyalign.audit.probes import ProbeConfig, Window, WorkText, summarise, verbatim_run
 from copyalign.audit.takedown import evaluate, verdict
+from copyalign.audit.wordblock import WordBlocklist, WordMemFree
 from copyalign.core import memorisation as mem
 from tests.unit.audit.tinymodel import LICENCE, LicenceModel, licence_model, spaced
 
