@@ -157,7 +157,8 @@ class _Tail:
 
 class WordMemFree:
     """A ``transformers`` logits processor that refuses to complete ``n`` consecutive words of a protected
-    work, whatever their case, spacing, punctuation or tokenisation. Use it as :class:`MemFree`:
+    work, whatever their case, spacing, punctuation or tokenisation. Use it as the token-level
+    :class:`~copyalign.audit.blocker.MemFree` is used:
     ``logits_processor=LogitsProcessorList([WordMemFree(WordBlocklist.build(texts), tokenizer)])``.
 
     The rule (:meth:`WordBlocklist.completes`): a candidate token is refused if, with its text appended, a
