@@ -540,7 +540,10 @@ class AuditSection(_Section):
         default=8,
         ge=2,
         le=256,
-        description="Tokens n of the n-grams of protected works the decoding-time blocker refuses to complete.",
+        description=(
+            "n of the word n-grams of protected works the decoding-time blocker refuses to complete (words as"
+            " the matching engine counts them: a change of spacing or case does not escape it)."
+        ),
         json_schema_extra=_src("Ippolito et al. 2023 (MemFree decoding); Wei et al. 2024 (CoTaEval)"),
     )
     takedown_margin: float = Field(

@@ -8,6 +8,8 @@ it takes suppress what it does regurgitate. The modules here turn the research m
 * :mod:`.canaries` — random canaries to plant in training data, and their exposure afterwards;
 * :mod:`.membership` — loss, zlib, Min-K% and Min-K%++ membership scores beside a model-free baseline;
 * :mod:`.blocker` — a MemFree-style logits processor refusing n-grams of works whose owners deny the use;
+* :mod:`.wordblock` — the same over the normalised words of the decoded text, which a change of case, spacing
+  or tokenisation does not get around;
 * :mod:`.takedown` — probes before and after a measure, with style-transfer probes and non-member controls;
 * :mod:`.selection` — which works to probe (``--works``), and non-member texts;
 * :mod:`.report` — the JSON and HTML report; :mod:`.regress` — the regression gate against a baseline;

@@ -4,7 +4,9 @@ At every decoding step the last ``n - 1`` generated tokens are looked up; every 
 an ``n``-gram of a registered work whose owner denies the use gets a logit of ``-inf``. The model then
 says something else, so verbatim reproduction longer than ``n - 1`` tokens becomes impossible, whatever the
 sampling settings. What it does not stop, and what :mod:`~copyalign.services.audit.suppression` therefore measures:
-the same text in another surface form (upper case, extra spaces, another tokenisation), and paraphrase.
+the same text in another surface form (upper case, extra spaces, another tokenisation: the tokens differ,
+the words do not), and paraphrase. :mod:`~copyalign.services.audit.wordblock` blocks n-grams of the normalised words
+instead, which the surface form does not change; it shares the hashing and the stores here.
 
 Two stores for the n-grams, both built with numpy and queried without Python loops over the vocabulary:
 
@@ -22,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -40,18 +43,27 @@ _TOKEN_MIX = np.uint64(0xD6E8FEB86659FD93)
 _SECOND = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
+@functools.lru_cache(maxsize=64)
 def _multipliers(count: int) -> U64:
     with np.errstate(over="ignore"):
         seeds = (np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN).astype(np.uint64)
-    return mix64(seeds) | np.uint64(1)
+    out = mix64(seeds) | np.uint64(1)
+    out.setflags(write=False)
+    return out
 
 
 def prefix_hashes(ids: npt.ArrayLike, width: int) -> U64:
     """One 64-bit hash per window of ``width`` consecutive token ids (rows of a 2-D array: one per row)."""
     arr = np.asarray(ids, dtype=np.int64)
     windows = arr if arr.ndim == 2 else np.lib.stride_tricks.sliding_window_view(arr, width)
-    with np.errstate(over="ignore"):
-        acc = ((windows.astype(np.uint64) + np.uint64(1)) * _multipliers(width)).sum(axis=1, dtype=np.uint64)
+    return window_hashes(windows.astype(np.uint64))
+
+
+def window_hashes(windows: U64) -> U64:
+    """One hash per row of 64-bit items (token ids, or the matching engine's word hashes): a position-weighted
+    sum, mixed by ``textfp.mix64``. (Array arithmetic wraps modulo 2**64 without a warning: no ``errstate``
+    needed, and none paid for at every decoding step.)"""
+    acc = ((windows + np.uint64(1)) * _multipliers(windows.shape[1])).sum(axis=1, dtype=np.uint64)
     return mix64(acc)
 
 
@@ -106,7 +118,7 @@ class _SetStore:
 class _BloomStore:
     """A Bloom filter of prefixes (to skip most steps at once) and one of whole n-grams."""
 
-    def __init__(self, prefixes: U64, nexts: I64, bits: int) -> None:
+    def __init__(self, prefixes: U64, nexts: I64 | U64, bits: int) -> None:
         keys = np.unique(_ngram_keys(prefixes, nexts))
         uniq = np.unique(prefixes)
         self.prefix_filter, self.full_filter = _Bloom(uniq.size, bits), _Bloom(keys.size, bits)
@@ -114,6 +126,12 @@ class _BloomStore:
         self.full_filter.add(keys)
         self.count = int(keys.size)
         self.nbytes = int(self.prefix_filter.bits.nbytes + self.full_filter.bits.nbytes)
+
+    def known(self, h: U64) -> npt.NDArray[np.bool_]:
+        return self.prefix_filter.contains(h)
+
+    def has(self, h: U64, nxt: U64) -> npt.NDArray[np.bool_]:
+        return self.full_filter.contains(_ngram_keys(h, nxt))
 
     def banned(self, h: U64, vocab: int) -> list[I64]:
         present = self.prefix_filter.contains(h)
@@ -212,4 +230,4 @@ class MemFree:
         return scores
 
 
-__all__ = ["MemFree", "NgramBlocklist", "prefix_hashes"]
+__all__ = ["MemFree", "NgramBlocklist", "prefix_hashes", "window_hashes"]

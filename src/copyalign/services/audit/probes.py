@@ -7,7 +7,9 @@ For each work, windows of ``prefix + suffix`` tokens (the model's tokens) every 
   ``exact`` (k-extractable, Carlini et al. 2022), ``pythia`` (share of positions right, Biderman et al.
   2023), the longest common substring in words and in characters, ROUGE-L over words, and the longest
   passage of the *whole work* the continuation contains, by the matching engine's rules (``contained``
-  when it has at least ``min_passage_words`` words);
+  when it has at least ``min_passage_words`` words; the engine chains runs of equal words across small
+  gaps, so a copy with a word changed every few words is still contained); ``verbatim_words``, the longest
+  run of consecutive words of the work it repeats with no gap at all (what a blocker of n-grams caps);
 * ``log_pz``, the log-probability of the true suffix given the prefix (sampling at temperature 1), and
   whether it is ``(n, p)``-discoverable (Hayes et al. 2024; Cooper et al. 2025). Greedy extraction flips
   between checkpoints; ``p_z`` moves smoothly, so it is what a regression gate should also watch.
@@ -26,6 +28,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from copyalign.core.audit import memorisation as mem
 from copyalign.core.matching import textfp
@@ -76,6 +81,7 @@ class Window:
     contained: bool
     log_pz: float | None = None
     discoverable: bool | None = None
+    verbatim_words: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -117,6 +123,7 @@ def summarise(windows: Sequence[Window]) -> dict[str, Any]:
         "lcs_chars_max": max((w.lcs_chars for w in windows), default=0),
         "lcs_chars_mean": mean([float(w.lcs_chars) for w in windows]),
         "contained_rate": mean([float(w.contained) for w in windows]),
+        "verbatim_words_max": max((w.verbatim_words for w in windows), default=0),
         "log_pz_max": round(max(pz), 4) if pz else None,
         "log_pz_mean": mean(pz) if pz else None,
         "discoverable_rate": mean([float(d) for d in disc]) if disc else None,
@@ -141,6 +148,50 @@ def offset_bins(windows: Sequence[tuple[int, Window]], stride: int) -> list[dict
 
 def _plain(text: str) -> str:
     return text
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A work's fingerprint with its k-grams sorted once, for the gap-free runs of every window."""
+
+    fp: textfp.TextFingerprint
+    order: npt.NDArray[np.int64]
+    sorted_kgrams: npt.NDArray[np.uint64]
+
+    @classmethod
+    def of(cls, text: str) -> _Reference:
+        fp = textfp.text_fingerprint(text)
+        order = np.argsort(fp.kgrams, kind="stable")
+        return cls(fp, order, fp.kgrams[order])
+
+
+def verbatim_run(candidate: str, reference: str | _Reference, *, per_kgram: int = 64) -> int:
+    """The longest run of consecutive words (the matching engine's) of ``candidate`` that ``reference`` has
+    consecutively too: 0 under ``textfp.K`` words. Unlike the contained passage, no gap is bridged.
+
+    ``K`` consecutive words shared make a shared k-gram (64-bit hashes), and a run of ``L`` words is
+    ``L - K + 1`` shared k-grams on one diagonal (candidate position minus reference position).
+
+    Example:
+        >>> verbatim_run("so it was the best of times, it was the worst", "It was the best of times, it was the age")
+        9
+    """
+    ref = _Reference.of(reference) if isinstance(reference, str) else reference
+    cand = textfp.text_fingerprint(candidate)
+    if cand.size < textfp.K or ref.fp.size < textfp.K:
+        return 0
+    lo = np.searchsorted(ref.sorted_kgrams, cand.kgrams, side="left")
+    counts = np.minimum(np.searchsorted(ref.sorted_kgrams, cand.kgrams, side="right") - lo, per_kgram)
+    if not counts.any():
+        return 0
+    q = np.repeat(np.arange(cand.kgrams.size, dtype=np.int64), counts)
+    within = np.arange(q.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    diag = q - ref.order[np.repeat(lo, counts) + within]
+    at = np.lexsort((q, diag))
+    q, diag = q[at], diag[at]
+    breaks = np.flatnonzero((np.diff(diag) != 0) | (np.diff(q) != 1)) + 1
+    longest = int(np.diff(np.concatenate(([0], breaks, [q.size]))).max())
+    return longest + textfp.K - 1
 
 
 def probe(
@@ -169,7 +220,7 @@ def probe(
     for i, t in enumerate(ids):
         offsets = mem.window_offsets(len(t), cfg.prefix, cfg.suffix, stride=cfg.stride, limit=cfg.max_windows)
         todo += [(i, o) for o in offsets]
-    fps: dict[int, textfp.TextFingerprint] = {}
+    refs: dict[int, _Reference] = {}
     done = 0
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
@@ -186,11 +237,11 @@ def probe(
             scored = lm.token_logprobs(full, last=cfg.suffix, batch=cfg.batch)
             pzs = [float(s.logprobs.sum()) for s in scored]
         for (i, o), gen, truth, log_pz in zip(part, generated, truths, pzs, strict=True):
-            if i not in fps:
-                fps[i] = textfp.text_fingerprint(compare(works[i].text))
+            if i not in refs:
+                refs[i] = _Reference.of(compare(works[i].text))
             gen_text, truth_text = compare(lm.decode(gen)), compare(lm.decode(truth))
             gen_words, truth_words = mem.words(gen_text), mem.words(truth_text)
-            contained = mem.contained_passage(gen_text, fps[i]).tokens
+            contained = mem.contained_passage(gen_text, refs[i].fp).tokens
             exact = gen == truth if transform is None else gen_text == truth_text
             results[i].windows.append(
                 Window(
@@ -204,6 +255,7 @@ def probe(
                     contained=contained >= cfg.min_passage_words,
                     log_pz=log_pz,
                     discoverable=None if log_pz is None else mem.discoverable(log_pz, n=cfg.n, p=cfg.p),
+                    verbatim_words=verbatim_run(gen_text, refs[i]),
                 )
             )
         done += len(part)
@@ -226,4 +278,14 @@ def aggregate(results: Sequence[WorkProbe], cfg: ProbeConfig) -> dict[str, Any]:
     }
 
 
-__all__ = ["ProbeConfig", "Window", "WorkProbe", "WorkText", "aggregate", "offset_bins", "probe", "summarise"]
+__all__ = [
+    "ProbeConfig",
+    "Window",
+    "WorkProbe",
+    "WorkText",
+    "aggregate",
+    "offset_bins",
+    "probe",
+    "summarise",
+    "verbatim_run",
+]

@@ -456,6 +456,7 @@ class AuditService(ServiceBase):
     def _takedown(self, actor: Principal, lm: Any, probed: Sequence[Any], controls: Sequence[str], cfg: Any) -> Any:
         from copyalign.services.audit.probes import WorkText
         from copyalign.services.audit.suppression import evaluate
+        from copyalign.services.audit.wordblock import WordBlocklist
 
         denied = self._denied([w.id for w in probed])
         protected = [w for w in probed if w.id in denied]
@@ -471,7 +472,8 @@ class AuditService(ServiceBase):
             gaps = sorted((abs(length - len(ids)), i) for i, length in enumerate(lengths))
             chosen.update(i for _, i in gaps[:CONTROLS_PER_WORK])
         ctrl = [WorkText(f"control-{i + 1}", f"non-member text {i + 1}", controls[i]) for i in sorted(chosen)]
-        return evaluate(lm, protected, ctrl, cfg, self.blocklist(actor, lm), margin=self.policy.audit.takedown_margin)
+        words = WordBlocklist.build([w.text for w in protected], n=self.policy.audit.blocker_ngram)
+        return evaluate(lm, protected, ctrl, cfg, words, margin=self.policy.audit.takedown_margin)
 
     def _record(
         self, actor: Principal, out: Path, rep: dict[str, Any], windows: list[dict[str, Any]], developer_id: str | None
