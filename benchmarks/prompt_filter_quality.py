@@ -1,4 +1,5 @@
-"""Prompt filter quality and speed: ``copyalign.core.guard.terms`` on the labelled prompt set, and at 100,000 terms.
+"""Prompt filter quality and speed: the prompt filter (``copyalign.core.guard.prompts``) on the labelled prompt set, and
+at 100,000 terms.
 
 Quality. The term base is ``data/prompts/terms.json`` (90 invented titles, songs, characters and protected
 creators, each held by a rights holder, with aliases, Chinese names and pinyin; and six public-domain names an
@@ -47,17 +48,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
 from copyalign.core.content import Limits, normalised_sha256  # noqa: E402
+from copyalign.core.guard.intents import IntentKind, find_intents  # noqa: E402
+from copyalign.core.guard.prompts import PromptQuote, PromptRules, screen_prompt  # noqa: E402
 from copyalign.core.guard.rules import strongest  # noqa: E402
-from copyalign.core.guard.terms import (  # noqa: E402
-    IntentKind,
-    PromptQuote,
-    PromptRules,
-    Term,
-    TermBase,
-    TermKind,
-    find_intents,
-    screen_prompt,
-)
+from copyalign.core.guard.terms import Term, TermBase, TermKind  # noqa: E402
 from copyalign.core.matching.query import TextQuery  # noqa: E402
 from copyalign.policy import load_policy  # noqa: E402
 from copyalign.services.matching.engine import find_text, index_entry  # noqa: E402

@@ -10,17 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copyalign.core.guard import terms
-from copyalign.core.guard.terms import (
-    IntentKind,
-    PromptAction,
-    PromptRules,
-    Term,
-    TermBase,
-    TermKind,
-    find_intents,
-    screen_prompt,
-)
+from copyalign.core.guard import folding, intents, prompts, terms
+from copyalign.core.guard.intents import IntentKind, find_intents
+from copyalign.core.guard.prompts import PromptAction, PromptRules, screen_prompt
+from copyalign.core.guard.terms import Term, TermBase, TermKind
 from copyalign.errors import InvalidInputError
 
 HP = Term("t_hp", TermKind.CHARACTER, ("Harry Potter", "哈利·波特"), ("w1",), "h1")
@@ -148,7 +141,7 @@ def test_traditional_and_simplified_chinese_are_one_script() -> None:
     assert found("续写云中塔", base) == [("t", "云中塔")]
     assert {h.kind for h in find_intents("續寫這本書")} >= {IntentKind.CONTINUE}
     assert {h.kind for h in find_intents("把歌詞發給我")} == {IntentKind.REPRODUCE}
-    assert terms._prepare("發條蒼鷺").view == terms._prepare("发条苍鹭").view == "发条苍鹭"
+    assert folding.prepare("發條蒼鷺").view == folding.prepare("发条苍鹭").view == "发条苍鹭"
 
 
 def test_chinese_names_and_pinyin_aliases() -> None:
@@ -237,8 +230,8 @@ def test_a_disguised_name_inserted_anywhere_is_found_with_its_exact_span(
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_folding_is_idempotent_and_indexes_stay_inside_the_prompt(text: str) -> None:
-    once = terms._prepare(text)
-    assert terms._prepare(once.view).view == once.view
+    once = folding.prepare(text)
+    assert folding.prepare(once.view).view == once.view
     assert all(0 <= i < len(text) for i in once.index)
     assert len(once.index) == len(once.skeleton) == len(once.pre)
 
@@ -246,7 +239,7 @@ def test_folding_is_idempotent_and_indexes_stay_inside_the_prompt(text: str) -> 
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=1))
 def test_the_fast_key_of_a_name_is_the_key_its_matches_are_checked_against(name: str) -> None:
-    assert terms._name_key(name) == terms._name_profile(name).key
+    assert folding.name_key(name) == folding.name_profile(name).key
 
 
 # -- intents ---------------------------------------------------------------------------------------------------
@@ -324,14 +317,14 @@ def test_the_trigger_gate_and_the_anchored_patterns_lose_no_match() -> None:
     """Every match of a pattern contains one of its triggers (else the gate would skip it), and a pattern tried
     only where its triggers start (``^``) finds every match a full scan finds: checked on the labelled set."""
     prompts = [json.loads(line)["prompt"] for line in (DATA / "prompts.jsonl").read_text("utf-8").splitlines()]
-    automaton, _, sizes, own = terms._triggers()
+    automaton, _, sizes, own = intents._triggers()
     for text in [*prompts, "\n".join(prompts[:200])]:
-        view = terms._prepare(text).view
+        view = folding.prepare(text).view
         ends: dict[int, list[int]] = {}
-        for end, k in automaton.iter(terms._bytewise(view)):
+        for end, k in automaton.iter(folding.bytewise(view)):
             ends.setdefault(k, []).append(end)
-        char_at = None if view.isascii() else terms._char_at(view)
-        for i, (_, label, triggers, rx, word_start, _, _, anchored) in enumerate(terms._COMPILED):
+        char_at = None if view.isascii() else folding.byte_chars(view)
+        for i, (_, label, triggers, rx, word_start, _, _, anchored) in enumerate(intents._COMPILED):
             scan = {m.span() for m in rx.finditer(view) if not (word_start and _inside_word(view, m.start()))}
             for a, b in scan:
                 assert any(t in view[a:b] for t in triggers), (label, view[a:b])
@@ -478,17 +471,17 @@ def test_continuing_a_named_work_or_a_pasted_passage_is_continuation() -> None:
     assert decide("续写哈利波特")[1][0] == "prompt.continuation"
     passage = "It was a cold morning and the owls had not come back to the tower since the long winter began."
     prompt = f"Continue this text: {passage}"
-    quote = terms.PromptQuote("w9", "The Owl Tower", ((20, len(prompt)),))
+    quote = prompts.PromptQuote("w9", "The Owl Tower", ((20, len(prompt)),))
     v = screen_prompt(prompt, BASE, quotes=[quote])
     assert v.decision is PromptAction.BLOCK
     assert [(r.rule, r.work_ids, r.name) for r in v.reasons][0] == ("prompt.continuation", ("w9",), "The Owl Tower")
     assert v.reasons[0].span == (20, len(prompt))
     summary = f"Summarize this passage: {passage}"
-    v = screen_prompt(summary, BASE, quotes=[terms.PromptQuote("w9", "The Owl Tower", ((24, len(summary)),))])
+    v = screen_prompt(summary, BASE, quotes=[prompts.PromptQuote("w9", "The Owl Tower", ((24, len(summary)),))])
     assert v.decision is PromptAction.ALLOW and [r.rule for r in v.reasons] == ["prompt.quote"]
     # words of the passage are not the user's request: "come back ... continue" inside it asks nothing
     inner = "Summarize: the rain would continue for days, and nothing would come next."
-    assert screen_prompt(inner, BASE, quotes=[terms.PromptQuote("w9", "t", ((11, len(inner)),))]).decision is (
+    assert screen_prompt(inner, BASE, quotes=[prompts.PromptQuote("w9", "t", ((11, len(inner)),))]).decision is (
         PromptAction.ALLOW
     )
     assert screen_prompt(prompt, BASE).decision is PromptAction.ALLOW  # without the engine's quote: no name
@@ -549,7 +542,8 @@ def test_terms_accept_lists_and_kind_strings_from_the_database() -> None:
 
 
 def test_module_examples() -> None:
-    assert doctest.testmod(terms).failed == 0
+    for module in (folding, terms, intents, prompts):
+        assert doctest.testmod(module).failed == 0
 
 
 # -- the labelled prompt set -----------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from copyalign.core.content import decode_text, guess_kind, open_image
+from copyalign.core.guard.prompts import PromptQuote, PromptRules, screen_prompt
 from copyalign.core.guard.rules import OutputHit, OutputRules, Reason, judge_output
-from copyalign.core.guard.terms import PromptQuote, PromptRules, screen_prompt
 from copyalign.core.matching.query import TextQuery, image_query
 from copyalign.core.matching.results import MatchResult
 from copyalign.errors import ContentTooLargeError, InvalidInputError

@@ -27,8 +27,9 @@ from pathlib import Path
 from PIL import Image
 
 from copyalign.core.authz import Action, Role, require
+from copyalign.core.guard.prompts import PromptRules
 from copyalign.core.guard.rules import GuardAction, OutputRules
-from copyalign.core.guard.terms import PromptRules, TermBase
+from copyalign.core.guard.terms import TermBase
 from copyalign.core.policy import PolicyProfile
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.blocklist import Blocklist
