@@ -1,6 +1,8 @@
 """Wiring: one :class:`Copyalign` object holds every service over one store, ledger, clock and policy.
 
-This is the Python library's entry point for in-process use, and what the API and CLI build on.
+This is the Python library's entry point for in-process use, and what the API and CLI build on. Services are
+built on first use: a command that looks a file up does not import, or build, the guard, the scanner or the
+audit (start-up is paid for what is used).
 
 Example:
     >>> from copyalign import connect  # doctest: +SKIP
@@ -12,9 +14,11 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
@@ -23,24 +27,24 @@ from copyalign.core.log.checkpoint import Ed25519Signer, Signer, generate_key
 from copyalign.core.policy import PolicyProfile
 from copyalign.errors import ConfigurationError
 from copyalign.policy import load_policy
-from copyalign.services.audit.service import AuditService
 from copyalign.services.base import Deps, ServiceBase
-from copyalign.services.guard.keys import load_or_create_secret
-from copyalign.services.guard.service import GuardService
-from copyalign.services.licensing.notices import NoticeService
-from copyalign.services.licensing.royalties import LicensingService
 from copyalign.services.log.ledger import Ledger
-from copyalign.services.matching.embeddings import Embedder, load_embedder
-from copyalign.services.matching.index import MatchIndex
-from copyalign.services.matching.service import MatchService
-from copyalign.services.registry.lookup import LookupService
-from copyalign.services.registry.parties import PartyService
-from copyalign.services.registry.preferences import PreferenceService
-from copyalign.services.registry.works import WorkService
-from copyalign.services.scan.service import ScanService
 from copyalign.settings import Settings
 from copyalign.store.blobs import BlobStore, DirectoryBlobStore
 from copyalign.store.db import Store
+
+if TYPE_CHECKING:
+    from copyalign.services.audit.service import AuditService
+    from copyalign.services.guard.service import GuardService
+    from copyalign.services.licensing.notices import NoticeService
+    from copyalign.services.licensing.royalties import LicensingService
+    from copyalign.services.matching.embeddings import Embedder
+    from copyalign.services.matching.service import MatchService
+    from copyalign.services.registry.lookup import LookupService
+    from copyalign.services.registry.parties import PartyService
+    from copyalign.services.registry.preferences import PreferenceService
+    from copyalign.services.registry.works import WorkService
+    from copyalign.services.scan.service import ScanService
 
 
 def load_or_create_signer(path: Path, origin: str) -> Signer:
@@ -58,24 +62,138 @@ def load_or_create_signer(path: Path, origin: str) -> Signer:
     return Ed25519Signer.from_key(skey)
 
 
-@dataclass
 class Copyalign:
-    settings: Settings
-    store: Store
-    ledger: Ledger
-    blobs: BlobStore
-    clock: Clock
-    policy: PolicyProfile
-    parties: PartyService
-    works: WorkService
-    preferences: PreferenceService
-    lookup: LookupService
-    matching: MatchService
-    notices: NoticeService
-    licensing: LicensingService
-    scan: ScanService
-    guard: GuardService
-    audit: AuditService
+    """Every service over one store, ledger, blob store, clock and policy; each built on first use, once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        ledger: Ledger,
+        blobs: BlobStore,
+        clock: Clock,
+        policy: PolicyProfile,
+        *,
+        embedders: Sequence[Embedder] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.ledger = ledger
+        self.blobs = blobs
+        self.clock = clock
+        self.policy = policy
+        self.deps = Deps(store=store, ledger=ledger, blobs=blobs, clock=clock, policy=policy, limits=settings.limits)
+        self._embedders = embedders
+        # cached_property no longer locks (Python 3.12): two threads of a server must not build a service twice
+        self._building = threading.RLock()
+
+    # -- the registry and the log -----------------------------------------------------------------------
+    @cached_property
+    def parties(self) -> PartyService:
+        from copyalign.services.registry.parties import PartyService
+
+        with self._building:
+            return PartyService(self.deps)
+
+    @cached_property
+    def works(self) -> WorkService:
+        from copyalign.services.registry.works import WorkService
+
+        with self._building:
+            return WorkService(self.deps)
+
+    @cached_property
+    def preferences(self) -> PreferenceService:
+        from copyalign.services.registry.preferences import PreferenceService
+
+        with self._building:
+            prefs = PreferenceService(self.deps)
+            # dynamic filtering (seed 001 §3.2): a deny updates finalised notices, in the same transaction;
+            # the notices are reached through the hook, so a lookup does not build them
+            prefs.on_opt_out.append(lambda session, event: self.notices.after_opt_out(session, event))
+            return prefs
+
+    @cached_property
+    def lookup(self) -> LookupService:
+        from copyalign.services.registry.lookup import LookupService
+
+        with self._building:
+            return LookupService(self.deps)
+
+    # -- matching, licensing, scanning, the guard, the audit ------------------------------------------
+    @cached_property
+    def matching(self) -> MatchService:
+        from copyalign.services.matching.embeddings import load_embedder
+        from copyalign.services.matching.index import MatchIndex
+        from copyalign.services.matching.service import MatchService
+
+        with self._building:
+            s = self.settings
+            embedders = self._embedders
+            if embedders is None:  # the models the settings name (none unless configured), loaded once
+                loaded = (
+                    load_embedder(s.text_embedder, "text"),
+                    load_embedder(s.image_embedder, "image", image_size=s.image_embedder_size),
+                )
+                embedders = [e for e in loaded if e is not None]
+            index = MatchIndex(
+                s.index_dir,
+                shards=s.index_shards,
+                database=_database_identity(s),
+                models={e.kind: e.identity for e in embedders},
+            )
+            return MatchService(
+                self.deps,
+                index,
+                refresh_seconds=s.index_refresh_seconds,
+                workers=s.worker_count,
+                embedders=embedders,
+            )
+
+    @cached_property
+    def notices(self) -> NoticeService:
+        from copyalign.services.licensing.notices import NoticeService
+
+        with self._building:
+            return NoticeService(self.deps)
+
+    @cached_property
+    def licensing(self) -> LicensingService:
+        from copyalign.services.licensing.royalties import LicensingService
+
+        with self._building:
+            return LicensingService(self.deps)
+
+    @cached_property
+    def scan(self) -> ScanService:
+        from copyalign.services.scan.service import ScanService
+
+        with self._building:
+            return ScanService(self.deps, self.matching)
+
+    @cached_property
+    def guard(self) -> GuardService:
+        from copyalign.services.guard.keys import load_or_create_secret
+        from copyalign.services.guard.service import GuardService
+        from copyalign.services.matching.index import MatchIndex
+
+        with self._building:
+            s = self.settings
+            return GuardService(
+                self.deps,
+                self.matching,
+                secret=load_or_create_secret(s.guard_key_file),
+                blocklist=MatchIndex(s.blocklist_dir, database=_database_identity(s)),
+                c2pa_dir=s.c2pa_dir,
+                refresh_seconds=s.index_refresh_seconds,
+            )
+
+    @cached_property
+    def audit(self) -> AuditService:
+        from copyalign.services.audit.service import AuditService
+
+        with self._building:
+            return AuditService(self.deps)
 
     def close(self) -> None:
         self.store.dispose()
@@ -93,66 +211,17 @@ def connect(
 ) -> Copyalign:
     """Open (and migrate) the database and wire the services; every seam can be replaced for tests.
 
-    ``embedders`` defaults to the models the settings name (none unless configured): a model is loaded
-    once here, so a process that serves many queries pays for it once.
+    ``embedders`` defaults to the models the settings name (none unless configured), loaded when matching is
+    first used, once, so a process that serves many queries pays for them once.
     """
     settings = settings or Settings.from_env()
-    if embedders is None:
-        embedders = [
-            e
-            for e in (
-                load_embedder(settings.text_embedder, "text"),
-                load_embedder(settings.image_embedder, "image", image_size=settings.image_embedder_size),
-            )
-            if e is not None
-        ]
     store = store or Store(settings.database_url)
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy)
     signer = signer or load_or_create_signer(settings.key_file, settings.log_origin)
     blobs = blobs or DirectoryBlobStore(settings.blob_dir)
     ledger = Ledger(store, signer=signer, clock=clock, origin=settings.log_origin)
-    deps = Deps(store=store, ledger=ledger, blobs=blobs, clock=clock, policy=policy, limits=settings.limits)
-    matching = MatchService(
-        deps,
-        MatchIndex(
-            settings.index_dir,
-            shards=settings.index_shards,
-            database=_database_identity(settings),
-            models={e.kind: e.identity for e in embedders},
-        ),
-        refresh_seconds=settings.index_refresh_seconds,
-        workers=settings.worker_count,
-        embedders=embedders,
-    )
-    preferences = PreferenceService(deps)
-    notices = NoticeService(deps)
-    preferences.on_opt_out.append(notices.after_opt_out)  # dynamic filtering: a deny updates finalised notices
-    return Copyalign(
-        settings=settings,
-        store=store,
-        ledger=ledger,
-        blobs=blobs,
-        clock=clock,
-        policy=policy,
-        parties=PartyService(deps),
-        works=WorkService(deps),
-        preferences=preferences,
-        lookup=LookupService(deps),
-        matching=matching,
-        notices=notices,
-        licensing=LicensingService(deps),
-        scan=ScanService(deps, matching),
-        guard=GuardService(
-            deps,
-            matching,
-            secret=load_or_create_secret(settings.guard_key_file),
-            blocklist=MatchIndex(settings.blocklist_dir, database=_database_identity(settings)),
-            c2pa_dir=settings.c2pa_dir,
-            refresh_seconds=settings.index_refresh_seconds,
-        ),
-        audit=AuditService(deps),
-    )
+    return Copyalign(settings, store, ledger, blobs, clock, policy, embedders=embedders)
 
 
 def _database_identity(settings: Settings) -> str:

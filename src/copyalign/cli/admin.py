@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
-from copyalign.core.policy import settings_table
-from copyalign.policy import PRESETS, docs_markdown, load_policy
+from copyalign.policy import PRESETS
 
 parties = typer.Typer(help="Parties: rights holders, developers, providers, auditors.", no_args_is_help=True)
 keys = typer.Typer(help="API keys: issue and revoke.", no_args_is_help=True)
@@ -51,6 +49,8 @@ def party_add(
 
 @parties.command("list")
 def party_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    from rich.table import Table
+
     with handled(as_json):
         ca = open_ca(ctx)
         rows = ca.parties.list(operator(ca))
@@ -101,6 +101,11 @@ def policy_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a profile's settings with their legal sources."""
+    from rich.table import Table
+
+    from copyalign.core.policy import settings_table
+    from copyalign.policy import load_policy
+
     with handled(as_json):
         prof = load_policy(name)
         if as_json:
@@ -121,6 +126,8 @@ def policy_show(
 @policy.command("validate")
 def policy_validate(path: Annotated[str, typer.Argument(help="A TOML profile.")], as_json: JsonOpt = False) -> None:
     """Check a profile file; exits 1 naming the key at fault."""
+    from copyalign.policy import load_policy
+
     with handled(as_json):
         prof = load_policy(path)
         if as_json:
@@ -132,4 +139,6 @@ def policy_validate(path: Annotated[str, typer.Argument(help="A TOML profile.")]
 @policy.command("docs")
 def policy_docs() -> None:
     """Print the settings reference (docs/policy.md) generated from the profile model."""
+    from copyalign.policy import docs_markdown
+
     print(docs_markdown(), end="")

@@ -7,13 +7,15 @@ complete); 3 when the regression gate failed (the report is written and logged a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
 from copyalign.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 GATE_FAILED = 3
 
@@ -50,6 +52,8 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the audit's outcome.")] = False,
 ) -> None:
     """Probe MODEL for memorised registered works; write and log the report; gate against a baseline."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with handled(as_json):
         ca = open_ca(ctx)
         actor = operator(ca)

@@ -11,16 +11,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
-from copyalign.services.registry.parties import Principal
-from copyalign.settings import Settings
+
+if TYPE_CHECKING:
+    from copyalign.context import Copyalign
+    from copyalign.services.registry.parties import Principal
+    from copyalign.settings import Settings
 
 # soft_wrap: a message (a path, a key) is never broken across lines, whatever the terminal width
 err = Console(stderr=True, soft_wrap=True)
@@ -34,6 +36,8 @@ class State:
     policy: str | None = None
 
     def settings(self) -> Settings:
+        from copyalign.settings import Settings
+
         return Settings.from_env(database_url=self.db, data_dir=self.data_dir, policy=self.policy)
 
 
@@ -66,6 +70,8 @@ def handled(as_json: bool = False) -> Iterator[None]:
 
 
 def open_ca(ctx: typer.Context) -> Copyalign:
+    from copyalign.context import connect
+
     return connect(state(ctx).settings())
 
 

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
-from copyalign.context import Copyalign
-from copyalign.core.authz import Role
 from copyalign.errors import InvalidInputError, NotFoundError
-from copyalign.services.registry.parties import Principal
 
 if TYPE_CHECKING:
+    from copyalign.context import Copyalign
     from copyalign.services.guard.results import Verdict
+    from copyalign.services.registry.parties import Principal
 
 guard_app = typer.Typer(
     help="Screen prompts and outputs; curate the term base and the blocklist.", no_args_is_help=True
@@ -34,6 +33,9 @@ _COLOUR = {"allow": "green", "warn": "yellow", "block": "bold red"}
 
 
 def _actor(ca: Copyalign, provider: str | None) -> Principal:
+    from copyalign.core.authz import Role
+    from copyalign.services.registry.parties import Principal
+
     op = operator(ca)
     if provider is None:
         return op

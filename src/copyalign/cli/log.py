@@ -9,11 +9,7 @@ from typing import Annotated
 import typer
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
-from copyalign.core.log import merkle
-from copyalign.core.log.checkpoint import open_note
 from copyalign.errors import NotFoundError
-from copyalign.services.log.bundle import export_bundle, verify_bundle, verify_store
-from copyalign.services.registry.preferences import prove_preferences
 
 app = typer.Typer(help="The transparency log: checkpoints, proofs, export, verify.", no_args_is_help=True)
 proof = typer.Typer(help="Inclusion and consistency proofs.", no_args_is_help=True)
@@ -51,6 +47,8 @@ def proof_inclusion(
     size: Annotated[int | None, typer.Option(help="Signed tree size (default: latest).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
+    from copyalign.core.log import merkle
+
     with handled(as_json):
         ca = open_ca(ctx)
         cp = ca.ledger.checkpoint_at(size) if size is not None else ca.ledger.latest_checkpoint()
@@ -70,6 +68,8 @@ def proof_consistency(
     second: Annotated[int, typer.Argument(help="Newer signed tree size.")],
     as_json: JsonOpt = False,
 ) -> None:
+    from copyalign.core.log import merkle
+
     with handled(as_json):
         ca = open_ca(ctx)
         p = ca.ledger.consistency_proof(first, second)
@@ -86,6 +86,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write entries, signed checkpoints and the verifier key to a bundle that verifies with no server."""
+    from copyalign.services.log.bundle import export_bundle
+
     with handled(as_json):
         ca = open_ca(ctx)
         ca.ledger.checkpoint()
@@ -105,6 +107,8 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Check signatures, that no entry is missing or altered, and that entries hash to every signed root."""
+    from copyalign.services.log.bundle import verify_bundle, verify_store
+
     with handled(as_json):
         if bundle is None:
             report = verify_store(open_ca(ctx).ledger)
@@ -131,6 +135,10 @@ def prove_preference(
     as_json: JsonOpt = False,
 ) -> None:
     """Inclusion proofs of the latest preference statements for WORK inside a signed checkpoint."""
+    from copyalign.core.log import merkle
+    from copyalign.core.log.checkpoint import open_note
+    from copyalign.services.registry.preferences import prove_preferences
+
     with handled(as_json):
         ca = open_ca(ctx)
         cp = ca.ledger.checkpoint_at(at) if at is not None else ca.ledger.latest_checkpoint()

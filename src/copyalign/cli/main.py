@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from copyalign import __version__
 from copyalign.cli import admin, audit, guard, log, match, notices, scan, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
-from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
+
+if TYPE_CHECKING:
+    from copyalign.context import Copyalign
 
 app = typer.Typer(
     name="copyalign",
@@ -53,6 +55,8 @@ def root(
 
 
 def _init(ctx: typer.Context, operator_name: str) -> tuple[Copyalign, str | None]:
+    from copyalign.context import connect
+
     ca = connect(state(ctx).settings())
     op = ca.parties.operator()
     secret = None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 signals_app = typer.Typer(help="Opt-out signals: capture the files sites publish.", no_args_is_help=True)
 
@@ -31,6 +33,8 @@ def scan(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the scan's outcome.")] = False,
 ) -> None:
     """Drop opted-out, objected and reserved items from a corpus; write the kept data and the provenance."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with handled(as_json):
         ca = open_ca(ctx)
         actor = operator(ca)

@@ -6,19 +6,15 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
-from copyalign.core.canonical import format_time
-from copyalign.core.registry.preferences import Purpose
 from copyalign.errors import InvalidInputError, ItemError, ManifestError
-from copyalign.services.registry.manifest import read_manifest
-from copyalign.services.registry.preferences import PreferenceInput
-from copyalign.services.registry.works import WorkInput, WorkView
+
+if TYPE_CHECKING:
+    from copyalign.services.registry.works import WorkView
 
 app = typer.Typer(help="Register works, import manifests, look content up.", no_args_is_help=True)
 
@@ -26,6 +22,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line 
 
 
 def _work_line(w: WorkView) -> dict[str, object]:
+    from copyalign.core.canonical import format_time
+
     return {
         "id": w.id,
         "holder_id": w.holder_id,
@@ -64,6 +62,9 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register files as works, all or none; prints each work and its log receipt."""
+    from copyalign.services.registry.preferences import PreferenceInput
+    from copyalign.services.registry.works import WorkInput
+
     with handled(as_json):
         prefs = tuple(PreferenceInput.parse(p, "deny", "*") for p in deny or []) + tuple(
             PreferenceInput.parse(p, "allow-with-remuneration", "*") for p in remunerate or []
@@ -100,6 +101,10 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Register every work of a manifest, or none: the first bad line is reported with its number."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from copyalign.services.registry.manifest import read_manifest
+
     with handled(as_json):
         items, numbers = read_manifest(manifest)
         ca = open_ca(ctx)
@@ -141,6 +146,9 @@ def lookup(
     as_json: JsonOpt = False,
 ) -> None:
     """Is this file registered? Whose is it, and what does it allow (now, or as of --at)?"""
+    from copyalign.core.canonical import format_time
+    from copyalign.core.registry.preferences import Purpose
+
     with handled(as_json):
         data = _read(path)
         ca = open_ca(ctx)
@@ -170,6 +178,10 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List a holder's works."""
+    from rich.table import Table
+
+    from copyalign.core.canonical import format_time
+
     with handled(as_json):
         ca = open_ca(ctx)
         views = ca.works.list(operator(ca), holder_id=holder, limit=limit)
@@ -193,6 +205,8 @@ def prefer(
     as_json: JsonOpt = False,
 ) -> None:
     """State a preference for a work (a new statement; the history is kept)."""
+    from copyalign.services.registry.preferences import PreferenceInput
+
     with handled(as_json):
         ca = open_ca(ctx)
         receipt = ca.preferences.set(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from copyalign.core.policy import PolicyProfile, parse_policy, settings_table
 from copyalign.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from copyalign.core.policy import PolicyProfile
 
 PRESETS = ("cn", "eu", "jp", "us")
 
@@ -19,6 +22,8 @@ def preset_text(name: str) -> str:
 
 def load_policy(spec: str) -> PolicyProfile:
     """A preset name (``cn``, ``eu``, ``jp``, ``us``) or the path of a TOML profile."""
+    from copyalign.core.policy import parse_policy  # pydantic: loaded when a profile is, not with the CLI
+
     if spec in PRESETS:
         return parse_policy(preset_text(spec), origin=f"preset {spec}")
     path = Path(spec)
@@ -33,6 +38,8 @@ def load_policy(spec: str) -> PolicyProfile:
 
 def docs_markdown() -> str:
     """``docs/policy.md``: generated from the profile model, so the documentation cannot drift."""
+    from copyalign.core.policy import settings_table
+
     lines = [
         "# Policy profile settings",
         "",

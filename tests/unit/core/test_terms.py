@@ -324,7 +324,7 @@ def test_the_trigger_gate_and_the_anchored_patterns_lose_no_match() -> None:
         for end, k in automaton.iter(folding.bytewise(view)):
             ends.setdefault(k, []).append(end)
         char_at = None if view.isascii() else folding.byte_chars(view)
-        for i, (_, label, triggers, rx, word_start, _, _, anchored) in enumerate(intents._COMPILED):
+        for i, (_, label, triggers, rx, word_start, _, _, anchored) in enumerate(intents._compiled()):
             scan = {m.span() for m in rx.finditer(view) if not (word_start and _inside_word(view, m.start()))}
             for a, b in scan:
                 assert any(t in view[a:b] for t in triggers), (label, view[a:b])

@@ -328,8 +328,12 @@ def _reach(flags: str) -> Reach:
     )  # noqa: E501
 
 
-_COMPILED = tuple((kind, label, triggers, *_compile(rx), _reach(flags), "w" in flags, "^" in flags)
-                  for kind, label, triggers, rx, flags in _PATTERNS)  # fmt: skip
+@lru_cache(maxsize=1)
+def _compiled() -> tuple[tuple[IntentKind, str, tuple[str, ...], re.Pattern[str], bool, Reach, bool, bool], ...]:
+    """The patterns, compiled on first use: a hundred regular expressions are a third of a second, which a
+    process that never screens a prompt (a CLI lookup) should not pay at import."""
+    return tuple((kind, label, triggers, *_compile(rx), _reach(flags), "w" in flags, "^" in flags)
+                 for kind, label, triggers, rx, flags in _PATTERNS)  # fmt: skip
 
 
 def find_intents(prompt: str) -> list[IntentHit]:
@@ -346,7 +350,7 @@ def _triggers() -> tuple[Any, list[int], list[int], list[list[int]]]:
     numbers: dict[str, int] = {}
     masks: list[int] = []
     own: list[list[int]] = []
-    for i, (_, _, triggers, *_rest) in enumerate(_COMPILED):
+    for i, (_, _, triggers, *_rest) in enumerate(_compiled()):
         own.append([])
         for t in triggers:
             k = numbers.setdefault(t, len(numbers))
@@ -371,7 +375,7 @@ def find_intents_folded(f: Folded) -> list[IntentHit]:
         opened |= masks[k]
         found.setdefault(k, []).append(end)
     char_at = None if view.isascii() else byte_chars(view)
-    for i, (kind, label, _, rx, word_start, reach, weak, anchored) in enumerate(_COMPILED):
+    for i, (kind, label, _, rx, word_start, reach, weak, anchored) in enumerate(_compiled()):
         if not opened >> i & 1:
             continue  # a prompt without any of the pattern's triggers cannot match it: skip the regex
         ms: Iterable[re.Match[str] | None]

@@ -1,0 +1,99 @@
+"""The local executor: spawned workers, results in order when asked, and no worker outliving its parent.
+
+A ``kill -9`` of ``copyalign works import`` once left its pool workers burning CPU 30 s later (issue 17). The
+test starts a parent process that keeps two workers busy, SIGKILLs the parent, and looks for the workers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from copyalign.engines import LocalExecutor, chunked, executor, in_order
+from copyalign.errors import InvalidInputError
+
+
+def _square(offset: int, x: int) -> int:
+    return x * x + offset
+
+
+def _pid(_config: None, _task: int) -> int:
+    return os.getpid()
+
+
+def test_in_order_lines_results_up_with_their_tasks_whatever_finishes_first() -> None:
+    with LocalExecutor(2) as ex:
+        assert list(in_order(ex, _square, 1, list(range(20)))) == [x * x + 1 for x in range(20)]
+
+
+def test_one_worker_runs_in_this_process_and_more_run_in_spawned_ones() -> None:
+    with LocalExecutor(1) as ex:
+        assert set(in_order(ex, _pid, None, [0, 1])) == {os.getpid()}
+    with LocalExecutor(2) as ex:
+        assert os.getpid() not in set(in_order(ex, _pid, None, list(range(8))))
+
+
+def test_chunks_cover_every_item_once() -> None:
+    items = list(range(23))
+    assert [x for part in chunked(items, 5) for x in part] == items
+    assert [len(p) for p in chunked(items, 5)] == [5, 5, 5, 5, 3]
+
+
+def test_bad_engine_settings_are_refused() -> None:
+    with pytest.raises(InvalidInputError, match="workers"):
+        executor("local", workers=0)
+    with pytest.raises(InvalidInputError, match="engine"):
+        executor("spark", workers=1)
+
+
+PARENT = textwrap.dedent(
+    """
+    import sys, time
+    from copyalign.engines import LocalExecutor
+
+    def busy(_config, seconds):
+        import os
+        print(os.getpid(), flush=True)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+        return 0
+
+    if __name__ == "__main__":
+        ex = LocalExecutor(2)
+        for _ in ex.map(busy, None, [600, 600]):
+            pass
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")
+def test_workers_die_when_their_parent_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = [int(parent.stdout.readline()) for _ in range(2)]  # each worker prints its pid once busy
+    assert all(_alive(w) for w in workers)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30  # a bound for a loaded machine, not a speed claim
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [w for w in workers if _alive(w)] == []
