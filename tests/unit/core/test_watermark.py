@@ -279,8 +279,26 @@ def test_the_keyed_layout_is_pinned() -> None:
 def test_the_false_positive_bound_holds_by_arithmetic() -> None:
     """Every decode attempt checks a MAC tag; the search tries at most MAX_DECODES geometries, each in both modes."""
     bound = wm.MAX_DECODES * (2.0**-wm.TAG_BITS + 2.0**-wm.TAG_BITS_128)
-    assert bound < 1e-6
+    assert wm.FALSE_POSITIVE_BOUND == bound < 1e-6
     assert wm.SEARCH_DECODES < wm.MAX_DECODES
+
+
+def test_every_decode_attempt_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unmarked image read with many keys: never more than MAX_DECODES geometries per key, two modes each."""
+    calls: list[int] = []
+    decode = wm._decode
+
+    def counting(layout: Any, votes: Any, key: bytes, mode: int) -> Any:
+        calls.append(mode)
+        return decode(layout, votes, key, mode)
+
+    monkeypatch.setattr(wm, "_decode", counting)
+    img = _rotate_crop(_photo("coffee"), 3.0)
+    for i in range(5):
+        calls.clear()
+        assert wm.detect_watermark(img, key=hashlib.sha256(b"key %d" % i).digest()) is None
+        assert len(calls) <= 2 * wm.MAX_DECODES
+        assert calls.count(64) == calls.count(128)
 
 
 LAYOUT_DIGEST = "5922df087807b91094e14800b301b047e8cb41d954436599d1606f47be6c421b"
@@ -315,6 +333,7 @@ def test_public_names() -> None:
     assert wm.PAYLOAD_BITS == 64
     assert set(wm.__all__) == {
         "DEFAULT_STRENGTH",
+        "FALSE_POSITIVE_BOUND",
         "MIN_SIDE",
         "MIN_SIDE_128",
         "PAYLOAD_BITS",
