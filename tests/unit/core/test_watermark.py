@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import skimage.data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance
 
 from copyalign.core.guard import watermark as wm
 from copyalign.errors import InvalidInputError
@@ -42,6 +43,31 @@ def _crop10(a: np.ndarray, fy: float, fx: float) -> np.ndarray:
 
 def _brightness(a: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(ImageEnhance.Brightness(Image.fromarray(a)).enhance(factor))
+
+
+def _rotate_crop(a: np.ndarray, degrees: float) -> np.ndarray:
+    """Turn about the centre (bicubic), then keep the largest upright rectangle inside (no black corners)."""
+    img = Image.fromarray(a).rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False)
+    s, c = abs(math.sin(math.radians(degrees))), abs(math.cos(math.radians(degrees)))
+    w, h = img.size
+    wr, hr = int((w * c - h * s) / (c * c - s * s)), int((h * c - w * s) / (c * c - s * s))
+    x0, y0 = (w - wr) // 2, (h - hr) // 2
+    return np.ascontiguousarray(np.asarray(img)[y0 : y0 + hr, x0 : x0 + wr])
+
+
+def _chart(w: int = 640, h: int = 480) -> np.ndarray:
+    """A flat bar chart on white, with gridlines, axes and labels (the kind of graphic JPEG 50 used to erase)."""
+    im = Image.new("RGB", (w, h), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    for i in range(6):
+        y = 420 - 70 * i
+        d.line([(60, y), (620, y)], fill=(225, 225, 225))
+        d.text((50, y), str(20 * i), fill=(60, 60, 60), anchor="rm")
+    for i, v in enumerate((0.8, 0.35, 0.6, 0.95, 0.2, 0.5, 0.7)):
+        d.rectangle([75 + 78 * i, 420 - 350 * v, 125 + 78 * i, 420], fill=((31, 119, 180), (255, 127, 14))[i % 2])
+        d.text((100 + 78 * i, 428), f"Q{i + 1}", fill=(60, 60, 60), anchor="mt")
+    d.line([(60, 60), (60, 420), (620, 420)], fill=(0, 0, 0), width=2)
+    return np.asarray(im)
 
 
 def _photo(name: str) -> np.ndarray:
@@ -103,6 +129,81 @@ def test_geometry_is_reported(marked: np.ndarray) -> None:
     assert shifted is not None
     dy, dx = shifted.offset  # a tile now starts 128 - 10 and 128 - 37 pixels in
     assert abs(dy - 118) <= 1 and abs(dx - 91) <= 1
+
+
+@pytest.mark.parametrize("degrees", [2.0, -2.0, 5.0, -5.0, 9.0])
+def test_a_turned_and_cropped_copy_is_read_and_its_angle_reported(marked: np.ndarray, degrees: float) -> None:
+    found = wm.detect_watermark(_rotate_crop(marked, degrees), key=KEY)
+    assert found is not None and found.payload == PAYLOAD
+    assert found.angle == pytest.approx(degrees, abs=0.2)
+    assert found.scale == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("factor", "degrees"),
+    [(0.75, 0.0), (1.3, 0.0), (0.8, 3.0), (0.6, -4.0)],
+)
+def test_a_rescaled_copy_is_read_and_its_scale_reported(marked: np.ndarray, factor: float, degrees: float) -> None:
+    copy = _resize(marked, factor)
+    copy = _rotate_crop(copy, degrees) if degrees else _jpeg(copy, 80)
+    found = wm.detect_watermark(copy, key=KEY)
+    assert found is not None and found.payload == PAYLOAD
+    assert found.scale == pytest.approx(factor, rel=0.01)
+    assert found.angle == pytest.approx(degrees, abs=0.2)
+
+
+def test_the_128_bit_mode_round_trips_payload_and_time(astronaut: np.ndarray) -> None:
+    out = wm.embed_watermark(astronaut, PAYLOAD, key=KEY, time=2**32 - 2)
+    assert _psnr(astronaut, out) >= 38.0
+    for copy in (out, _jpeg(out, 50), _rotate_crop(out, -3.0)):
+        found = wm.detect_watermark(copy, key=KEY)
+        assert found is not None
+        assert (found.mode, found.payload, found.time) == (128, PAYLOAD, 2**32 - 2)
+    assert wm.detect_watermark(out, key=hashlib.sha256(b"another provider").digest()) is None
+
+
+def test_the_detector_tells_the_64_bit_mode(marked: np.ndarray) -> None:
+    found = wm.detect_watermark(marked, key=KEY)
+    assert found is not None and (found.mode, found.time) == (64, None)
+
+
+def test_the_128_bit_mode_needs_a_large_enough_image(astronaut: np.ndarray) -> None:
+    small = np.ascontiguousarray(astronaut[: wm.MIN_SIDE_128 - 1])
+    with pytest.raises(InvalidInputError) as err:
+        wm.embed_watermark(small, PAYLOAD, key=KEY, time=1)
+    assert err.value.field == "time"
+    found = wm.detect_watermark(wm.embed_watermark(small, PAYLOAD, key=KEY), key=KEY)  # 64 bits still fit
+    assert found is not None and found.mode == 64
+
+
+@pytest.mark.parametrize("time", [-1, 2**32, 1.5, True, "1"])
+def test_a_bad_time_is_refused(astronaut: np.ndarray, time: Any) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        wm.embed_watermark(astronaut, PAYLOAD, key=KEY, time=time)
+    assert err.value.field == "time"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(lambda a: a, id="none"),
+        pytest.param(lambda a: _jpeg(a, 50), id="jpeg50"),
+        pytest.param(lambda a: _jpeg(_resize(a, 0.75), 80), id="scale0.75-jpeg80"),
+        pytest.param(lambda a: _rotate_crop(a, 5.0), id="rotate5"),
+    ],
+)
+def test_a_flat_chart_keeps_its_mark(attack: Callable[[np.ndarray], np.ndarray]) -> None:
+    chart = _chart()
+    out = wm.embed_watermark(chart, PAYLOAD, key=KEY)
+    assert _psnr(chart, out) >= 38.0
+    found = wm.detect_watermark(attack(out), key=KEY)
+    assert found is not None and found.payload == PAYLOAD
+
+
+def test_unmarked_graphics_and_turned_photographs_read_as_nothing() -> None:
+    assert wm.detect_watermark(_chart(), key=KEY) is None
+    assert wm.detect_watermark(_rotate_crop(_photo("astronaut"), 4.0), key=KEY) is None
+    assert wm.detect_watermark(_jpeg(_chart(800, 600), 50), key=KEY) is None
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket", "camera"])
@@ -171,6 +272,33 @@ def test_the_keyed_layout_is_pinned() -> None:
     assert digest == LAYOUT_DIGEST
     assert (layout.role < 0).mean() == pytest.approx(wm.SYNC_FRACTION, abs=0.01)
     assert np.bincount(layout.role[layout.role >= 0]).min() >= 2  # every coded bit has at least two carriers
+    assert np.array_equal(layout.role128 < 0, layout.role < 0)  # one sync for both modes
+    assert np.bincount(layout.role128[layout.role128 >= 0]).min() >= 2
+
+
+def test_the_false_positive_bound_holds_by_arithmetic() -> None:
+    """Every decode attempt checks a MAC tag; the search tries at most MAX_DECODES geometries, each in both modes."""
+    bound = wm.MAX_DECODES * (2.0**-wm.TAG_BITS + 2.0**-wm.TAG_BITS_128)
+    assert wm.FALSE_POSITIVE_BOUND == bound < 1e-6
+    assert wm.SEARCH_DECODES < wm.MAX_DECODES
+
+
+def test_every_decode_attempt_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unmarked image read with many keys: never more than MAX_DECODES geometries per key, two modes each."""
+    calls: list[int] = []
+    decode = wm._decode
+
+    def counting(layout: Any, votes: Any, key: bytes, mode: int) -> Any:
+        calls.append(mode)
+        return decode(layout, votes, key, mode)
+
+    monkeypatch.setattr(wm, "_decode", counting)
+    img = _rotate_crop(_photo("coffee"), 3.0)
+    for i in range(5):
+        calls.clear()
+        assert wm.detect_watermark(img, key=hashlib.sha256(b"key %d" % i).digest()) is None
+        assert len(calls) <= 2 * wm.MAX_DECODES
+        assert calls.count(64) == calls.count(128)
 
 
 LAYOUT_DIGEST = "5922df087807b91094e14800b301b047e8cb41d954436599d1606f47be6c421b"
@@ -205,7 +333,9 @@ def test_public_names() -> None:
     assert wm.PAYLOAD_BITS == 64
     assert set(wm.__all__) == {
         "DEFAULT_STRENGTH",
+        "FALSE_POSITIVE_BOUND",
         "MIN_SIDE",
+        "MIN_SIDE_128",
         "PAYLOAD_BITS",
         "WatermarkDetection",
         "detect_watermark",
