@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from copyalign.cli.main import app
 from copyalign.context import Copyalign
+from copyalign.core.canonical import format_time
 from copyalign.core.guard.rules import GuardAction
 from copyalign.core.log import merkle
 from copyalign.errors import ContentTooLargeError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -479,3 +480,18 @@ def test_with_a_signing_identity_delivered_images_carry_a_c2pa_manifest(ca: Copy
     assert found.found == {"aigc": d.trace_id, "c2pa": d.trace_id, "watermark": d.trace_id}
     assert found.c2pa is not None and found.c2pa["signature_valid"]
     assert found.c2pa["digital_source_type"].endswith("trainedAlgorithmicMedia")
+
+
+def test_a_large_image_carries_the_128_bit_mark_with_its_delivery_time(ca: Copyalign, world: dict) -> None:
+    # seed 003 §4.4: a 128-bit watermark carrying a hash and a timestamp; below guard.watermark_128_min_side
+    # the 64-bit mark (trace id only) is kept, since 40 more bits want more pixels at the same PSNR
+    provider = world["provider"]
+    side = ca.policy.guard.watermark_128_min_side
+    big = ca.guard.deliver(provider, Image.open(io.BytesIO(_photo("astronaut", side))), user="fay")
+    found = ca.guard.trace_content(provider, big.content)
+    assert found.found["watermark"] == big.trace_id
+    assert found.watermark is not None and found.watermark["mode"] == 128
+    assert found.watermark["time"] == format_time(ca.clock.now().replace(microsecond=0))
+    small = ca.guard.deliver(provider, Image.open(io.BytesIO(_photo("astronaut", 512))), user="fay")
+    mark = ca.guard.trace_content(provider, small.content).watermark
+    assert mark is not None and mark["mode"] == 64 and mark["time"] is None

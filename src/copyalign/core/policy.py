@@ -435,6 +435,17 @@ class GuardSection(_Section):
         description="How long kept prompts and outputs stay in a trace before they are erased (digests stay).",
         json_schema_extra=_src("seed 004 ¶80(b); GDPR Art. 5(1)(e) (storage limitation)"),
     )
+    watermark_128_min_side: int = Field(
+        default=1024,
+        ge=512,
+        description=(
+            "Images whose shorter side is at least this many pixels carry the 128-bit watermark (trace id, time and "
+            "a 32-bit tag); smaller ones the 64-bit mark (trace id and a 24-bit tag). The 128-bit mode reads on "
+            "photographs from 512 px, but not on strong textures below about 1,024 px (benchmarks/"
+            "watermark_robustness.py)."
+        ),
+        json_schema_extra=_src("seed 003 §4.4 (128-bit watermarks carrying a hash and a timestamp)"),
+    )
 
 
 class AuditSection(_Section):

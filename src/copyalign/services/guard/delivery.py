@@ -105,8 +105,11 @@ class Deliveries(ServiceBase):
         alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
         visible = label_image(img.convert("RGB"), text=self.policy.guard.image_label)
         rgb = np.asarray(visible.convert("RGB"))
-        if min(rgb.shape[:2]) >= WATERMARK_MIN_SIDE:
-            marked = Image.fromarray(embed_watermark(rgb, trace_payload(trace_id), key=self.keys.watermark))
+        side = min(rgb.shape[:2])
+        if side >= WATERMARK_MIN_SIDE:
+            # a large image carries the delivery time too (seed 003 §4.4's 128 bits); a small one the trace id
+            stamp = int(self.clock.now().timestamp()) if side >= self.policy.guard.watermark_128_min_side else None
+            marked = Image.fromarray(embed_watermark(rgb, trace_payload(trace_id), key=self.keys.watermark, time=stamp))
             marks["watermark"] = True
         else:  # too small to carry 64 bits; the labels and the trace still do their part
             marked = visible.convert("RGB")

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import io
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -158,9 +158,12 @@ class Traces(ServiceBase):
             if det is not None:
                 wm = {
                     "trace_id": trace_id_from_payload(det.payload),
+                    "mode": det.mode,
+                    "time": None if det.time is None else format_time(datetime.fromtimestamp(det.time, UTC)),
                     "score": round(float(det.score), 4),
                     "bit_errors": det.bit_errors,
                     "scale": round(float(det.scale), 4),
+                    "angle": round(float(det.angle), 2),
                 }
                 found["watermark"] = wm["trace_id"]
             else:
