@@ -3,7 +3,8 @@ whoever wants every window.
 
 The report holds metrics, offsets, work ids and titles, never the works' text or the model's continuations:
 it is meant to be handed to an auditor, and a report that quoted the regurgitated passages would itself
-reproduce them. The charts are inline SVG (no JavaScript, no chart library), as in the scan report.
+reproduce them. The charts are inline SVG (no JavaScript, no chart library), drawn by :mod:`copyalign.services.charts`
+as in every report.
 
 Files are written under a ``.partial`` name and renamed only once all three are complete; the service enters
 their digests in the log and only then renames them, so a report on disk under its final name is always a
@@ -20,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from copyalign.services.charts import STYLE, hbars, table
+
 FILES = ("report.json", "report.html", "windows.jsonl")
 
 
@@ -31,36 +34,8 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
-def _hbars(
-    rows: Sequence[tuple[str, float]], *, top: float, colour: str, fmt: str = "pct", mark: float | None = None
-) -> str:
-    """Horizontal bars on a fixed scale ``top``; ``mark`` draws a dashed threshold line."""
-    if not rows:
-        return "<p>none</p>"
-    h, width, x0 = 22, 360, 230
-    parts = []
-    for i, (label, v) in enumerate(rows):
-        w = max(1, round(width * min(v, top) / top)) if top > 0 else 1
-        shown = _pct(v) if fmt == "pct" else f"{v:.2f}"
-        parts.append(
-            f'<text x="0" y="{i * h + 15}">{html.escape(label)}</text>'
-            f'<rect x="{x0}" y="{i * h + 3}" width="{w}" height="16" fill="{colour}"/>'
-            f'<text x="{x0 + 6 + w}" y="{i * h + 15}">{shown}</text>'
-        )
-    if mark is not None and top > 0:
-        x = x0 + round(width * min(mark, top) / top)
-        parts.append(f'<line x1="{x}" y1="0" x2="{x}" y2="{len(rows) * h}" stroke="#c00" stroke-dasharray="4 3"/>')
-    return (
-        f'<svg role="img" width="680" height="{len(rows) * h + 4}" font-size="13" font-family="sans-serif">'
-        + "".join(parts)
-        + "</svg>"
-    )
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body or f'<tr><td colspan={len(header)}>none</td></tr>'}</table>"
+def _num(x: float) -> str:
+    return f"{x:.2f}"
 
 
 def _extraction(rep: Mapping[str, Any]) -> str:
@@ -68,7 +43,9 @@ def _extraction(rep: Mapping[str, Any]) -> str:
     offsets = ex["by_offset"]
     charts = "".join(
         f"<h3>{title}</h3>"
-        + _hbars([(f"offset {b['offsets']} ({b['windows']})", b[key] or 0.0) for b in offsets], top=1.0, colour=c)
+        + hbars(
+            [(f"offset {b['offsets']} ({b['windows']})", b[key] or 0.0) for b in offsets], top=1.0, colour=c, shown=_pct
+        )
         for title, key, c in (
             ("Windows extracted verbatim, by offset (tokens)", "extraction_rate", "#c63"),
             ("Mean Pythia score, by offset", "pythia_mean", "#36c"),
@@ -95,7 +72,7 @@ def _worst(rep: Mapping[str, Any]) -> str:
         for w in rep["worst"]
     ]  # fmt: skip
     header = ["work", "title", "windows", "extracted", "Pythia", "ROUGE-L", "LCS words", "contained", "discoverable"]
-    return "<h2>Works most memorised</h2>" + _table(header, rows)
+    return "<h2>Works most memorised</h2>" + table(header, rows)
 
 
 def _canaries(rep: Mapping[str, Any]) -> str:
@@ -113,7 +90,7 @@ def _canaries(rep: Mapping[str, Any]) -> str:
         f"({html.escape(c['method'])}). Median exposure in bits by repetition count; the dashed line is the "
         f"memorisation threshold ({c['threshold_bits']:.1f} bits). Repetition counts memorised: "
         f"{', '.join(str(r) for r in c['memorised_repetitions']) or 'none'}.</p>"
-        + _hbars(rows, top=top, colour="#a50", fmt="num", mark=c["threshold_bits"])
+        + hbars(rows, top=top, colour="#a50", shown=_num, mark=c["threshold_bits"])
     )
 
 
@@ -122,7 +99,7 @@ def _membership(rep: Mapping[str, Any]) -> str:
     if not m:
         return "<h2>Membership</h2><p>No non-member texts were given, so no membership scores.</p>"
     rows = [(name, s["auc"]) for name, s in m["scores"].items()] + [("blind baseline", m["blind"]["auc"])]
-    table = _table(
+    scores = table(
         ["score", "AUC", "95 % CI", "TPR @ 1 % FPR", "TPR @ 5 % FPR"],
         [
             (n, s["auc"], s["auc_ci"], s["tpr_at_1pct_fpr"], s["tpr_at_5pct_fpr"])
@@ -132,7 +109,7 @@ def _membership(rep: Mapping[str, Any]) -> str:
     return (
         f"<h2>Membership</h2><p>{m['members']} registered works against {m['nonmembers']} texts the model never "
         f"saw, first {m['tokens']} tokens each. Verdict: <strong>{html.escape(m['verdict'])}</strong> — "
-        f"{html.escape(m['explanation'])}.</p>" + _hbars(rows, top=1.0, colour="#2a7", fmt="num", mark=0.5) + table
+        f"{html.escape(m['explanation'])}.</p>" + hbars(rows, top=1.0, colour="#2a7", shown=_num, mark=0.5) + scores
     )
 
 
@@ -157,7 +134,7 @@ def _takedown(rep: Mapping[str, Any]) -> str:
         f"<h2>Decoding-time blocking</h2><p>MemFree over {m['ngrams']:,} {m['n']}-grams of {len(m['works'])} works "
         f"whose owners deny the use ({m['store']}, {m['bytes']:,} bytes). Verdict: <strong>{t['verdict']}</strong> "
         f"— {html.escape(verdict)}.</p>"
-        + _table(["probe", "extracted", "ROUGE-L", "contained", "controls ROUGE-L", "controls contained"], rows)
+        + table(["probe", "extracted", "ROUGE-L", "contained", "controls ROUGE-L", "controls contained"], rows)
     )
 
 
@@ -171,23 +148,20 @@ def _gate(rep: Mapping[str, Any]) -> str:
     return (
         f"<h2>Regression gate: {'passed' if g['passed'] else 'FAILED'}</h2><p>Against baseline "
         f"{html.escape(str(g.get('baseline_sha256', '')))} over {g['common_works']} works both runs probed.</p>"
-        + _table(["metric", "baseline", "now", "margin", ""], rows)
+        + table(["metric", "baseline", "now", "margin", ""], rows)
     )
 
 
 def report_html(rep: Mapping[str, Any]) -> str:
     model, cfg = rep["model"], rep["config"]
-    skipped = _table(
+    skipped = table(
         ["work", "title", "tokens", "why"],
         [(s["work"], s["title"][:60], s["tokens"], s["reason"]) for s in rep["works"]["skipped"]],
     )
-    how = _table(
-        ["setting", "value"], [(k, json.dumps(v)) for k, v in cfg["probe"].items()] + [("works", cfg["works"])]
-    )
+    how = table(["setting", "value"], [(k, json.dumps(v)) for k, v in cfg["probe"].items()] + [("works", cfg["works"])])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>copyalign memorisation audit</title>
-<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}</style>
+<style>{STYLE}</style>
 </head><body>
 <h1>Memorisation audit</h1>
 <p>Model <code>{html.escape(model["name"])}</code> (SHA-256 {model["sha256"]}), audit {html.escape(rep["audit"])}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from copyalign.core.scan.decide import Decision, WorkFacts, WorkUse
+from copyalign.services.charts import STYLE, count_bars
 
 DECISIONS = ("keep", "keep-licensed", "hold", "drop")
 
@@ -133,26 +134,6 @@ def report(
     }
 
 
-def _bars(counts: Mapping[str, int], colour: str) -> str:
-    """A horizontal bar chart as inline SVG: no JavaScript and no chart library."""
-    if not counts:
-        return "<p>none</p>"
-    top = max(counts.values()) or 1
-    h, rows = 22, []
-    for i, (label, n) in enumerate(counts.items()):
-        w = max(1, round(360 * n / top))
-        rows.append(
-            f'<text x="0" y="{i * h + 15}">{html.escape(label)}</text>'
-            f'<rect x="230" y="{i * h + 3}" width="{w}" height="16" fill="{colour}"/>'
-            f'<text x="{236 + w}" y="{i * h + 15}">{n}</text>'
-        )
-    return (
-        f'<svg role="img" width="680" height="{len(counts) * h + 4}" font-size="13" font-family="sans-serif">'
-        + "".join(rows)
-        + "</svg>"
-    )
-
-
 def report_html(rep: Mapping[str, Any]) -> str:
     errs = "".join(
         f"<tr><td>{html.escape(e['shard'])}</td><td>{html.escape(e['error'])}</td></tr>" for e in rep["shard_errors"]
@@ -166,17 +147,16 @@ def report_html(rep: Mapping[str, Any]) -> str:
     scan = rep["scan"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>copyalign scan report</title>
-<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}</style>
+<style>{STYLE}</style>
 </head><body>
 <h1>Corpus scan</h1>
 <p>{rep["items"]} items from <code>{html.escape(str(scan.get("corpus", "")))}</code>, checked against registry
 checkpoint {html.escape(str(scan.get("checkpoint", {}).get("size", "")))}
 (log entry {html.escape(str(scan.get("log_index", "not yet recorded")))}).</p>
-<h2>Decisions</h2>{_bars(rep["decisions"], "#4a7")}
-<h2>Reasons</h2>{_bars(rep["reasons"], "#c63")}
-<h2>Opt-out signals seen</h2>{_bars(rep["signals"], "#36c")}
-<h2>Kinds</h2>{_bars(rep["kinds"], "#888")}
+<h2>Decisions</h2>{count_bars(rep["decisions"], "#4a7")}
+<h2>Reasons</h2>{count_bars(rep["reasons"], "#c63")}
+<h2>Opt-out signals seen</h2>{count_bars(rep["signals"], "#36c")}
+<h2>Kinds</h2>{count_bars(rep["kinds"], "#888")}
 <h2>Shards that could not be read</h2>
 <table><tr><th>shard</th><th>error</th></tr>{errs or '<tr><td colspan="2">none</td></tr>'}</table>
 <h2>Paths refused</h2>

@@ -1,0 +1,1 @@
+"""The takedown desk: notices, decisions, measures, counter-notices, statements of reasons and reports."""
