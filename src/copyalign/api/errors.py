@@ -6,12 +6,13 @@ The body is always ``{"error": {"code": …, "message": …, "field": …}}``; a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from copyalign import errors as E
 
@@ -31,6 +32,24 @@ def error_body(code: str, message: str, field: str | None = None, **extra: objec
     return {"error": err}
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: each method for which some route matches the request's path in full.
+
+    Starlette names only the methods of the first route whose path matched, and RFC 9110 wants them all; asking
+    every route (``BaseRoute.matches``, included routers too) with each method keeps this independent of how
+    the router nests included routers.
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
 
@@ -42,15 +61,21 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
     """Map every exception to a response: JSON for the API, and ``html(request, status, body)`` for a browser
     on the portal's pages when a renderer is given (the server passes the portal's error page)."""
 
-    def _render(request: Request, status: int, body: dict[str, object]) -> Response:
+    def _render(
+        request: Request, status: int, body: dict[str, object], headers: Mapping[str, str] | None = None
+    ) -> Response:
+        out = dict(headers or {})
         if html is not None and _wants_html(request):
-            return html(request, status, body)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            page = html(request, status, body)
+            page.headers.update(out)
+            return page
+        if status == 401:
+            out["WWW-Authenticate"] = "Bearer"
         err = body.get("error")
         retry = err.get("retry_after") if isinstance(err, dict) else None
         if retry is not None:
-            headers = {"Retry-After": str(retry)}
-        return JSONResponse(body, status_code=status, headers=headers)
+            out["Retry-After"] = str(retry)
+        return JSONResponse(body, status_code=status, headers=out or None)
 
     @app.exception_handler(E.CopyalignError)
     async def _copyalign(request: Request, exc: E.CopyalignError) -> Response:
@@ -61,7 +86,7 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
         first = exc.errors()[0]
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
         field = ".".join(loc) or None
-        msg = first.get("msg", "invalid input")
+        msg = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
         if first.get("type") == "extra_forbidden":
             msg = f"unknown field {field!r}"
         return _render(request, 422, error_body("invalid_input", f"{field}: {msg}" if field else msg, field))
@@ -71,7 +96,11 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return _render(request, exc.status_code, error_body(code, str(exc.detail)))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; RFC 9110 wants them all
+            headers["Allow"] = allowed_methods(request)
+        return _render(request, exc.status_code, error_body(code, str(exc.detail)), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -5,16 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from copyalign.core.canonical import format_time
+from copyalign.core.content import lone_surrogate
 from copyalign.services.log.ledger import Receipt
 from copyalign.services.registry.parties import PartyView
 from copyalign.services.registry.works import WorkView
 
 
+#: The largest integer a parameter may carry: the databases' BIGINT (a larger one is a 422 naming the field).
+INT64_MAX = 2**63 - 1
+
+
 class Input(BaseModel):
+    """A request body: unknown fields and lone surrogates in any string are refused, naming the field."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        where = lone_surrogate(value)
+        if where is not None:
+            at = f" (at {where})" if where else ""
+            raise ValueError(f"contains a lone surrogate{at}: not valid Unicode text")
+        return value
 
 
 class PartyCreate(Input):

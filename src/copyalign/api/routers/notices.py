@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import AwareDatetime, Field
 
 from copyalign.api.deps import CaDep, PrincipalDep
-from copyalign.api.schemas import Input
+from copyalign.api.schemas import INT64_MAX, Input
 from copyalign.core.licensing import notices as rules
 from copyalign.core.licensing.notices import NoticeInput
 from copyalign.services.licensing.royalties import UsageInput
@@ -131,7 +131,7 @@ def withdraw_objection(objection_id: str, ca: CaDep, principal: PrincipalDep) ->
 def exclusions(
     notice_id: str,
     ca: CaDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     format: Literal["json", "jsonl", "filter"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
     lists = ca.notices.exclusions(notice_id, version)

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.schemas import PreferenceIn, WorkCreate, WorkUpdate, time_json, work_json
+from copyalign.core.content import check_text, encode_text
 from copyalign.errors import InvalidInputError, ItemError, ManifestError
 from copyalign.services.registry.manifest import parse_lines
 from copyalign.services.registry.preferences import PreferenceInput
@@ -31,7 +32,7 @@ def decode_content(text: str | None, content_base64: str | None) -> bytes:
     if (text is None) == (content_base64 is None):
         raise InvalidInputError("give exactly one of text or content_base64", field="text")
     if text is not None:
-        return text.encode("utf-8")
+        return encode_text(text, field="text")
     try:
         return base64.b64decode(content_base64 or "", validate=True)
     except (binascii.Error, ValueError):
@@ -55,9 +56,11 @@ def _json_field(raw: str | None, name: str, default: Any) -> Any:
     if raw is None or raw == "":
         return default
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError:
         raise InvalidInputError(f"{name} must be JSON", field=name) from None
+    check_text(value, field=name)
+    return value
 
 
 @router.post("/works/upload", status_code=201)

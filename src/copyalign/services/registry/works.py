@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from copyalign.core.authz import Action, Role, require
-from copyalign.core.content import Limits
+from copyalign.core.content import Limits, check_text
 from copyalign.core.registry.fingerprint import Fingerprint, fingerprint
 from copyalign.core.registry.identifiers import canonical_all
 from copyalign.core.registry.iscc import bands
@@ -97,6 +97,10 @@ class WorkView:
 
 
 def _check_meta(title: str, creators: Sequence[str], identifiers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    # the library and the CLI reach here without a pydantic boundary (a title from argv may hold surrogates)
+    check_text(title, field="title")
+    check_text(list(creators), field="creators")
+    check_text(identifiers, field="identifiers")
     title = title.strip()
     if not title or len(title) > 1000:
         raise InvalidInputError("title must be 1 to 1000 characters", field="title")
