@@ -13,7 +13,6 @@ from copyalign.services.log.ledger import Receipt
 from copyalign.services.registry.parties import PartyView
 from copyalign.services.registry.works import WorkView
 
-
 #: The largest integer a parameter may carry: the databases' BIGINT (a larger one is a 422 naming the field).
 INT64_MAX = 2**63 - 1
 
