@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -33,6 +34,7 @@ from copyalign.services.log.ledger import Ledger
 from copyalign.services.matching.embeddings import Embedder, load_embedder
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.service import MatchService
+from copyalign.services.registry.blobgc import BlobService
 from copyalign.services.registry.lookup import LookupService
 from copyalign.services.registry.parties import PartyService
 from copyalign.services.registry.preferences import PreferenceService
@@ -76,6 +78,7 @@ class Copyalign:
     scan: ScanService
     guard: GuardService
     audit: AuditService
+    blob_gc: BlobService
 
     def close(self) -> None:
         self.store.dispose()
@@ -152,6 +155,7 @@ def connect(
             refresh_seconds=settings.index_refresh_seconds,
         ),
         audit=AuditService(deps),
+        blob_gc=BlobService(deps, grace=timedelta(seconds=settings.blob_gc_grace_seconds)),
     )
 
 
