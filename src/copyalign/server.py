@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from copyalign import __version__
-from copyalign.api import errors
+from copyalign.api import errors, openapi
 from copyalign.api.middleware import BodyLimit, Idempotency
 from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
 from copyalign.context import Copyalign
@@ -95,6 +95,7 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     )
     app.state.ca = ca
     errors.install(app, html=error_page)
+    openapi.document_errors(app)
     for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
         app.include_router(r, prefix="/v1")
 

@@ -6,6 +6,7 @@ The body is always ``{"error": {"code": …, "message": …, "field": …}}``; a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request
@@ -36,12 +37,24 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def allowed_methods(request: Request) -> str:
-    """The ``Allow`` header of a 405: each method for which some route matches the request's path in full.
+    """The ``Allow`` header of a 405 (RFC 9110: every method the resource has).
 
-    Starlette names only the methods of the first route whose path matched, and RFC 9110 wants them all; asking
-    every route (``BaseRoute.matches``, included routers too) with each method keeps this independent of how
-    the router nests included routers.
+    Starlette names only the methods of the first route whose path matched. For the API, the resource is the
+    OpenAPI path the request names, the literal one first (``/v1/notices/close-due``, not
+    ``/v1/notices/{notice_id}``), so ``Allow`` says what the document says; for the portal, every method for
+    which some route matches the path in full (``BaseRoute.matches``, included routers too).
     """
+    path = request.url.path
+    best: tuple[int, list[str]] | None = None
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        parts = re.split(r"\{[^}]+\}", template)
+        if re.fullmatch("[^/]+".join(re.escape(p) for p in parts), path):
+            methods = [m.upper() for m in ops if m.upper() in _METHODS]
+            if best is None or len(parts) < best[0]:
+                best = (len(parts), methods)
+    if best is not None:
+        methods = best[1] + (["HEAD"] if "GET" in best[1] else [])
+        return ", ".join(m for m in _METHODS if m in methods)
     allowed = []
     for method in _METHODS:
         scope = {**request.scope, "method": method}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -15,6 +16,9 @@ import anyio
 from copyalign.api.errors import error_body, status_for
 from copyalign.errors import ContentTooLargeError, CopyalignError
 from copyalign.services.idempotency import IdempotencyStore, Stored
+
+#: What an Idempotency-Key may be (the OpenAPI document says the same: copyalign.api.openapi).
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -138,11 +142,15 @@ class Idempotency:
         if key is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        if not 1 <= len(key) <= 200:
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
             await _send_json(
                 send,
                 400,
-                error_body("invalid_input", "Idempotency-Key must be 1 to 200 characters", "Idempotency-Key"),
+                error_body(
+                    "invalid_input",
+                    "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces",
+                    "Idempotency-Key",
+                ),
             )
             return
         token = api_token(scope)

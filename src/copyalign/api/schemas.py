@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from copyalign.core.authz import Role
 from copyalign.core.canonical import format_time
 from copyalign.core.content import lone_surrogate
+from copyalign.core.guard.terms import TermKind
+from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Value
 from copyalign.services.log.ledger import Receipt
 from copyalign.services.registry.parties import PartyView
 from copyalign.services.registry.works import WorkView
@@ -32,9 +36,37 @@ class Input(BaseModel):
         return value
 
 
+def choice(values: Iterable[object], *, nullable: bool = False, **kw: Any) -> Any:
+    """A field whose allowed values the OpenAPI document lists (``enum``) while the service keeps parsing them
+    (so its error, status and field stay the one it always answered with)."""
+    allowed: list[object] = [getattr(v, "value", v) for v in values] + ([None] if nullable else [])
+    return Field(json_schema_extra={"enum": allowed}, **kw)
+
+
+def exactly_one_of(*names: str) -> dict[str, Any]:
+    """JSON Schema for "exactly one of these string fields, the others absent or null" (``oneOf``)."""
+
+    def given(name: str) -> dict[str, Any]:
+        return {"required": [name], "properties": {name: {"type": "string"}}}
+
+    return {"oneOf": [{**given(n), "not": {"anyOf": [given(m) for m in names if m != n]}} for n in names]}
+
+
+KINDS_OF_CONTENT = ("text", "image")
+
+
+class ContentInput(Input):
+    """A body that carries one item of content: ``text``, or ``content_base64`` (an image, or text bytes)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=exactly_one_of("text", "content_base64"))
+
+    text: str | None = Field(default=None, description="The content as text (exactly one of text, content_base64).")
+    content_base64: str | None = Field(default=None, description="The content's bytes, base64 (an image or text).")
+
+
 class PartyCreate(Input):
     name: str = Field(min_length=1, max_length=300)
-    role: str
+    role: str = choice(Role)
     email: str | None = Field(default=None, max_length=320)
     issue_key: bool = Field(default=True, description="Also issue the party's first API key.")
 
@@ -44,19 +76,17 @@ class KeyCreate(Input):
 
 
 class PreferenceIn(Input):
-    purpose: str
-    value: str
-    jurisdiction: str = "*"
+    purpose: str = choice(Purpose)
+    value: str = choice(Value)
+    jurisdiction: str = choice(sorted(JURISDICTIONS), default="*")
     effective_at: AwareDatetime | None = None
 
 
-class WorkCreate(Input):
+class WorkCreate(ContentInput):
     """Register a text given inline, or any content given as base64."""
 
     title: str = Field(min_length=1, max_length=1000)
-    text: str | None = None
-    content_base64: str | None = None
-    kind: str | None = None
+    kind: str | None = choice(KINDS_OF_CONTENT, nullable=True, default=None)
     creators: list[str] = Field(default_factory=list, max_length=100)
     identifiers: dict[str, str] = Field(default_factory=dict)
     preferences: list[PreferenceIn] = Field(default_factory=list, max_length=20)
@@ -69,17 +99,13 @@ class WorkUpdate(Input):
     identifiers: dict[str, str] | None = None
 
 
-class LookupText(Input):
-    text: str | None = None
-    content_base64: str | None = None
-    kind: str | None = None
+class LookupText(ContentInput):
+    kind: str | None = choice(KINDS_OF_CONTENT, nullable=True, default=None)
     at: AwareDatetime | None = None
-    jurisdiction: str | None = None
+    jurisdiction: str | None = choice(sorted(JURISDICTIONS), nullable=True, default=None)
 
 
-class MatchInput(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class MatchInput(ContentInput):
     kind: Literal["text", "image"] | None = None
     limit: int = Field(default=20, ge=1, le=1000)
 
@@ -130,18 +156,14 @@ class GuardPrompt(Input):
     prompt: str = Field(min_length=1, max_length=100_000)
 
 
-class GuardOutput(Input):
+class GuardOutput(ContentInput):
     """An output given as ``text``, or as base64 (an image, or text bytes)."""
 
-    text: str | None = None
-    content_base64: str | None = None
     kind: Literal["text", "image"] | None = None
     provider_id: str | None = Field(default=None, description="Whose blocklist applies (operator only).")
 
 
-class GuardDeliver(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class GuardDeliver(ContentInput):
     kind: Literal["text", "image"] | None = None
     prompt: str | None = Field(default=None, max_length=100_000)
     user: str = Field(default="", max_length=200, description="The end user's id; the trace keeps a pseudonym.")
@@ -149,21 +171,18 @@ class GuardDeliver(Input):
 
 
 class GuardTermCreate(Input):
-    kind: str
+    kind: str = choice(TermKind)
     names: list[str] = Field(min_length=1, max_length=50)
     work_ids: list[str] = Field(default_factory=list, max_length=1000)
     holder_id: str | None = None
 
 
-class BlockCreate(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class BlockCreate(ContentInput):
     kind: Literal["text", "image"] | None = None
     reason: str = Field(min_length=1, max_length=500)
     source: str | None = Field(default=None, max_length=80)
     provider_id: str | None = None
 
 
-class TraceLookupInput(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class TraceLookupInput(ContentInput):
+    pass

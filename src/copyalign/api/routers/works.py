@@ -69,7 +69,7 @@ async def register_upload(
     principal: PrincipalDep,
     file: Annotated[UploadFile, File(description="The work's content: a UTF-8 text or an image.")],
     title: Annotated[str, Form(min_length=1, max_length=1000)],
-    kind: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form(json_schema_extra={"enum": ["text", "image"]})] = None,
     creators: Annotated[str | None, Form(description="JSON list of names")] = None,
     identifiers: Annotated[str | None, Form(description='JSON object, e.g. {"isbn": "…"}')] = None,
     preferences: Annotated[str | None, Form(description="JSON list of {purpose, value, …}")] = None,
@@ -132,7 +132,19 @@ def get_work(work_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]
     return out
 
 
-@router.get("/works/{work_id}/content")
+@router.get(
+    "/works/{work_id}/content",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The work's content as registered, with its media type.",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp")
+            },
+        }
+    },
+)
 def get_content(work_id: str, ca: CaDep, principal: PrincipalDep) -> Response:
     data, media_type = ca.works.content(principal, work_id)
     return Response(data, media_type=media_type)
