@@ -114,6 +114,8 @@ def document_errors(app: FastAPI) -> None:
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for ops in doc.get("paths", {}).values():
             for method, op in ops.items():
+                if method == "post":
+                    op.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
                 responses = op.setdefault("responses", {})
                 for status in sorted(applicable(method, op)):
                     responses[str(status)] = {"description": _DESCRIPTIONS[status], "content": ref}
@@ -121,8 +123,6 @@ def document_errors(app: FastAPI) -> None:
                     responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
                 if 401 in applicable(method, op):
                     responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-                if method == "post":
-                    op.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
         app.openapi_schema = doc
         return doc
 

@@ -110,6 +110,50 @@ class MatchInput(ContentInput):
     limit: int = Field(default=20, ge=1, le=1000)
 
 
+# -- responses ------------------------------------------------------------------------------------------------
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    created_at: str = Field(description="RFC 3339, UTC.")
+    receipt: dict[str, Any] | None = Field(default=None, description="The log receipt of the party's creation.")
+
+
+class PartyCreated(PartyOut):
+    api_key: str | None = Field(
+        default=None,
+        description="The first key's secret, shown once. null when no key was asked for, and on an "
+        "Idempotency-Key replay: stored responses keep no secrets (revoke key_id and issue another).",
+    )
+    key_id: str | None = None
+
+
+class PartyList(BaseModel):
+    parties: list[PartyOut]
+
+
+class KeyIssued(BaseModel):
+    key_id: str
+    party_id: str
+    api_key: str | None = Field(description="The secret, shown once (null on an Idempotency-Key replay).")
+    receipt: dict[str, Any]
+
+
+class KeyRevoked(BaseModel):
+    key_id: str
+    revoked: bool
+    receipt: dict[str, Any]
+
+
+class Me(BaseModel):
+    party_id: str
+    role: Role
+    name: str
+    key_id: str | None
+
+
 def receipt_json(r: Receipt | None) -> dict[str, Any] | None:
     return None if r is None else r.to_dict()
 
