@@ -73,7 +73,7 @@ def main() -> int:
         "COPYALIGN_DATA_DIR": str(work / "data"),
         "COPYALIGN_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
         "COPYALIGN_MAX_IMAGE_PIXELS": "4000000",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
     }
     copyalign = [sys.executable, "-c", "from copyalign.cli.main import main; main()"]
     init = subprocess.run([*copyalign, "init", "--json"], env=env, capture_output=True, text=True, check=True)

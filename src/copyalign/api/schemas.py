@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from copyalign.core.authz import Role
 from copyalign.core.canonical import format_time
@@ -39,8 +39,8 @@ class Input(BaseModel):
 def choice(values: Iterable[object], *, nullable: bool = False, **kw: Any) -> Any:
     """A field whose allowed values the OpenAPI document lists (``enum``) while the service keeps parsing them
     (so its error, status and field stay the one it always answered with)."""
-    allowed: list[object] = [getattr(v, "value", v) for v in values] + ([None] if nullable else [])
-    return Field(json_schema_extra={"enum": allowed}, **kw)
+    allowed: list[JsonValue] = [str(getattr(v, "value", v)) for v in values]
+    return Field(json_schema_extra={"enum": [*allowed, None] if nullable else allowed}, **kw)
 
 
 def exactly_one_of(*names: str) -> dict[str, Any]:
