@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from copyalign.services.licensing.royalties import LicensingService
     from copyalign.services.matching.embeddings import Embedder
     from copyalign.services.matching.service import MatchService
+    from copyalign.services.registry.blobgc import BlobService
     from copyalign.services.registry.lookup import LookupService
     from copyalign.services.registry.parties import PartyService
     from copyalign.services.registry.preferences import PreferenceService
@@ -194,6 +196,13 @@ class Copyalign:
 
         with self._building:
             return AuditService(self.deps)
+
+    @cached_property
+    def blob_gc(self) -> BlobService:
+        from copyalign.services.registry.blobgc import BlobService
+
+        with self._building:
+            return BlobService(self.deps, grace=timedelta(seconds=self.settings.blob_gc_grace_seconds))
 
     def close(self) -> None:
         self.store.dispose()

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from copyalign import __version__
-from copyalign.api import errors
+from copyalign.api import errors, openapi
 from copyalign.api.middleware import BodyLimit, Idempotency
 from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
 from copyalign.context import Copyalign
+from copyalign.errors import CopyalignError
 from copyalign.services.idempotency import IdempotencyStore
 from copyalign.web.pages import STATIC, error_page
 from copyalign.web.pages import router as web_router
@@ -31,6 +33,7 @@ logger = logging.getLogger("copyalign.api")
 def _tick(ca: Copyalign) -> None:
     """The server's scheduled work: sign a checkpoint, then finalise notices whose window has closed."""
     ca.ledger.checkpoint()
+    idempotency_store(ca).purge()  # idempotency records past COPYALIGN_IDEMPOTENCY_TTL_SECONDS
     op = ca.parties.operator()
     if op is not None:
         done = ca.notices.close_due(op)
@@ -46,6 +49,22 @@ async def _checkpoint_loop(ca: Copyalign) -> None:
         except Exception:  # keep serving; the next tick retries
             logger.exception("scheduled work failed")
         await asyncio.sleep(interval)
+
+
+def idempotency_store(ca: Copyalign) -> IdempotencyStore:
+    return IdempotencyStore(ca.store, ca.clock, ttl=timedelta(seconds=ca.settings.idempotency_ttl_seconds))
+
+
+def _party_of(ca: Copyalign) -> Callable[[str], str | None]:
+    """The Idempotency middleware's authentication: the key's party, or ``None`` when it does not authenticate."""
+
+    def party(token: str) -> str | None:
+        try:
+            return ca.parties.authenticate(token).party_id
+        except CopyalignError:  # unknown, malformed or revoked: the route itself will answer
+            return None
+
+    return party
 
 
 def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
@@ -76,11 +95,12 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     )
     app.state.ca = ca
     errors.install(app, html=error_page)
+    openapi.document_errors(app)
     for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
         app.include_router(r, prefix="/v1")
 
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(Idempotency, store=IdempotencyStore(ca.store, ca.clock))
+    app.add_middleware(Idempotency, store=idempotency_store(ca), authenticate=_party_of(ca))
     app.add_middleware(BodyLimit, max_bytes=ca.settings.max_upload_bytes)
     return app

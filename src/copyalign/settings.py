@@ -55,6 +55,26 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "Largest accepted image in pixels, checked before decoding (decompression bombs).",
     ),
     (
+        "COPYALIGN_IMAGE_DECODE_BUDGET_BYTES",
+        "image_decode_budget_bytes",
+        str(1024 * 1024 * 1024),
+        "Memory that images being decoded and worked on may take in one process at once, estimated at 12 bytes "
+        "a pixel; larger images wait their turn, one whose estimate alone is over it gets HTTP 413.",
+    ),
+    (
+        "COPYALIGN_IDEMPOTENCY_TTL_SECONDS",
+        "idempotency_ttl_seconds",
+        "86400",
+        "How long a stored Idempotency-Key response (secrets redacted) is replayed before it is deleted.",
+    ),
+    (
+        "COPYALIGN_BLOB_GC_GRACE_SECONDS",
+        "blob_gc_grace_seconds",
+        "86400",
+        "Age under which an unreferenced content blob is never deleted by `copyalign blobs gc` (an import may "
+        "still be about to commit the rows that refer to it).",
+    ),
+    (
         "COPYALIGN_INDEX_SHARDS",
         "index_shards",
         "1",
@@ -103,6 +123,9 @@ class Settings:
     log_origin: str = "copyalign.local/log"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    image_decode_budget_bytes: int = 1024 * 1024 * 1024
+    idempotency_ttl_seconds: int = 86400
+    blob_gc_grace_seconds: int = 86400
     index_shards: int = 1
     index_refresh_seconds: float = 1.0
     workers: int = 0
@@ -129,8 +152,12 @@ class Settings:
                     values[name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         out = replace(cls(), **values)
-        if out.max_upload_bytes <= 0 or out.max_image_pixels <= 0:
+        if out.max_upload_bytes <= 0 or out.max_image_pixels <= 0 or out.image_decode_budget_bytes <= 0:
             raise ConfigurationError("size limits must be positive")
+        if out.idempotency_ttl_seconds <= 0 or out.blob_gc_grace_seconds < 0:
+            raise ConfigurationError(
+                "the idempotency time to live must be positive and the blob grace period not negative"
+            )
         if out.index_shards < 1 or out.index_shards > 4096:
             raise ConfigurationError(
                 "COPYALIGN_INDEX_SHARDS must be between 1 and 4096", field="COPYALIGN_INDEX_SHARDS"
@@ -141,7 +168,11 @@ class Settings:
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_bytes=self.max_upload_bytes, max_image_pixels=self.max_image_pixels)
+        return Limits(
+            max_bytes=self.max_upload_bytes,
+            max_image_pixels=self.max_image_pixels,
+            decode_budget_bytes=self.image_decode_budget_bytes,
+        )
 
     @property
     def blob_dir(self) -> Path:

@@ -100,3 +100,24 @@ def test_rights_holder_journey(server: tuple[str, Copyalign, str], browser, tmp_
     wait(b).until(lambda d: "Sign in" in d.find_element(By.TAG_NAME, "header").text)
     b.get(f"{url}/works")
     assert b.current_url.endswith("/signin")
+
+
+def test_sign_out_is_a_form_post(server: tuple[str, Copyalign, str], browser) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20 finding 5: signing out is the header's POST form (same origin); visiting ``GET /signout`` (what
+    another site's link or image would do) signs nobody out."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ca, key = server
+    b = browser
+    b.get(f"{url}/signin")
+    b.find_element(By.ID, "api_key").send_keys(key)
+    b.find_element(By.CSS_SELECTOR, "form button").click()
+    WebDriverWait(b, 10).until(lambda d: d.current_url.endswith("/works"))
+    b.get(f"{url}/signout")  # a cross-site link would do this
+    b.get(f"{url}/works")
+    assert b.current_url.endswith("/works") and "Ada Author" in b.page_source
+    b.find_element(By.CSS_SELECTOR, 'form[action="/signout"] button').click()
+    WebDriverWait(b, 10).until(lambda d: d.current_url.rstrip("/") == url.rstrip("/"))
+    b.get(f"{url}/works")
+    assert b.current_url.endswith("/signin")

@@ -86,6 +86,8 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
             return client.post("/v1/log/checkpoint", headers=h)
         case Action.AUDIT_RUN | Action.CANARY_MAKE:
             return _audit_request(ca, world, role, action, owner)
+        case Action.BLOB_GC:
+            return _blob_gc_request(ca, world, role)
     return _licensing_request(client, ca, world, role, action, owner, work, h)
 
 
@@ -250,3 +252,38 @@ def _audit_request(ca: Copyalign, world: dict, role: Role, action: Action, owner
     except PermissionDeniedError as exc:
         return _Outcome(403, {"error": exc.to_dict()})
     return _Outcome(200, {})
+
+
+# -- cells added by issue 20 (hardening), as an independent table --------------------------------------------
+
+#: Expected outcome of each new action per role, written out by hand (not read from core/authz.py): True where
+#: the role may perform it. Storage housekeeping is the operator's alone.
+HARDENING_CELLS: dict[Action, dict[Role, bool]] = {
+    Action.BLOB_GC: {
+        Role.OPERATOR: True,
+        Role.RIGHTS_HOLDER: False,
+        Role.DEVELOPER: False,
+        Role.PROVIDER: False,
+        Role.AUDITOR: False,
+    },
+}
+
+
+def _blob_gc_request(ca: Copyalign, world: dict, role: Role) -> _Outcome:
+    """``copyalign blobs gc``: a library and CLI action, read as a status."""
+    try:
+        ca.blob_gc.collect(world["principals"][role])
+    except PermissionDeniedError as exc:
+        return _Outcome(403, {"error": exc.to_dict()})
+    return _Outcome(200, {})
+
+
+HARDENING = [(a, r) for a, row in HARDENING_CELLS.items() for r in row]
+
+
+@pytest.mark.parametrize(("action", "role"), HARDENING, ids=[f"{a.value}-{r.value}" for a, r in HARDENING])
+def test_hardening_cell(client: TestClient, ca: Copyalign, world: dict, action: Action, role: Role) -> None:
+    expected = HARDENING_CELLS[action][role]
+    r = _request(client, ca, world, role, action, True)
+    assert (r.status_code < 400) is expected, (r.status_code, r.text)
+    assert allowed(role, action, owner=True) is expected and allowed(role, action, owner=False) is expected

@@ -164,3 +164,211 @@ def test_idempotency_key_replays_and_never_duplicates(
     assert log_size(ca) == size
     other = client.post("/v1/works", json={**body, "title": "Different"}, headers=h)
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+# -- issue 20 finding 1: integers above int64 ------------------------------------------------------------------
+
+INT64_MAX = 2**63 - 1
+
+
+def _int_parameters(client: TestClient) -> list[tuple[str, str, str, str]]:
+    """(method, path, location, name) of every integer path or query parameter in the OpenAPI document."""
+    doc = client.get("/v1/openapi.json").json()
+    out = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for p in op.get("parameters", []):
+                schemas = [p["schema"], *p["schema"].get("anyOf", [])]
+                if any(s.get("type") == "integer" for s in schemas):
+                    out.append((method, path, p["in"], p["name"]))
+    return out
+
+
+def _integer_schemas(node: object, where: str = "") -> list[tuple[str, dict]]:
+    if isinstance(node, dict):
+        found = [(where, node)] if node.get("type") == "integer" else []
+        for k, v in node.items():
+            found += _integer_schemas(v, f"{where}/{k}")
+        return found
+    if isinstance(node, list):
+        return [x for i, v in enumerate(node) for x in _integer_schemas(v, f"{where}/{i}")]
+    return []
+
+
+def test_every_integer_in_the_openapi_document_is_bounded_at_int64(client: TestClient) -> None:
+    """Issue 20 finding 1, the class: no integer a client sends may exceed what the databases store."""
+    doc = client.get("/v1/openapi.json").json()
+    requests = {k: v for k, v in doc.items() if k in ("paths", "components")}
+    responses_only = ("/responses/", "/components/schemas/Error")  # what the server sends, not what it reads
+    unbounded = [
+        w for w, s in _integer_schemas(requests) if not any(r in w for r in responses_only) and "maximum" not in s
+    ]
+    assert unbounded == []
+    assert all(s["maximum"] <= INT64_MAX for w, s in _integer_schemas(requests) if "maximum" in s)
+    assert len(_int_parameters(client)) >= 9
+
+
+def test_integer_above_int64_is_a_4xx_naming_the_parameter(client: TestClient, ca: Copyalign, holder) -> None:
+    """Issue 20 finding 1: ``GET /v1/log/checkpoint?size=9223372036854775808`` and friends answered 500."""
+    _, key = holder
+    ca.ledger.checkpoint()
+    params = _int_parameters(client)
+    for method, path, location, name in params:
+        for value in (INT64_MAX + 1, 10**30):
+            url = path
+            query = {"work": "wrk_x", "start": 0, "end": 1, "index": 0, "size": 1, "first": 1, "second": 1}
+            if location == "path":
+                url = url.replace("{" + name + "}", str(value))
+            else:
+                query[name] = value
+            url = "/".join(part if "{" not in part else "x" for part in url.split("/"))
+            r = client.request(method.upper(), url, params=query, headers=auth(key))
+            assert r.status_code == 422, (method, path, name, r.status_code, r.text)
+            assert r.json()["error"]["field"] == name
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/v1/log/checkpoint?size={INT64_MAX}",
+        f"/v1/log/receipts/{INT64_MAX}",
+        f"/v1/log/entries?start={INT64_MAX - 1}&end={INT64_MAX}",
+        f"/v1/log/proof/inclusion?index={INT64_MAX - 1}&size={INT64_MAX}",
+        f"/v1/log/proof/consistency?first=1&second={INT64_MAX}",
+        f"/v1/log/preference-proof?work=wrk_x&size={INT64_MAX}",
+        f"/v1/notices/ntc_x/exclusions?version={INT64_MAX}",
+    ],
+)
+def test_integer_at_int64_max_is_no_server_error(client: TestClient, ca: Copyalign, holder, url: str) -> None:
+    _, key = holder
+    ca.ledger.checkpoint()
+    r = client.get(url, headers=auth(key))
+    assert r.status_code < 500, r.text
+
+
+# -- issue 20 finding 2: lone surrogates -----------------------------------------------------------------------
+
+SURROGATE = "a \ud800 b"
+
+SURROGATE_BODIES = [
+    ("/v1/works", {"title": "T", "text": SURROGATE}, "text"),
+    ("/v1/works", {"title": SURROGATE, "text": "a fine text"}, "title"),
+    ("/v1/works", {"title": "T", "text": "a fine text", "creators": ["ok", SURROGATE]}, "creators"),
+    ("/v1/works", {"title": "T", "text": "a fine text", "identifiers": {"isbn": SURROGATE}}, "identifiers"),
+    (
+        "/v1/works",
+        {"title": "T", "text": "a fine text", "preferences": [{"purpose": "train-ai", "value": SURROGATE}]},
+        "preferences.0.value",
+    ),
+    ("/v1/lookup", {"text": SURROGATE}, "text"),
+    ("/v1/match", {"text": SURROGATE}, "text"),
+    ("/v1/guard/prompt", {"prompt": SURROGATE}, "prompt"),
+    ("/v1/guard/output", {"text": SURROGATE}, "text"),
+    ("/v1/guard/deliver", {"text": "fine", "user": SURROGATE}, "user"),
+    ("/v1/guard/deliver", {"text": SURROGATE}, "text"),
+    ("/v1/guard/blocklist", {"text": SURROGATE, "reason": "r"}, "text"),
+    ("/v1/guard/terms", {"kind": "character", "names": [SURROGATE]}, "names"),
+    ("/v1/traces/lookup", {"text": SURROGATE}, "text"),
+    ("/v1/parties", {"name": SURROGATE, "role": "developer"}, "name"),
+    ("/v1/notices", {"title": SURROGATE, "purpose": "train-ai", "works": ["wrk_x"]}, "title"),
+]
+
+
+def _json_with_escapes(body: dict) -> bytes:
+    import json
+
+    # json.dumps writes a lone surrogate as the escape "\ud800", exactly what a client sends on the wire
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(("path", "body", "field"), SURROGATE_BODIES, ids=[f"{p}-{f}" for p, _, f in SURROGATE_BODIES])
+def test_lone_surrogate_in_a_json_body_is_a_4xx_naming_the_field(
+    client: TestClient, ca: Copyalign, op_key: str, path: str, body: dict, field: str
+) -> None:
+    """Issue 20 finding 2: ``"text": "a \\ud800 b"`` answered 500 (UnicodeEncodeError) on eight endpoints."""
+    before = log_size(ca)
+    h = {**auth(op_key), "content-type": "application/json"}
+    r = client.post(path, content=_json_with_escapes(body), headers=h)
+    assert r.status_code in (400, 422), r.text
+    assert r.json()["error"]["field"] == field
+    assert log_size(ca) == before
+
+
+def test_lone_surrogate_in_a_manifest_names_the_line(client: TestClient, ca: Copyalign, holder) -> None:
+    _, key = holder
+    lines = [
+        _json_with_escapes({"title": "One", "text": "first work text"}),
+        _json_with_escapes({"title": "Two", "text": SURROGATE}),
+    ]
+    before = log_size(ca)
+    r = client.post("/v1/works/import", content=b"\n".join(lines), headers=auth(key))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] | {"line": 2, "field": "text", "code": "invalid_manifest"} == r.json()["error"]
+    assert log_size(ca) == before
+
+
+@pytest.mark.parametrize("form", [{"creators": '["\\ud800"]'}, {"identifiers": '{"isbn": "\\ud800"}'}])
+def test_lone_surrogate_in_a_multipart_json_field_is_named(client: TestClient, holder, form: dict) -> None:
+    _, key = holder
+    r = upload(client, key, b"a perfectly fine text", **form)
+    assert r.status_code == 400 and r.json()["error"]["field"].split(".")[0] == next(iter(form))
+
+
+def test_surrogate_bytes_in_a_query_string_are_no_server_error(client: TestClient, holder) -> None:
+    """Percent-encoded surrogate bytes (CESU-8) decode to U+FFFD, never to a lone surrogate."""
+    _, key = holder
+    assert client.get("/v1/works?holder_id=%ED%A0%80", headers=auth(key)).status_code < 500
+    assert client.get("/v1/works/%ED%A0%80", headers=auth(key)).status_code == 404
+
+
+def test_lone_surrogate_through_the_library_is_named(ca: Copyalign, holder) -> None:
+    """The CLI and the library reach the service without a pydantic boundary: a title from argv."""
+    from copyalign.errors import InvalidInputError
+    from copyalign.services.registry.works import WorkInput
+
+    principal, _ = holder
+    with pytest.raises(InvalidInputError) as err:
+        ca.works.register(principal, WorkInput(data=b"some text", title=SURROGATE))
+    assert err.value.field == "title" and err.value.code == "invalid_text"
+
+
+# -- issue 20 finding 6: oversized chunked bodies --------------------------------------------------------------
+
+
+def _chunks(data: bytes, size: int = 64 * 1024):
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def test_oversized_chunked_multipart_upload_is_413(client: TestClient, ca: Copyalign, holder) -> None:
+    """Issue 20 finding 6: without a Content-Length the multipart parser swallowed the limit and said 400."""
+    _, key = holder
+    boundary = "b0undary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nBig\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + b"a" * (ca.settings.max_upload_bytes + 200_000)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    before = log_size(ca)
+    for path in ("/v1/works/upload", "/v1/lookup/upload", "/v1/match/upload", "/v1/guard/output/upload"):
+        h = {**auth(key), "content-type": f"multipart/form-data; boundary={boundary}"}
+        r = client.post(path, content=_chunks(body), headers=h)
+        assert r.status_code == 413, (path, r.text)
+        assert r.json()["error"]["code"] == "content_too_large"
+    assert log_size(ca) == before
+
+
+def test_oversized_chunked_json_body_is_413(client: TestClient, ca: Copyalign, holder) -> None:
+    _, key = holder
+    import json
+
+    body = json.dumps({"title": "Big", "text": "a" * (ca.settings.max_upload_bytes + 200_000)}).encode()
+    for path in ("/v1/works", "/v1/works/import", "/v1/guard/output"):
+        h = {**auth(key), "content-type": "application/json"}
+        r = client.post(path, content=_chunks(body), headers=h)
+        assert r.status_code == 413, (path, r.text)
+        assert r.json()["error"]["code"] == "content_too_large"

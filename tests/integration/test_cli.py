@@ -212,3 +212,15 @@ def test_notices_close_due_from_the_cli_and_distribute_refuses_an_empty_period(
     assert final["counts"] == {"licensed": 1}
     code, [error], _ = cli("distribute", "CNY", "--json", ok=False)
     assert code == 1 and error["error"]["code"] == "conflict" and "no paid invoices" in error["error"]["message"]
+
+
+def test_import_with_a_lone_surrogate_names_the_line(cli, tmp_path: Path) -> None:
+    """Issue 20 finding 2: such a line printed a traceback with no line number."""
+    cli("init")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "ok", "text": "a brand new text"}\n{"title": "bad", "text": "a \\ud800 b"}\n')
+    code, [err], out = cli("works", "import", str(bad), "--json", ok=False)
+    assert code == 1 and err["error"]["line"] == 2 and err["error"]["field"] == "text"
+    assert "Traceback" not in out
+    code, _, out = cli("works", "import", str(bad), ok=False)
+    assert code == 1 and "line 2" in out and "Traceback" not in out

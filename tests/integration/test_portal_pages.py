@@ -207,3 +207,18 @@ def test_same_origin_posts_are_accepted(client: TestClient, holder: tuple[Princi
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"].startswith("/works/wrk_")
+
+
+def test_get_signout_does_not_sign_out(client: TestClient, holder: tuple[Principal, str]) -> None:
+    """Issue 20 finding 5: ``GET /signout`` signed the user out, so any site could log a user out."""
+    signin(client, holder[1])
+    r = client.get("/signout", follow_redirects=False)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert client.get("/works", follow_redirects=False).status_code == 200
+
+
+def test_cross_site_signout_is_refused(client: TestClient, holder: tuple[Principal, str]) -> None:
+    signin(client, holder[1])
+    r = client.post("/signout", headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert client.get("/works", follow_redirects=False).status_code == 200

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from copyalign.context import Copyalign
 from copyalign.services.registry.parties import Principal
@@ -27,7 +28,18 @@ def bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def current_principal(request: Request, ca: CaDep) -> Principal:
+# Declared for the OpenAPI document (its security schemes, and 401/403 on the operations that need a key); they
+# never refuse by themselves (auto_error=False): the parties service authenticates and names what is wrong.
+_BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ca_…`.")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key in `X-API-Key`.")
+
+
+def current_principal(
+    request: Request,
+    ca: CaDep,
+    _bearer: Annotated[object, Security(_BEARER)] = None,
+    _key: Annotated[object, Security(_API_KEY)] = None,
+) -> Principal:
     token = bearer(request)
     if token is None and not request.url.path.startswith("/v1"):
         token = request.cookies.get(COOKIE)

@@ -6,12 +6,14 @@ The body is always ``{"error": {"code": …, "message": …, "field": …}}``; a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from copyalign import errors as E
 
@@ -31,6 +33,36 @@ def error_body(code: str, message: str, field: str | None = None, **extra: objec
     return {"error": err}
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405 (RFC 9110: every method the resource has).
+
+    Starlette names only the methods of the first route whose path matched. For the API, the resource is the
+    OpenAPI path the request names, the literal one first (``/v1/notices/close-due``, not
+    ``/v1/notices/{notice_id}``), so ``Allow`` says what the document says; for the portal, every method for
+    which some route matches the path in full (``BaseRoute.matches``, included routers too).
+    """
+    path = request.url.path
+    best: tuple[int, list[str]] | None = None
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        parts = re.split(r"\{[^}]+\}", template)
+        if re.fullmatch("[^/]+".join(re.escape(p) for p in parts), path):
+            methods = [m.upper() for m in ops if m.upper() in _METHODS]
+            if best is None or len(parts) < best[0]:
+                best = (len(parts), methods)
+    if best is not None:
+        methods = best[1] + (["HEAD"] if "GET" in best[1] else [])
+        return ", ".join(m for m in _METHODS if m in methods)
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
 
@@ -42,15 +74,21 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
     """Map every exception to a response: JSON for the API, and ``html(request, status, body)`` for a browser
     on the portal's pages when a renderer is given (the server passes the portal's error page)."""
 
-    def _render(request: Request, status: int, body: dict[str, object]) -> Response:
+    def _render(
+        request: Request, status: int, body: dict[str, object], headers: Mapping[str, str] | None = None
+    ) -> Response:
+        out = dict(headers or {})
         if html is not None and _wants_html(request):
-            return html(request, status, body)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            page = html(request, status, body)
+            page.headers.update(out)
+            return page
+        if status == 401:
+            out["WWW-Authenticate"] = "Bearer"
         err = body.get("error")
         retry = err.get("retry_after") if isinstance(err, dict) else None
         if retry is not None:
-            headers = {"Retry-After": str(retry)}
-        return JSONResponse(body, status_code=status, headers=headers)
+            out["Retry-After"] = str(retry)
+        return JSONResponse(body, status_code=status, headers=out or None)
 
     @app.exception_handler(E.CopyalignError)
     async def _copyalign(request: Request, exc: E.CopyalignError) -> Response:
@@ -61,7 +99,7 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
         first = exc.errors()[0]
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
         field = ".".join(loc) or None
-        msg = first.get("msg", "invalid input")
+        msg = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
         if first.get("type") == "extra_forbidden":
             msg = f"unknown field {field!r}"
         return _render(request, 422, error_body("invalid_input", f"{field}: {msg}" if field else msg, field))
@@ -71,7 +109,11 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return _render(request, exc.status_code, error_body(code, str(exc.detail)))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; RFC 9110 wants them all
+            headers["Allow"] = allowed_methods(request)
+        return _render(request, exc.status_code, error_body(code, str(exc.detail)), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -15,6 +16,9 @@ import anyio
 from copyalign.api.errors import error_body, status_for
 from copyalign.errors import ContentTooLargeError, CopyalignError
 from copyalign.services.idempotency import IdempotencyStore, Stored
+
+#: What an Idempotency-Key may be (the OpenAPI document says the same: copyalign.api.openapi).
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,51 +75,88 @@ class BodyLimit:
             return
         seen = 0
         started = False
+        exceeded = False
+        replaced = False
+        refusal = error_body("content_too_large", f"request body is over the limit of {self.max_bytes} bytes")
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:  # whoever swallowed the first refusal asks again: still too large
+                raise _TooLarge(f"the request body is over the limit of {self.max_bytes} bytes")
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge(f"the request body is over the limit of {self.max_bytes} bytes")
             return msg
 
         async def tracking_send(msg: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
             if msg["type"] == "http.response.start":
                 started = True
+                if exceeded:
+                    # A body parser caught the refusal and answered with its own error (multipart and JSON
+                    # parsing say 400 "There was an error parsing the body"): the answer is 413 all the same.
+                    replaced = True
+                    await _send_json(send, 413, refusal)
+                    return
+            if replaced:
+                return
             await send(msg)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_json(
-                    send,
-                    413,
-                    error_body("content_too_large", f"request body is over the limit of {self.max_bytes} bytes"),
-                )
+                await _send_json(send, 413, refusal)
+
+
+#: Who an API key belongs to: the party id, or ``None`` for a missing, malformed, unknown or revoked key.
+Authenticate = Callable[[str], str | None]
+
+
+def api_token(scope: Scope) -> str | None:
+    """The API key of a request (``Authorization: Bearer`` or ``X-API-Key``), as :func:`copyalign.api.deps.bearer`."""
+    header = _header(scope, b"authorization") or ""
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return _header(scope, b"x-api-key") or None
 
 
 class Idempotency:
-    """Replay the first response to a POST retried with the same ``Idempotency-Key`` and the same body."""
+    """Replay the first response to a POST retried with the same ``Idempotency-Key`` and the same body.
 
-    def __init__(self, app: ASGIApp, *, store: IdempotencyStore) -> None:
+    The caller is authenticated *before* anything is claimed or replayed, and records are scoped to its party:
+    a revoked key replays nothing (the request goes on to the route, which answers 401) and a request without
+    a valid key creates no record. Stored responses carry no secrets (:func:`copyalign.services.idempotency.redact`).
+    """
+
+    def __init__(self, app: ASGIApp, *, store: IdempotencyStore, authenticate: Authenticate) -> None:
         self.app = app
         self.store = store
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
         if key is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        if not 1 <= len(key) <= 200:
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
             await _send_json(
                 send,
                 400,
-                error_body("invalid_input", "Idempotency-Key must be 1 to 200 characters", "Idempotency-Key"),
+                error_body(
+                    "invalid_input",
+                    "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces",
+                    "Idempotency-Key",
+                ),
             )
+            return
+        token = api_token(scope)
+        owner = await anyio.to_thread.run_sync(self.authenticate, token) if token else None
+        if owner is None:  # unauthenticated: no record, no replay; the route answers (401 where it needs a key)
+            await self.app(scope, receive, send)
             return
         chunks = []
         while True:
@@ -126,8 +167,6 @@ class Idempotency:
             if not msg.get("more_body"):
                 break
         body = b"".join(chunks)
-        auth = _header(scope, b"authorization") or _header(scope, b"x-api-key") or "anonymous"
-        owner = hashlib.sha256(auth.encode()).hexdigest()[:40]
         digest = hashlib.sha256(
             b"\0".join(
                 [

@@ -2,24 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from copyalign.core.authz import Role
 from copyalign.core.canonical import format_time
+from copyalign.core.content import lone_surrogate
+from copyalign.core.guard.terms import TermKind
+from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Value
 from copyalign.services.log.ledger import Receipt
 from copyalign.services.registry.parties import PartyView
 from copyalign.services.registry.works import WorkView
 
+#: The largest integer a parameter may carry: the databases' BIGINT (a larger one is a 422 naming the field).
+INT64_MAX = 2**63 - 1
+
 
 class Input(BaseModel):
+    """A request body: unknown fields and lone surrogates in any string are refused, naming the field."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        where = lone_surrogate(value)
+        if where is not None:
+            at = f" (at {where})" if where else ""
+            raise ValueError(f"contains a lone surrogate{at}: not valid Unicode text")
+        return value
+
+
+def choice(values: Iterable[object], *, nullable: bool = False, **kw: Any) -> Any:
+    """A field whose allowed values the OpenAPI document lists (``enum``) while the service keeps parsing them
+    (so its error, status and field stay the one it always answered with)."""
+    allowed: list[JsonValue] = [str(getattr(v, "value", v)) for v in values]
+    return Field(json_schema_extra={"enum": [*allowed, None] if nullable else allowed}, **kw)
+
+
+def exactly_one_of(*names: str) -> dict[str, Any]:
+    """JSON Schema for "exactly one of these string fields, the others absent or null" (``oneOf``)."""
+
+    def given(name: str) -> dict[str, Any]:
+        return {"required": [name], "properties": {name: {"type": "string"}}}
+
+    return {"oneOf": [{**given(n), "not": {"anyOf": [given(m) for m in names if m != n]}} for n in names]}
+
+
+KINDS_OF_CONTENT = ("text", "image")
+
+
+class ContentInput(Input):
+    """A body that carries one item of content: ``text``, or ``content_base64`` (an image, or text bytes)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=exactly_one_of("text", "content_base64"))
+
+    text: str | None = Field(default=None, description="The content as text (exactly one of text, content_base64).")
+    content_base64: str | None = Field(default=None, description="The content's bytes, base64 (an image or text).")
 
 
 class PartyCreate(Input):
     name: str = Field(min_length=1, max_length=300)
-    role: str
+    role: str = choice(Role)
     email: str | None = Field(default=None, max_length=320)
     issue_key: bool = Field(default=True, description="Also issue the party's first API key.")
 
@@ -29,19 +76,17 @@ class KeyCreate(Input):
 
 
 class PreferenceIn(Input):
-    purpose: str
-    value: str
-    jurisdiction: str = "*"
+    purpose: str = choice(Purpose)
+    value: str = choice(Value)
+    jurisdiction: str = choice(sorted(JURISDICTIONS), default="*")
     effective_at: AwareDatetime | None = None
 
 
-class WorkCreate(Input):
+class WorkCreate(ContentInput):
     """Register a text given inline, or any content given as base64."""
 
     title: str = Field(min_length=1, max_length=1000)
-    text: str | None = None
-    content_base64: str | None = None
-    kind: str | None = None
+    kind: str | None = choice(KINDS_OF_CONTENT, nullable=True, default=None)
     creators: list[str] = Field(default_factory=list, max_length=100)
     identifiers: dict[str, str] = Field(default_factory=dict)
     preferences: list[PreferenceIn] = Field(default_factory=list, max_length=20)
@@ -54,19 +99,59 @@ class WorkUpdate(Input):
     identifiers: dict[str, str] | None = None
 
 
-class LookupText(Input):
-    text: str | None = None
-    content_base64: str | None = None
-    kind: str | None = None
+class LookupText(ContentInput):
+    kind: str | None = choice(KINDS_OF_CONTENT, nullable=True, default=None)
     at: AwareDatetime | None = None
-    jurisdiction: str | None = None
+    jurisdiction: str | None = choice(sorted(JURISDICTIONS), nullable=True, default=None)
 
 
-class MatchInput(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class MatchInput(ContentInput):
     kind: Literal["text", "image"] | None = None
     limit: int = Field(default=20, ge=1, le=1000)
+
+
+# -- responses ------------------------------------------------------------------------------------------------
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    created_at: str = Field(description="RFC 3339, UTC.")
+    receipt: dict[str, Any] | None = Field(default=None, description="The log receipt of the party's creation.")
+
+
+class PartyCreated(PartyOut):
+    api_key: str | None = Field(
+        default=None,
+        description="The first key's secret, shown once. null when no key was asked for, and on an "
+        "Idempotency-Key replay: stored responses keep no secrets (revoke key_id and issue another).",
+    )
+    key_id: str | None = None
+
+
+class PartyList(BaseModel):
+    parties: list[PartyOut]
+
+
+class KeyIssued(BaseModel):
+    key_id: str
+    party_id: str
+    api_key: str | None = Field(description="The secret, shown once (null on an Idempotency-Key replay).")
+    receipt: dict[str, Any]
+
+
+class KeyRevoked(BaseModel):
+    key_id: str
+    revoked: bool
+    receipt: dict[str, Any]
+
+
+class Me(BaseModel):
+    party_id: str
+    role: Role
+    name: str
+    key_id: str | None
 
 
 def receipt_json(r: Receipt | None) -> dict[str, Any] | None:
@@ -115,18 +200,14 @@ class GuardPrompt(Input):
     prompt: str = Field(min_length=1, max_length=100_000)
 
 
-class GuardOutput(Input):
+class GuardOutput(ContentInput):
     """An output given as ``text``, or as base64 (an image, or text bytes)."""
 
-    text: str | None = None
-    content_base64: str | None = None
     kind: Literal["text", "image"] | None = None
     provider_id: str | None = Field(default=None, description="Whose blocklist applies (operator only).")
 
 
-class GuardDeliver(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class GuardDeliver(ContentInput):
     kind: Literal["text", "image"] | None = None
     prompt: str | None = Field(default=None, max_length=100_000)
     user: str = Field(default="", max_length=200, description="The end user's id; the trace keeps a pseudonym.")
@@ -134,21 +215,18 @@ class GuardDeliver(Input):
 
 
 class GuardTermCreate(Input):
-    kind: str
+    kind: str = choice(TermKind)
     names: list[str] = Field(min_length=1, max_length=50)
     work_ids: list[str] = Field(default_factory=list, max_length=1000)
     holder_id: str | None = None
 
 
-class BlockCreate(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class BlockCreate(ContentInput):
     kind: Literal["text", "image"] | None = None
     reason: str = Field(min_length=1, max_length=500)
     source: str | None = Field(default=None, max_length=80)
     provider_id: str | None = None
 
 
-class TraceLookupInput(Input):
-    text: str | None = None
-    content_base64: str | None = None
+class TraceLookupInput(ContentInput):
+    pass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, audit, guard, log, match, notices, scan, works
+from copyalign.cli import admin, audit, blobs, guard, log, match, notices, scan, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.errors import CopyalignError
 
@@ -33,6 +33,7 @@ app.command("scan")(scan.scan)
 app.add_typer(scan.signals_app, name="signals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(guard.guard_app, name="guard")
+app.add_typer(blobs.app, name="blobs")
 app.command("label")(guard.label)
 app.command("trace")(guard.trace)
 

@@ -55,6 +55,8 @@ class Action(enum.StrEnum):
     TRACE_READ = "trace.read"
     AUDIT_RUN = "audit.run"
     CANARY_MAKE = "audit.canary"
+    # issue 20: deleting content blobs no row refers to (`copyalign blobs gc`)
+    BLOB_GC = "blob.gc"
 
 
 class Grant(enum.Enum):
@@ -106,6 +108,8 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         # audit on a model it was given (the report and its log entry are in the auditor's name)
         Action.AUDIT_RUN: (_A, _N, _O, _N, _A),
         Action.CANARY_MAKE: (_A, _N, _O, _N, _N),
+        # storage housekeeping: only the operator who runs the registry deletes unreferenced content blobs
+        Action.BLOB_GC: (_A, _N, _N, _N, _N),
     }.items()
 }
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import rfc8785
 
+from copyalign.errors import InvalidInputError
+
 _SAFE_INT = 2**53 - 1
 
 
@@ -45,7 +47,17 @@ def canonical(obj: Any) -> bytes:
     whitespace and no ASCII escaping, which is ~20x faster than the general ``rfc8785`` encoder; anything else
     (floats, non-ASCII keys, whose rules differ) goes to ``rfc8785``. A property test holds the two equal.
     """
-    return dumps_plain(obj) if _plain(obj) else rfc8785.dumps(obj)
+    try:
+        return dumps_plain(obj) if _plain(obj) else rfc8785.dumps(obj)
+    except (UnicodeEncodeError, rfc8785.CanonicalizationError) as exc:
+        # the last net under every log entry: a lone surrogate that no boundary caught is still bad input, never
+        # a 500 (the boundaries name the field: copyalign.core.content.check_text)
+        if isinstance(exc, rfc8785.CanonicalizationError) and "UTF-8" not in str(exc):
+            raise
+        raise InvalidInputError(
+            "the input contains a lone surrogate (an unpaired \\ud800-\\udfff escape): not valid Unicode text",
+            code="invalid_text",
+        ) from None
 
 
 def dumps_plain(obj: Any) -> bytes:

@@ -2,22 +2,49 @@
 
 A blob is written (to a temporary name, fsynced, renamed) *before* the database transaction that refers to it
 commits, so a committed work always has its content. A crash in between leaves at worst an unreferenced blob,
-which is harmless because the address is the content's digest.
+which is harmless because the address is the content's digest, and which :meth:`BlobStore.collect` (``copyalign
+blobs gc``) deletes once it is older than the grace period.
+
+Collecting is safe against writers that run at the same time, by three rules that every store keeps:
+
+1. **Writers lease.** A writer takes a :meth:`~BlobStore.lease` on the digests it is about to write *before* it
+   writes them and holds it until its rows are committed (or refused). A lease whose process is gone (or, from
+   another host, older than :data:`LEASE_MAX_AGE`) is a killed writer's and is ignored.
+2. **A put refreshes the age.** Putting a blob that already exists touches it, so "older than the grace
+   period" means "nobody wrote or re-put it within the grace period".
+3. **Out of reach, then decide.** :meth:`~BlobStore.collect` first moves a candidate out of reach (a rename
+   into a trash folder), *then* checks its age, the leases and the caller's ``referenced`` (the database), and
+   puts it back if any of them keeps it. A writer that comes after the move finds no blob and writes it anew;
+   one that came before holds a lease or touched the blob, which the check sees. A collector that dies between
+   the move and the decision leaves the blob in the trash, from where :meth:`~BlobStore.get` and the next
+   collection restore it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import socket
 import threading
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from copyalign.errors import InvalidInputError, NotFoundError
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+#: A lease taken on another host is trusted this long (on this host, the writer's process being alive decides).
+LEASE_MAX_AGE = timedelta(days=7)
+#: How many candidates :meth:`BlobStore.collect` takes out of reach and decides at once.
+COLLECT_BATCH = 500
+
+#: Given a batch of digests, those the database still refers to (they must be kept).
+Referenced = Callable[[Sequence[str]], set[str]]
 
 
 def _check(digest: str) -> str:
@@ -26,9 +53,13 @@ def _check(digest: str) -> str:
     return digest
 
 
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class BlobStore(Protocol):
     def put(self, data: bytes) -> str:
-        """Store ``data``; return its SHA-256 hex digest (idempotent)."""
+        """Store ``data``; return its SHA-256 hex digest (idempotent; re-putting refreshes the blob's age)."""
         ...
 
     def put_many(self, items: Sequence[bytes]) -> list[str]:
@@ -39,14 +70,62 @@ class BlobStore(Protocol):
 
     def exists(self, digest: str) -> bool: ...
 
+    def lease(self, digests: Iterable[str]) -> contextlib.AbstractContextManager[None]:
+        """Keep :meth:`collect` away from ``digests`` while the block runs (write blobs, commit their rows)."""
+        ...
+
+    def stale(self, older_than: timedelta) -> Iterator[str]:
+        """Digests of the blobs nobody has written or re-put within ``older_than`` (the candidates)."""
+        ...
+
+    def collect(
+        self, digests: Iterable[str], *, referenced: Referenced, older_than: timedelta | None = None
+    ) -> list[str]:
+        """Delete those of ``digests`` that no lease holds, that ``referenced`` does not name and (when
+        ``older_than`` is given) that nobody wrote within it; return the deleted digests. See the module's rules."""
+        ...
+
+
+def _batches(items: Iterable[str], size: int = COLLECT_BATCH) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _live(lease: Path, host: str) -> bool:
+    """Whether the writer that holds ``lease`` (named ``host-pid-token.lease``) may still be running."""
+    parts = lease.name.rsplit("-", 2)
+    if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, another user's
+            return True
+        return True
+    return time.time() - lease.stat().st_mtime < LEASE_MAX_AGE.total_seconds()
+
 
 class MemoryBlobStore:
-    def __init__(self) -> None:
+    """Blobs in a dict; ``clock`` (seconds) dates the writes, so tests can age blobs without waiting."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, float] = {}
+        self._leases: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+        self.clock = clock
 
     def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        self._blobs.setdefault(digest, bytes(data))
+        digest = digest_of(data)
+        with self._lock:
+            self._blobs.setdefault(digest, bytes(data))
+            self._written[digest] = self.clock()
         return digest
 
     def put_many(self, items: Sequence[bytes]) -> list[str]:
@@ -61,14 +140,67 @@ class MemoryBlobStore:
     def exists(self, digest: str) -> bool:
         return _check(digest) in self._blobs
 
+    @contextlib.contextmanager
+    def lease(self, digests: Iterable[str]) -> Iterator[None]:
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._leases[token] = (self.clock(), frozenset(digests))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._leases.pop(token, None)
+
+    def _leased(self) -> set[str]:
+        out: set[str] = set()
+        for _taken, digests in self._leases.values():
+            out |= digests
+        return out
+
+    def stale(self, older_than: timedelta) -> Iterator[str]:
+        cutoff = self.clock() - older_than.total_seconds()
+        with self._lock:
+            found = [d for d, t in self._written.items() if t < cutoff]
+        yield from found
+
+    def collect(
+        self, digests: Iterable[str], *, referenced: Referenced, older_than: timedelta | None = None
+    ) -> list[str]:
+        deleted: list[str] = []
+        for batch in _batches(digests):
+            with self._lock:  # the lock is this store's "out of reach": no put or lease while deciding
+                present = [d for d in batch if d in self._blobs]
+                leased = self._leased()
+                keep = referenced(present) | leased
+                cutoff = None if older_than is None else self.clock() - older_than.total_seconds()
+                for d in present:
+                    if d in keep or (cutoff is not None and self._written.get(d, 0.0) >= cutoff):
+                        continue
+                    del self._blobs[d]
+                    self._written.pop(d, None)
+                    deleted.append(d)
+        return deleted
+
 
 class DirectoryBlobStore:
-    """``root/ab/cd/abcd…`` files; ``fsync`` can be turned off for throwaway stores (benchmarks, tests)."""
+    """``root/ab/cd/abcd…`` files; ``fsync`` can be turned off for throwaway stores (benchmarks, tests).
+
+    Leases are files under ``root/.leases`` (one digest a line), so that collectors and writers in other
+    processes (``copyalign blobs gc`` beside a serving API) see each other; the trash is ``root/.trash``.
+    """
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+
+    @property
+    def _lease_dir(self) -> Path:
+        return self.root / ".leases"
+
+    @property
+    def _trash(self) -> Path:
+        return self.root / ".trash"
 
     def _path(self, digest: str) -> Path:
         _check(digest)
@@ -90,10 +222,14 @@ class DirectoryBlobStore:
         return digests
 
     def _write(self, data: bytes, *, fsync: bool) -> str:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = digest_of(data)
         path = self._path(digest)
         if path.exists():
-            return digest
+            try:
+                os.utime(path)  # rule 2: a re-put restarts the blob's age
+                return digest
+            except FileNotFoundError:  # a collector took it out of reach just now: write it anew
+                pass
         path.parent.mkdir(parents=True, exist_ok=True)
         # a unique temporary name in the same directory, then an atomic rename: readers never see half a blob
         tmp = path.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -110,10 +246,119 @@ class DirectoryBlobStore:
         return digest
 
     def get(self, digest: str) -> bytes:
+        path = self._path(digest)
         try:
-            return self._path(digest).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
+            if self._restore(digest):  # a collector died with it in the trash, or is deciding on it now
+                return path.read_bytes()
             raise NotFoundError(f"no blob {digest}") from None
 
     def exists(self, digest: str) -> bool:
-        return self._path(digest).exists()
+        return self._path(digest).exists() or self._restore(digest)
+
+    # -- leases and collection ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, digests: Iterable[str]) -> Iterator[None]:
+        self._lease_dir.mkdir(exist_ok=True)
+        path = self._lease_dir / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.lease"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{_check(d)}\n" for d in digests), "ascii")
+        os.replace(tmp, path)  # a collector reads a whole lease or none
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _leased(self) -> set[str]:
+        out: set[str] = set()
+        if not self._lease_dir.is_dir():
+            return out
+        host = socket.gethostname()
+        for lease in self._lease_dir.glob("*.lease"):
+            try:
+                if not _live(lease, host):  # a writer that was killed holding it: its blobs age like any other
+                    lease.unlink(missing_ok=True)
+                    continue
+                out.update(lease.read_text("ascii").split())
+            except FileNotFoundError:  # released while we looked
+                continue
+        return out
+
+    def _blob_files(self) -> Iterator[Path]:
+        for top in self.root.iterdir():
+            if len(top.name) != 2 or not top.is_dir():
+                continue
+            for sub in top.iterdir():
+                if sub.is_dir():
+                    yield from sub.iterdir()
+
+    def stale(self, older_than: timedelta) -> Iterator[str]:
+        self._restore_all()
+        cutoff = time.time() - older_than.total_seconds()
+        for f in self._blob_files():
+            try:
+                mtime = f.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if f.name.startswith("."):  # a temporary file a crashed writer left: gone after the grace period
+                if mtime < cutoff:
+                    f.unlink(missing_ok=True)
+                continue
+            if _DIGEST.fullmatch(f.name) and mtime < cutoff:
+                yield f.name
+
+    def collect(
+        self, digests: Iterable[str], *, referenced: Referenced, older_than: timedelta | None = None
+    ) -> list[str]:
+        self._trash.mkdir(exist_ok=True)
+        deleted: list[str] = []
+        for batch in _batches(digests):
+            moved: dict[str, Path] = {}
+            for d in batch:  # rule 3: out of reach first
+                held = self._trash / f"{d}.{uuid.uuid4().hex}"
+                try:
+                    os.rename(self._path(d), held)
+                except FileNotFoundError:
+                    continue
+                moved[d] = held
+            if not moved:
+                continue
+            keep = self._leased() | referenced(list(moved))
+            cutoff = None if older_than is None else time.time() - older_than.total_seconds()
+            for d, held in moved.items():
+                try:
+                    young = cutoff is not None and held.stat().st_mtime >= cutoff  # re-put before the move
+                    if d in keep or young:
+                        self._put_back(d, held)
+                    else:
+                        held.unlink()
+                        deleted.append(d)
+                except FileNotFoundError:  # a reader restored it meanwhile: it stays
+                    continue
+        return deleted
+
+    def _put_back(self, digest: str, held: Path) -> None:
+        path = self._path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(held, path)  # a copy written meanwhile has the same bytes: either may win
+
+    def _restore(self, digest: str) -> bool:
+        if not self._trash.is_dir():
+            return False
+        found = False
+        for held in self._trash.glob(f"{_check(digest)}.*"):
+            with contextlib.suppress(FileNotFoundError):
+                self._put_back(digest, held)
+                found = True
+        return found
+
+    def _restore_all(self) -> None:
+        """Put back whatever a collector that died mid-decision left in the trash."""
+        if self._trash.is_dir():
+            for held in list(self._trash.iterdir()):
+                digest = held.name.split(".", 1)[0]
+                if _DIGEST.fullmatch(digest):
+                    with contextlib.suppress(FileNotFoundError):
+                        self._put_back(digest, held)

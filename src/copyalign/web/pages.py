@@ -158,8 +158,11 @@ def signin(request: Request, ca: CaDep, api_key: Annotated[str, Form()] = "") ->
 
 
 @router.post("/signout")
-@router.get("/signout")
-def signout() -> Response:
+def signout(request: Request) -> Response:
+    """Forget the key: a POST with the same-origin check, never a GET (another site could otherwise sign a user
+    out with an image tag); a GET answers 405 with ``Allow: POST``."""
+    if not _same_origin(request):
+        return _cross_site(request)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, httponly=True, samesite="strict")
     return response

@@ -94,3 +94,64 @@ def test_the_c_kernel_normalises_ascii_exactly_as_python(text: str) -> None:
     # norm_sha256 is stored for every registered work: both paths must give the same digest
     assert normalised_sha256(text) == hashlib.sha256(normalise_text(text).encode()).digest()
     assert normalised_sha256(text + "\u2019") == hashlib.sha256(normalise_text(text + "\u2019").encode()).digest()
+
+
+# -- issue 20 finding 10: image decoding memory and concurrency -------------------------------------------------
+
+
+def _big_png(side: int, seed: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (side, side), (seed * 40 % 255, 90, 30))
+    img.putpixel((seed, seed), (0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_concurrent_large_decodes_stay_within_the_decode_budget() -> None:
+    """Issue 20 finding 10: four large images at once each cost their full decode at the same time. With a
+    budget that holds one of them, the gate lets one at a time through and every decode still succeeds."""
+    import threading
+
+    from copyalign.core.content import BYTES_PER_PIXEL, decode_gate
+    from copyalign.core.registry.fingerprint import fingerprint
+
+    side = 1200
+    cost = BYTES_PER_PIXEL * side * side
+    limits = Limits(decode_budget_bytes=cost + 12_345)  # room for one image, not two (a budget of its own)
+    gate = decode_gate(limits)
+    seen: list[tuple[int, int]] = []
+    gate.observe = lambda holders, in_use: seen.append((holders, in_use))
+    images = [_big_png(side, i) for i in range(4)]
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda d=d: results.append(fingerprint(d, limits))) for d in images]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len(seen) == 4
+    assert gate.peak_holders == 1 and gate.peak_bytes <= limits.decode_budget_bytes
+    assert gate.in_use == 0 and gate.holders == 0  # every image freed gave its budget back
+
+
+def test_small_images_share_the_budget() -> None:
+    from copyalign.core.content import BYTES_PER_PIXEL, decode_gate, open_image
+
+    limits = Limits(decode_budget_bytes=BYTES_PER_PIXEL * 64 * 64 * 3 + 7)
+    held = [open_image(_big_png(64, i), limits)[0] for i in range(3)]  # one thread may hold several
+    assert decode_gate(limits).holders == 3
+    del held
+    assert decode_gate(limits).holders == 0
+
+
+def test_an_image_over_the_decode_budget_alone_is_refused_before_decoding() -> None:
+    from copyalign.core.content import BYTES_PER_PIXEL, open_image
+    from copyalign.errors import ContentTooLargeError
+
+    limits = Limits(decode_budget_bytes=BYTES_PER_PIXEL * 300 * 300)
+    with pytest.raises(ContentTooLargeError) as err:
+        open_image(_big_png(400, 1), limits)
+    assert err.value.status == 413 and err.value.code == "image_too_large"

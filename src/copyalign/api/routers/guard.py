@@ -32,7 +32,7 @@ async def check_output_upload(
     ca: CaDep,
     principal: PrincipalDep,
     file: Annotated[UploadFile, File()],
-    kind: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form(json_schema_extra={"enum": ["text", "image"]})] = None,
 ) -> dict[str, Any]:
     data = await file.read(ca.settings.max_upload_bytes + 1)
     return ca.guard.check_output(principal, data, kind=kind).to_dict()

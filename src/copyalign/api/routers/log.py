@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from copyalign.api.deps import CaDep, PrincipalDep
+from copyalign.api.schemas import INT64_MAX
 from copyalign.context import Copyalign
 from copyalign.core.authz import Action, require
 from copyalign.core.canonical import format_time
@@ -18,7 +19,9 @@ from copyalign.services.registry.preferences import prove_preferences
 
 router = APIRouter(prefix="/log", tags=["log"])
 
-Index = Annotated[int, Query(ge=0)]
+# bounded at the databases' BIGINT: a larger integer is a 422 naming the parameter, not an overflow in the driver
+Index = Annotated[int, Query(ge=0, le=INT64_MAX)]
+Size = Annotated[int, Query(ge=1, le=INT64_MAX)]
 
 
 def _cp_json(cp: SignedCheckpoint) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def verifier_key(ca: CaDep) -> str:
 
 
 @router.get("/checkpoint")
-def checkpoint(ca: CaDep, size: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+def checkpoint(ca: CaDep, size: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None) -> dict[str, Any]:
     """The latest signed checkpoint, or the one of ``size``. Public: anyone may audit the log."""
     return _cp_json(ca.ledger.checkpoint_at(size) if size is not None else _latest(ca))
 
@@ -63,7 +66,7 @@ def entries(ca: CaDep, start: Index, end: Index) -> dict[str, Any]:
 
 
 @router.get("/proof/inclusion")
-def inclusion(ca: CaDep, index: Index, size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+def inclusion(ca: CaDep, index: Index, size: Size) -> dict[str, Any]:
     proof = ca.ledger.inclusion_proof(index, size)
     return {"index": index, "size": size, "proof": [base64.b64encode(p).decode() for p in proof]}
 
@@ -75,13 +78,13 @@ def consistency(ca: CaDep, first: Index, second: Index) -> dict[str, Any]:
 
 
 @router.get("/receipts/{index}")
-def receipt(index: int, ca: CaDep) -> dict[str, Any]:
+def receipt(index: Annotated[int, Path(ge=0, le=INT64_MAX)], ca: CaDep) -> dict[str, Any]:
     return ca.ledger.receipt(index).to_dict()
 
 
 @router.get("/preference-proof")
 def preference_proof(
-    ca: CaDep, principal: PrincipalDep, work: str, size: Annotated[int | None, Query(ge=1)] = None
+    ca: CaDep, principal: PrincipalDep, work: str, size: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None
 ) -> dict[str, Any]:
     """Inclusion proofs of the latest preference statements for ``work`` inside checkpoint ``size``."""
     cp = ca.ledger.checkpoint_at(size) if size is not None else _latest(ca)

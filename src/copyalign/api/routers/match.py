@@ -25,7 +25,7 @@ async def match_upload(
     ca: CaDep,
     principal: PrincipalDep,
     file: Annotated[UploadFile, File()],
-    kind: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form(json_schema_extra={"enum": ["text", "image"]})] = None,
     limit: Annotated[int, Form(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     data = await file.read(ca.settings.max_upload_bytes + 1)

@@ -14,9 +14,11 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import AwareDatetime, Field
 
 from copyalign.api.deps import CaDep, PrincipalDep
-from copyalign.api.schemas import Input
+from copyalign.api.schemas import INT64_MAX, Input, choice
 from copyalign.core.licensing import notices as rules
 from copyalign.core.licensing.notices import NoticeInput
+from copyalign.core.licensing.tariffs import Use
+from copyalign.core.registry.preferences import JURISDICTIONS
 from copyalign.services.licensing.royalties import UsageInput
 
 router = APIRouter(tags=["notices"])
@@ -26,12 +28,12 @@ class NoticeCreate(Input):
     title: str = Field(
         min_length=1, max_length=rules.MAX_TITLE_CHARS, description="The model or data set the works would train."
     )
-    purpose: str = Field(description="train-ai, train-genai or ai-input")
-    use: str = Field(default="commercial", description="commercial or non-profit")
+    purpose: str = choice(rules.NOTICE_PURPOSES, description="What the works would train.")
+    use: str = choice(Use, default="commercial")
     tariff: str = Field(default="default", description="A tariff of the policy profile.")
     works: list[str] = Field(min_length=1, max_length=rules.MAX_NOTICE_WORKS)
     window_days: int | None = Field(default=None, ge=1, le=rules.MAX_WINDOW_DAYS)
-    jurisdiction: str | None = None
+    jurisdiction: str | None = choice(sorted(JURISDICTIONS), nullable=True, default=None)
 
 
 class ObjectionCreate(Input):
@@ -127,11 +129,23 @@ def withdraw_objection(objection_id: str, ca: CaDep, principal: PrincipalDep) ->
     return ca.notices.withdraw(principal, objection_id).to_dict()
 
 
-@router.get("/notices/{notice_id}/exclusions", response_model=None)
+@router.get(
+    "/notices/{notice_id}/exclusions",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The exclusion lists: JSON (format json or filter) or JSON Lines (format jsonl).",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/jsonl": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def exclusions(
     notice_id: str,
     ca: CaDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     format: Literal["json", "jsonl", "filter"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
     lists = ca.notices.exclusions(notice_id, version)
@@ -189,7 +203,19 @@ def run_distribution(body: DistributionCreate, ca: CaDep, principal: PrincipalDe
     return ca.licensing.distribute(principal, body.currency)
 
 
-@router.get("/statements", response_model=None)
+@router.get(
+    "/statements",
+    response_model=None,
+    responses={
+        200: {
+            "description": "A royalty statement: JSON, or CSV with format=csv.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def statements(
     ca: CaDep,
     principal: PrincipalDep,

@@ -7,12 +7,22 @@ from typing import Any
 from fastapi import APIRouter
 
 from copyalign.api.deps import CaDep, PrincipalDep
-from copyalign.api.schemas import KeyCreate, PartyCreate, party_json
+from copyalign.api.schemas import (
+    KeyCreate,
+    KeyIssued,
+    KeyRevoked,
+    Me,
+    PartyCreate,
+    PartyCreated,
+    PartyList,
+    PartyOut,
+    party_json,
+)
 
 router = APIRouter(tags=["parties"])
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(principal: PrincipalDep) -> dict[str, Any]:
     return {
         "party_id": principal.party_id,
@@ -22,7 +32,7 @@ def me(principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.post("/parties", status_code=201)
+@router.post("/parties", status_code=201, response_model=PartyCreated)
 def create_party(body: PartyCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     party = ca.parties.create(principal, name=body.name, role=body.role, email=body.email)
     out = party_json(party)
@@ -33,17 +43,17 @@ def create_party(body: PartyCreate, ca: CaDep, principal: PrincipalDep) -> dict[
     return out
 
 
-@router.get("/parties")
+@router.get("/parties", response_model=PartyList)
 def list_parties(ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"parties": [party_json(p) for p in ca.parties.list(principal)]}
 
 
-@router.get("/parties/{party_id}")
+@router.get("/parties/{party_id}", response_model=PartyOut)
 def get_party(party_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     return party_json(ca.parties.get(principal, party_id))
 
 
-@router.post("/parties/{party_id}/keys", status_code=201)
+@router.post("/parties/{party_id}/keys", status_code=201, response_model=KeyIssued)
 def issue_key(party_id: str, body: KeyCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     key = ca.parties.issue_key(principal, party_id, label=body.label)
     return {
@@ -54,7 +64,7 @@ def issue_key(party_id: str, body: KeyCreate, ca: CaDep, principal: PrincipalDep
     }
 
 
-@router.post("/keys/{key_id}/revoke")
+@router.post("/keys/{key_id}/revoke", response_model=KeyRevoked)
 def revoke_key(key_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     receipt = ca.parties.revoke_key(principal, key_id)
     return {"key_id": key_id, "revoked": True, "receipt": receipt.to_dict()}

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.schemas import PreferenceIn, WorkCreate, WorkUpdate, time_json, work_json
+from copyalign.core.content import check_text, encode_text
 from copyalign.errors import InvalidInputError, ItemError, ManifestError
 from copyalign.services.registry.manifest import parse_lines
 from copyalign.services.registry.preferences import PreferenceInput
@@ -31,7 +32,7 @@ def decode_content(text: str | None, content_base64: str | None) -> bytes:
     if (text is None) == (content_base64 is None):
         raise InvalidInputError("give exactly one of text or content_base64", field="text")
     if text is not None:
-        return text.encode("utf-8")
+        return encode_text(text, field="text")
     try:
         return base64.b64decode(content_base64 or "", validate=True)
     except (binascii.Error, ValueError):
@@ -55,9 +56,11 @@ def _json_field(raw: str | None, name: str, default: Any) -> Any:
     if raw is None or raw == "":
         return default
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError:
         raise InvalidInputError(f"{name} must be JSON", field=name) from None
+    check_text(value, field=name)
+    return value
 
 
 @router.post("/works/upload", status_code=201)
@@ -66,7 +69,7 @@ async def register_upload(
     principal: PrincipalDep,
     file: Annotated[UploadFile, File(description="The work's content: a UTF-8 text or an image.")],
     title: Annotated[str, Form(min_length=1, max_length=1000)],
-    kind: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form(json_schema_extra={"enum": ["text", "image"]})] = None,
     creators: Annotated[str | None, Form(description="JSON list of names")] = None,
     identifiers: Annotated[str | None, Form(description='JSON object, e.g. {"isbn": "…"}')] = None,
     preferences: Annotated[str | None, Form(description="JSON list of {purpose, value, …}")] = None,
@@ -129,7 +132,19 @@ def get_work(work_id: str, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]
     return out
 
 
-@router.get("/works/{work_id}/content")
+@router.get(
+    "/works/{work_id}/content",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The work's content as registered, with its media type.",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp")
+            },
+        }
+    },
+)
 def get_content(work_id: str, ca: CaDep, principal: PrincipalDep) -> Response:
     data, media_type = ca.works.content(principal, work_id)
     return Response(data, media_type=media_type)

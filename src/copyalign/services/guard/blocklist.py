@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from copyalign.core.authz import Action, Role, require
-from copyalign.core.content import decode_text, guess_kind, normalised_sha256, open_image
+from copyalign.core.content import decode_text, encode_text, guess_kind, normalised_sha256, open_image
 from copyalign.core.guard.rules import OutputHit
 from copyalign.core.matching.query import TextQuery
 from copyalign.core.matching.results import Evidence
@@ -23,6 +23,7 @@ from copyalign.services.log.ledger import Event
 from copyalign.services.matching.engine import find_image, find_text, index_entry
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.registry.parties import Principal
+from copyalign.store.blobs import digest_of
 from copyalign.store.models import BlockedOutput, Party
 
 
@@ -54,7 +55,7 @@ class Blocklist(ServiceBase):
         reason = reason.strip()
         if not reason:
             raise InvalidInputError("say why the output is blocked", field="reason")
-        data = content.encode() if isinstance(content, str) else content
+        data = encode_text(content, field="text") if isinstance(content, str) else content
         if len(data) > self.limits.max_bytes:
             raise ContentTooLargeError(f"the output is {len(data)} bytes, over the limit of {self.limits.max_bytes}")
         kind = kind or guess_kind(data)
@@ -65,31 +66,39 @@ class Blocklist(ServiceBase):
             open_image(data, self.limits, field="content")
         else:
             raise InvalidInputError(f"unknown kind {kind!r}; expected text or image", field="kind")
-        sha = self.blobs.put(data)
-        block_id = new_id("blk")
-        with self.store.write() as s:
-            provider = s.get(Party, provider_id)
-            if provider is None or provider.role != Role.PROVIDER.value:
-                raise NotFoundError(f"no provider {provider_id}", field="provider_id")
-            payload = {"id": block_id, "provider_id": provider_id, "kind": kind, "sha256": sha, "reason": reason[:500]}
-            if source:
-                payload["source"] = source[:80]
-            [receipt] = self.ledger.append(s, [Event("guard.block", actor.party_id, block_id, payload)])
-            row = BlockedOutput(
-                id=block_id,
-                provider_id=provider_id,
-                kind=kind,
-                sha256=sha,
-                norm_sha256=norm,
-                reason=reason[:500],
-                source=source[:80] if source else None,
-                actor_id=actor.party_id,
-                created_at=self.clock.now(),
-                log_index=receipt.index,
-            )
-            s.add(row)
-            s.flush()
-            view = BlockedView(block_id, provider_id, kind, sha, row.reason, row.source, receipt.index)
+        # the blob is written before the row that refers to it, under a lease (store.blobs: collection rules)
+        with self.blobs.lease([digest_of(data)]):
+            sha = self.blobs.put(data)
+            block_id = new_id("blk")
+            with self.store.write() as s:
+                provider = s.get(Party, provider_id)
+                if provider is None or provider.role != Role.PROVIDER.value:
+                    raise NotFoundError(f"no provider {provider_id}", field="provider_id")
+                payload = {
+                    "id": block_id,
+                    "provider_id": provider_id,
+                    "kind": kind,
+                    "sha256": sha,
+                    "reason": reason[:500],
+                }
+                if source:
+                    payload["source"] = source[:80]
+                [receipt] = self.ledger.append(s, [Event("guard.block", actor.party_id, block_id, payload)])
+                row = BlockedOutput(
+                    id=block_id,
+                    provider_id=provider_id,
+                    kind=kind,
+                    sha256=sha,
+                    norm_sha256=norm,
+                    reason=reason[:500],
+                    source=source[:80] if source else None,
+                    actor_id=actor.party_id,
+                    created_at=self.clock.now(),
+                    log_index=receipt.index,
+                )
+                s.add(row)
+                s.flush()
+                view = BlockedView(block_id, provider_id, kind, sha, row.reason, row.source, receipt.index)
         self.refresh(force=True)
         return view
 

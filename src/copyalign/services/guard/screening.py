@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import select
 
-from copyalign.core.content import decode_text, guess_kind, open_image
+from copyalign.core.content import decode_text, encode_text, guess_kind, open_image
 from copyalign.core.guard.prompts import PromptQuote, PromptRules, screen_prompt
 from copyalign.core.guard.rules import OutputHit, OutputRules, Reason, judge_output
 from copyalign.core.matching.query import TextQuery, image_query
@@ -36,7 +36,7 @@ Output = bytes | Image.Image
 
 
 def as_output(content: str | bytes | Image.Image) -> Output:
-    return content.encode() if isinstance(content, str) else content
+    return encode_text(content, field="text") if isinstance(content, str) else content
 
 
 class Screening(ServiceBase):

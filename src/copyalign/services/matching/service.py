@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from copyalign.core.authz import Action, require
-from copyalign.core.content import Limits, decode_text, guess_kind, open_image
+from copyalign.core.content import Limits, decode_text, encode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
 from copyalign.core.matching.query import TextQuery, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
@@ -171,7 +171,7 @@ class MatchService(ServiceBase):
     # -- queries ---------------------------------------------------------------------------------------
     def match_text(self, actor: Principal, text: str | bytes, *, limit: int = 20) -> MatchResult:
         require(actor.role, Action.LOOKUP, owner=False)
-        raw = text.encode() if isinstance(text, str) else text
+        raw = encode_text(text, field="text") if isinstance(text, str) else text
         if len(raw) > self.limits.max_bytes:
             raise ContentTooLargeError(
                 f"text is {len(raw)} bytes, over the limit of {self.limits.max_bytes}; split it", field="text"

@@ -16,23 +16,36 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from copyalign.core.content import encode_text, lone_surrogate
 from copyalign.errors import CopyalignError, InvalidInputError, ManifestError
 from copyalign.services.registry.preferences import PreferenceInput
 from copyalign.services.registry.works import WorkInput
 
 
-class _Pref(BaseModel):
+class _Line(BaseModel):
+    """A manifest object: unknown fields and strings with lone surrogates are refused, naming the field."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        where = lone_surrogate(value)
+        if where is not None:
+            raise ValueError(f"contains a lone surrogate{f' (at {where})' if where else ''}: not valid Unicode text")
+        return value
+
+
+class _Pref(_Line):
     purpose: str
     value: str
     jurisdiction: str = "*"
     effective_at: AwareDatetime | None = None
 
 
-class ManifestLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ManifestLine(_Line):
     title: str = Field(min_length=1, max_length=1000)
     path: str | None = None
     text: str | None = None
@@ -68,7 +81,7 @@ def content_of(line: ManifestLine, base: Path | None) -> bytes:
     if len(given) != 1:
         raise InvalidInputError("give exactly one of path, text or content_base64", field="content")
     if line.text is not None:
-        return line.text.encode("utf-8")
+        return encode_text(line.text, field="text")
     if line.content_base64 is not None:
         try:
             return base64.b64decode(line.content_base64, validate=True)
@@ -107,7 +120,11 @@ def parse_lines(lines: Iterator[bytes] | list[bytes], *, base: Path | None) -> t
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            msg = f"unknown field {where!r}" if first["type"] == "extra_forbidden" else f"{where}: {first['msg']}"
+            msg = (
+                f"unknown field {where!r}"
+                if first["type"] == "extra_forbidden"
+                else f"{where}: {first['msg'].removeprefix('Value error, ')}"
+            )
             raise ManifestError(msg, line=n, field=where) from None
         try:
             items.append(

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
-from copyalign.core.content import Limits
+from copyalign.core.content import Limits, check_text
 from copyalign.core.registry.fingerprint import Fingerprint, fingerprint
 from copyalign.core.registry.identifiers import canonical_all
 from copyalign.core.registry.iscc import bands
@@ -28,9 +28,11 @@ from copyalign.errors import ConflictError, CopyalignError, InvalidInputError, I
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
 from copyalign.services.log.ledger import Event, Receipt
+from copyalign.services.registry.blobgc import discard_unreferenced
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import PreferenceInput, record_preferences
 from copyalign.store.batching import in_batches
+from copyalign.store.blobs import digest_of
 from copyalign.store.models import Party, Work, WorkRevision
 
 MAX_CREATORS = 100
@@ -98,6 +100,10 @@ class WorkView:
 
 
 def _check_meta(title: str, creators: Sequence[str], identifiers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    # the library and the CLI reach here without a pydantic boundary (a title from argv may hold surrogates)
+    check_text(title, field="title")
+    check_text(list(creators), field="creators")
+    check_text(identifiers, field="identifiers")
     title = title.strip()
     if not title or len(title) > 1000:
         raise InvalidInputError("title must be 1 to 1000 characters", field="title")
@@ -177,9 +183,34 @@ class WorkService(ServiceBase):
         fingerprints: Sequence[Fingerprint] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[WorkView]:
-        """Register every item for ``holder_id`` (default: the actor), or none of them."""
+        """Register every item for ``holder_id`` (default: the actor), or none of them.
+
+        The blobs are written under a lease before the rows commit; a refused batch deletes those of its blobs
+        that no row refers to and no other writer leases (:func:`discard_unreferenced`), so a refusal leaves no
+        files behind (a killed import's are collected by ``copyalign blobs gc`` after the grace period).
+        """
         holder = holder_id or actor.party_id
         require(actor.role, Action.WORK_REGISTER, owner=holder == actor.party_id)
+        digests = sorted({digest_of(it.data) for it in items})
+        try:
+            with self.blobs.lease(digests):
+                return self._register_many(
+                    actor, items, holder, workers=workers, fingerprints=fingerprints, progress=progress
+                )
+        except BaseException:
+            discard_unreferenced(self.store, self.blobs, digests)
+            raise
+
+    def _register_many(
+        self,
+        actor: Principal,
+        items: Sequence[WorkInput],
+        holder: str,
+        *,
+        workers: int,
+        fingerprints: Sequence[Fingerprint] | None,
+        progress: Callable[[int], None] | None,
+    ) -> list[WorkView]:
         metas = []
         for i, it in enumerate(items):
             try:
@@ -194,8 +225,7 @@ class WorkService(ServiceBase):
             self.blobs.put_many([it.data for it in items])
         else:
             # Blobs are content-addressed, so a bulk import writes them while the pool fingerprints (this
-            # process would otherwise only wait). The price: a batch refused below leaves unreferenced blobs,
-            # harmless (nothing points at them) and never visible through the API.
+            # process would otherwise only wait). A batch refused below discards them (register_many).
             with ThreadPoolExecutor(max_workers=1) as io:
                 written = io.submit(self.blobs.put_many, [it.data for it in items])
                 try:
