@@ -28,6 +28,7 @@ from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.keys import load_or_create_secret
 from copyalign.services.guard.service import GuardService
 from copyalign.services.licensing.notices import NoticeService
+from copyalign.services.licensing.reporting import ReportingService
 from copyalign.services.licensing.royalties import LicensingService
 from copyalign.services.log.ledger import Ledger
 from copyalign.services.matching.embeddings import Embedder, load_embedder
@@ -76,6 +77,7 @@ class Copyalign:
     scan: ScanService
     guard: GuardService
     audit: AuditService
+    reporting: ReportingService  # usage reports due and overdue, reminders (issue 22)
 
     def close(self) -> None:
         self.store.dispose()
@@ -152,6 +154,7 @@ def connect(
             refresh_seconds=settings.index_refresh_seconds,
         ),
         audit=AuditService(deps),
+        reporting=ReportingService(deps),
     )
 
 

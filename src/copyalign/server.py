@@ -29,13 +29,17 @@ logger = logging.getLogger("copyalign.api")
 
 
 def _tick(ca: Copyalign) -> None:
-    """The server's scheduled work: sign a checkpoint, then finalise notices whose window has closed."""
+    """The server's scheduled work: sign a checkpoint, finalise notices whose window has closed, and remind
+    developers of overdue usage reports (once per missing period)."""
     ca.ledger.checkpoint()
     op = ca.parties.operator()
     if op is not None:
         done = ca.notices.close_due(op)
         if done:
             logger.info("finalised notices %s", ", ".join(done))
+        reminded = ca.reporting.remind(op)
+        if reminded:
+            logger.info("reminded of overdue usage reports: %s", ", ".join(r["subject"] for r in reminded))
 
 
 async def _checkpoint_loop(ca: Copyalign) -> None:

@@ -6,6 +6,15 @@ basis and the share of data features used. The fee is the tariff's (:func:`copya
 an invoice is issued, and the operator records the payment. Reports are immutable: a correction is a new
 report that names the one it supersedes, allowed while the old invoice is unpaid (its invoice is voided).
 
+The share of data features is *measured* when the report is made from a logged scan of the training corpus
+(:meth:`LicensingService.report_from_scan`: the lines and the share come from the scan's manifest, proven by its
+log entry; a declared share below the measured one is refused with both figures), and *declared* otherwise —
+which the report, the invoice and the statement say. A declared report that gives no share is taken to use all
+data features (1): a missing figure never makes use cheaper. De-minimis use (below the tariff's
+``de_minimis_feature_share``) is queued for the simplified procedure (seed 003 §4.4 ③): the invoice says
+``procedure: simplified`` and :meth:`LicensingService.simplified_queue` lists them. A notice under the research
+exception owes nothing: its invoices are ``exempt``.
+
 A distribution takes every paid, not yet distributed invoice in one currency, keeps the profile's
 ``licensing.admin_share``, and allocates the rest to works by measured use, exactly to the minor unit
 (:mod:`copyalign.core.licensing.distribution`); a holder's statement is the sum of its works' parts. The run, and each
@@ -24,17 +33,22 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.canonical import canonical, format_time
 from copyalign.core.licensing.distribution import Contribution, distribute
-from copyalign.core.licensing.tariffs import Use, quote
+from copyalign.core.licensing.measure import Measurement, measure
+from copyalign.core.licensing.tariffs import Use, quote, work_weight
 from copyalign.core.money import Money, parse_currency, parse_decimal
+from copyalign.core.registry.preferences import Purpose
 from copyalign.errors import ConflictError, CurrencyMismatchError, InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
+from copyalign.services.licensing.measured import ScanManifest, verified_rows
 from copyalign.services.log.ledger import Event
 from copyalign.services.registry.parties import Principal
+from copyalign.store.batching import in_batches
 from copyalign.store.models import (
     Allocation,
     DistributionRun,
@@ -48,6 +62,7 @@ from copyalign.store.models import (
 )
 
 UNITS = ("tokens", "documents", "images", "bytes", "share")
+PROCEDURES = ("standard", "simplified")
 MAX_LINES = 1_000_000
 
 
@@ -57,13 +72,28 @@ class UsageInput:
     currency: str
     period_start: datetime
     period_end: datetime
-    feature_share: str = "0"
-    unit: str = "tokens"
+    feature_share: str | None = None  # None: measured from a scan, or (declared) all features
+    unit: str | None = None  # None: tokens, or the measured lines' unit
     lines: Sequence[tuple[str, str]] = ()  # (work id, measure); empty: the equal-split fallback
     supersedes: str | None = None
 
 
-def _invoice_dict(inv: Invoice) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    measurement: Measurement
+    scan: dict[str, Any]  # log_index, scan id, manifest digest
+
+
+def _invoice_dict(inv: Invoice, report: UsageReport | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if report is not None:
+        extra = {
+            "notice_id": report.notice_id,
+            "feature_share": report.feature_share,
+            "share_basis": report.share_basis,
+            "de_minimis": bool(report.quote.get("de_minimis")),
+            "exempt": report.quote.get("exempt"),
+        }
     return {
         "id": inv.id,
         "report_id": inv.report_id,
@@ -74,7 +104,9 @@ def _invoice_dict(inv: Invoice) -> dict[str, Any]:
         "issued_at": format_time(inv.issued_at),
         "paid_at": format_time(inv.paid_at) if inv.paid_at else None,
         "distribution_id": inv.distribution_id,
+        "procedure": inv.procedure,
         "log_index": inv.log_index,
+        **extra,
     }
 
 
@@ -88,6 +120,9 @@ def _report_dict(r: UsageReport, lines: int) -> dict[str, Any]:
         "revenue": Money.from_minor(r.revenue_minor, r.currency).to_str(),
         "currency": r.currency,
         "feature_share": r.feature_share,
+        "share_basis": r.share_basis,
+        "measured_share": r.measured_share,
+        "scan": r.scan,
         "unit": r.unit,
         "lines": lines,
         "quote": r.quote,
@@ -113,29 +148,70 @@ def _lines_digest(lines: Sequence[tuple[str, int]]) -> str:
 class LicensingService(ServiceBase):
     # -- developer ---------------------------------------------------------------------------------------
     def report_usage(self, actor: Principal, notice_id: str, inp: UsageInput) -> dict[str, Any]:
-        """Submit a usage report; returns the report with its fee quote and the invoice issued for it."""
-        unit = inp.unit
+        """Submit a declared usage report; returns the report with its fee quote and the invoice issued for it."""
+        return self._submit(actor, notice_id, inp, None)
+
+    def report_from_scan(
+        self, actor: Principal, notice_id: str, manifest: ScanManifest, inp: UsageInput
+    ) -> dict[str, Any]:
+        """Submit a usage report measured from a logged scan of the training corpus: the lines are the notice's
+        licensed works found in the scan's kept items, the feature share is computed from the same rows
+        (:mod:`copyalign.core.licensing.measure`); a declared share below the measured one is refused."""
+        if inp.lines:
+            raise InvalidInputError("a measured report takes its lines from the scan; give none", field="lines")
+        with self.store.read() as s:
+            notice = s.get(Notice, notice_id)
+            if notice is None:
+                raise NotFoundError(f"no notice {notice_id}", field="notice_id")
+            require(actor.role, Action.USAGE_REPORT, owner=notice.developer_id == actor.party_id)
+            payload, rows = verified_rows(s, manifest, developer_id=notice.developer_id)
+            licensed = set(
+                s.execute(
+                    select(NoticeWork.work_id).where(NoticeWork.notice_id == notice_id, NoticeWork.status == "licensed")
+                ).scalars()
+            )
+        m = measure(rows, licensed)
+        scan = {"log_index": manifest.log_index, "scan": payload.get("scan"),
+                "manifest_sha256": payload.get("manifest_sha256"), **m.to_dict()}  # fmt: skip
+        return self._submit(actor, notice_id, inp, _Measured(m, scan))
+
+    def _submit(self, actor: Principal, notice_id: str, inp: UsageInput, measured: _Measured | None) -> dict[str, Any]:
+        unit = inp.unit or (measured.measurement.unit if measured else "tokens")
         if unit not in UNITS:
             raise InvalidInputError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}", field="unit")
         currency = parse_currency(inp.currency)
         revenue = Money(parse_decimal(inp.revenue, "revenue"), currency)
         if revenue.rounded() != revenue:
             raise InvalidInputError(f"revenue has more decimals than {currency} has minor units", field="revenue")
-        share = parse_decimal(inp.feature_share, "feature_share")
-        if share > 1:
-            raise InvalidInputError(f"feature_share is a fraction between 0 and 1, not {share}", field="feature_share")
+        declared = None if inp.feature_share is None else parse_decimal(inp.feature_share, "feature_share")
+        if declared is not None and declared > 1:
+            raise InvalidInputError(
+                f"feature_share is a fraction between 0 and 1, not {declared}", field="feature_share"
+            )
+        if measured is not None:
+            found = measured.measurement.share
+            if declared is not None and declared < found:
+                raise InvalidInputError(
+                    f"the declared feature share {declared} is below the measured {found} "
+                    f"(scan {measured.scan.get('scan')}, log entry {measured.scan.get('log_index')})",
+                    field="feature_share",
+                )
+            share = found if declared is None else declared
+        else:
+            share = Decimal(1) if declared is None else declared  # nothing declared: every feature was used
         for t in (inp.period_start, inp.period_end):
             if t.tzinfo is None:
                 raise InvalidInputError("period times must carry a time zone", field="period")
         if inp.period_end <= inp.period_start:
             raise InvalidInputError("the period must end after it starts", field="period")
-        if len(inp.lines) > MAX_LINES:
+        lines = measured.measurement.lines(unit) if measured is not None else list(inp.lines)
+        if len(lines) > MAX_LINES:
             raise InvalidInputError(f"a report has at most {MAX_LINES} lines", field="lines")
         measures: dict[str, Decimal] = {}
-        for i, (work, measure) in enumerate(inp.lines):
+        for i, (work, amount) in enumerate(lines):
             if work in measures:
                 raise InvalidInputError(f"line {i + 1}: work {work} is reported twice", field="lines")
-            measures[work] = parse_decimal(measure, f"lines[{i}].measure")
+            measures[work] = parse_decimal(amount, f"lines[{i}].measure")
         with self.store.write() as s:
             notice = s.execute(select(Notice).where(Notice.id == notice_id).with_for_update()).scalar_one_or_none()
             if notice is None:
@@ -181,10 +257,28 @@ class LicensingService(ServiceBase):
                         field="supersedes",
                     )
             tariff = self.policy.licensing.tariff(notice.tariff)
+            kinds: dict[str, str] = {}
+            for part in in_batches(sorted(measures or licensed)):
+                kinds.update({w: k for w, k in s.execute(select(Work.id, Work.kind).where(Work.id.in_(part))).all()})
+            use_by_kind: dict[str, Decimal] = {}
+            for w in measures or licensed:
+                k = kinds.get(w, "text")
+                use_by_kind[k] = use_by_kind.get(k, Decimal(0)) + (measures[w] if measures else Decimal(1))
+            exemption = (notice.research or {}).get("exception")
             q = quote(
-                tariff, use=Use(notice.use), revenue=revenue, feature_share=share, works=len(measures or licensed)
+                tariff,
+                use=Use(notice.use),
+                revenue=revenue,
+                feature_share=share,
+                works=len(measures or licensed),
+                purpose=Purpose(notice.purpose),
+                weight=work_weight(tariff, use_by_kind),
+                exemption=exemption,
             )
+            basis = "measured" if measured is not None else "declared"
             now = self.clock.now()
+            if inp.period_end > now:
+                raise InvalidInputError("the period cannot end in the future: report use that happened", field="period")
             rid, iid = new_id("rpt"), new_id("inv")
             line_digest = hashlib.sha256(
                 canonical(sorted([w, format(m, "f")] for w, m in measures.items()))
@@ -202,17 +296,31 @@ class LicensingService(ServiceBase):
                         "revenue": revenue.to_str(),
                         "currency": currency,
                         "feature_share": format(share, "f"),
+                        "share_basis": basis,
+                        "measured_share": format(measured.measurement.share, "f") if measured else None,
+                        "scan": {k: measured.scan[k] for k in ("log_index", "scan", "manifest_sha256")}
+                        if measured
+                        else None,
                         "unit": unit,
                         "lines": len(measures),
                         "lines_sha256": line_digest,
                         "fee": q.fee.to_str(),
+                        "de_minimis": q.de_minimis,
+                        "exempt": q.exempt,
                     },
                 ),
                 Event(
                     "invoice.issue",
                     actor.party_id,
                     iid,
-                    {"invoice": iid, "report": rid, "amount": q.fee.to_str(), "currency": currency},
+                    {
+                        "invoice": iid,
+                        "report": rid,
+                        "amount": q.fee.to_str(),
+                        "currency": currency,
+                        "procedure": "simplified" if q.de_minimis else "standard",
+                        "status": "exempt" if q.exempt else "open",
+                    },
                 ),
             ]
             if old_invoice is not None:
@@ -234,6 +342,9 @@ class LicensingService(ServiceBase):
                 quote=q.to_dict(),
                 submitted_at=now,
                 log_index=receipts[0].index,
+                share_basis=basis,
+                measured_share=format(measured.measurement.share, "f") if measured else None,
+                scan=measured.scan if measured else None,
             )
             s.add(report)
             s.flush()
@@ -248,7 +359,8 @@ class LicensingService(ServiceBase):
                 developer_id=notice.developer_id,
                 amount_minor=q.fee.minor_units(),
                 currency=currency,
-                status="open",
+                status="exempt" if q.exempt else "open",
+                procedure="simplified" if q.de_minimis else "standard",
                 issued_at=now,
                 log_index=receipts[1].index,
             )
@@ -256,17 +368,27 @@ class LicensingService(ServiceBase):
             if old_invoice is not None:
                 old_invoice.status = "void"
             s.flush()
-            return {"report": _report_dict(report, len(measures)), "invoice": _invoice_dict(invoice)}
+            return {"report": _report_dict(report, len(measures)), "invoice": _invoice_dict(invoice, report)}
 
-    def invoices(self, actor: Principal, *, status: str | None = None) -> list[dict[str, Any]]:
+    def invoices(
+        self, actor: Principal, *, status: str | None = None, procedure: str | None = None
+    ) -> list[dict[str, Any]]:
         require(actor.role, Action.INVOICE_READ, owner=True)
+        if procedure is not None and procedure not in PROCEDURES:
+            raise InvalidInputError(f"procedure must be one of {', '.join(PROCEDURES)}", field="procedure")
         with self.store.read() as s:
-            q = select(Invoice).order_by(Invoice.issued_at, Invoice.id)
+            q = (
+                select(Invoice, UsageReport)
+                .join(UsageReport, UsageReport.id == Invoice.report_id)
+                .order_by(Invoice.issued_at, Invoice.id)
+            )
             if actor.role is Role.DEVELOPER:
                 q = q.where(Invoice.developer_id == actor.party_id)
             if status:
                 q = q.where(Invoice.status == status)
-            return [_invoice_dict(i) for i in s.execute(q).scalars()]
+            if procedure:
+                q = q.where(Invoice.procedure == procedure)
+            return [_invoice_dict(i, r) for i, r in s.execute(q).all()]
 
     def invoice(self, actor: Principal, invoice_id: str) -> dict[str, Any]:
         with self.store.read() as s:
@@ -274,7 +396,18 @@ class LicensingService(ServiceBase):
             if inv is None:
                 raise NotFoundError(f"no invoice {invoice_id}", field="invoice_id")
             require(actor.role, Action.INVOICE_READ, owner=inv.developer_id == actor.party_id)
-            return _invoice_dict(inv)
+            return _invoice_dict(inv, s.get(UsageReport, inv.report_id))
+
+    def simplified_queue(self, actor: Principal) -> list[dict[str, Any]]:
+        """The de-minimis cases for the simplified procedure (seed 003 §4.4 ③: use below the tariff's
+        ``de_minimis_feature_share``, a simplified decision within ``takedown.simplified_decide``), oldest first:
+        every invoice issued for such use and not voided. The desk's dispute channel reads this queue."""
+        within = self.policy.takedown.simplified_decide
+        return [
+            {**inv, "queued_at": inv["issued_at"], "decide_within": within}
+            for inv in self.invoices(actor, procedure="simplified")
+            if inv["status"] != "void"
+        ]
 
     # -- operator ----------------------------------------------------------------------------------------
     def record_payment(
@@ -486,20 +619,43 @@ class LicensingService(ServiceBase):
                 )
                 totals[currency] = totals.get(currency, 0) + a.amount_minor
             count = s.execute(select(func.count()).select_from(DistributionRun)).scalar_one()
+            bases = self._bases(s, sorted({str(line["distribution_id"]) for line in lines}))
+        for line in lines:
+            line["share_basis"] = bases.get(str(line["distribution_id"]), "declared")
         return {
             "holder_id": holder,
             "distributions_on_record": int(count),
             "totals": {c: Money.from_minor(u, c).to_str() for c, u in sorted(totals.items())},
+            "share_basis": bases,
             "lines": lines,
         }
+
+    @staticmethod
+    def _bases(s: Session, distribution_ids: Sequence[str]) -> dict[str, str]:
+        """Per distribution, whether the reports it paid out measured their feature share, declared it, or both
+        (``declared and measured``): what a statement tells a holder about the figures behind its money."""
+        out: dict[str, str] = {}
+        for did in distribution_ids:
+            run = s.get(DistributionRun, did)
+            invoices = list(run.invoices) if run is not None else []
+            found: set[str] = set()
+            for part in in_batches(invoices):
+                found.update(
+                    s.execute(
+                        select(UsageReport.share_basis)
+                        .join(Invoice, Invoice.report_id == UsageReport.id)
+                        .where(Invoice.id.in_(part))
+                    ).scalars()
+                )
+            out[did] = " and ".join(sorted(found)) if found else "declared"
+        return out
 
     @staticmethod
     def statement_csv(statement: dict[str, Any]) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["distribution_id", "distributed_at", "work_id", "title", "amount", "currency"])
+        keys = ("distribution_id", "distributed_at", "work_id", "title", "amount", "currency", "share_basis")
+        w.writerow(keys)
         for line in statement["lines"]:
-            w.writerow(
-                [line[k] for k in ("distribution_id", "distributed_at", "work_id", "title", "amount", "currency")]
-            )
+            w.writerow([line.get(k, "") for k in keys])
         return buf.getvalue()
