@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from copyalign.errors import ConfigurationError
 
@@ -38,12 +39,13 @@ from copyalign.errors import ConfigurationError
 VALUE_ORDER = ("allow", "allow-with-remuneration", "deny")
 
 
-class FloorError(ValueError):
-    """A floor breached without an override (a ValueError, for pydantic; :attr:`setting` names the key)."""
+FLOOR_ERROR = "policy_floor"
 
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message)
-        self.setting = setting
+
+def floor_error(setting: str, message: str) -> PydanticCustomError:
+    """A floor breached without an override: a ValueError for pydantic (core raises only copyalign errors, pydantic
+    validators excepted) whose context names the setting, which ``parse_policy`` reports as the field."""
+    return PydanticCustomError(FLOOR_ERROR, "{message}", {"message": message, "setting": setting})
 
 
 class Floor(BaseModel):
@@ -147,26 +149,26 @@ def lookup(data: Mapping[str, Any], dotted: str) -> Any:
 
 
 def check(values: Mapping[str, Any], floors: Mapping[str, Floor], overrides: list[Override]) -> list[Departure]:
-    """The departures the overrides allow; raises :class:`FloorError` for a floor breached without an override,
+    """The departures the overrides allow; raises :func:`floor_error` for a floor breached without an override,
     a floor on an unknown setting, or an override that departs from nothing."""
     by_setting = {o.setting: o for o in overrides}
     if len(by_setting) != len(overrides):
-        raise FloorError("overrides", "each setting may be overridden once")
+        raise floor_error("overrides", "each setting may be overridden once")
     departures: list[Departure] = []
     for setting, floor in sorted(floors.items()):
         value = lookup(values, setting)
         if value is _MISSING:
-            raise FloorError(setting, f"floor on {setting}: there is no such setting")
+            raise floor_error(setting, f"floor on {setting}: there is no such setting")
         why = floor.violation(value)
         override = by_setting.pop(setting, None)
         if why is None:
             if override is not None:
-                raise FloorError(
+                raise floor_error(
                     setting, f"override of {setting}: its value keeps the floor ({floor.describe()}); remove it"
                 )
             continue
         if override is None:
-            raise FloorError(
+            raise floor_error(
                 setting,
                 f"{setting} {why} ({floor.source}); to depart from it, add an [[overrides]] entry with "
                 f'setting = "{setting}" and a reason',
@@ -174,7 +176,7 @@ def check(values: Mapping[str, Any], floors: Mapping[str, Floor], overrides: lis
         departures.append(Departure(setting, value, floor.describe(), floor.source, override.reason))
     if by_setting:
         setting = sorted(by_setting)[0]
-        raise FloorError(setting, f"override of {setting}: no floor of this jurisdiction bounds it")
+        raise floor_error(setting, f"override of {setting}: no floor of this jurisdiction bounds it")
     return departures
 
 
@@ -208,5 +210,15 @@ def layer_over_preset(preset: Mapping[str, Any], file: Mapping[str, Any], *, ori
     return layer(preset, file)
 
 
-__all__ = ["VALUE_ORDER", "Departure", "Floor", "FloorError", "Override", "check", "layer", "layer_over_preset",
-           "lookup"]  # fmt: skip
+__all__ = [
+    "FLOOR_ERROR",
+    "VALUE_ORDER",
+    "Departure",
+    "Floor",
+    "Override",
+    "check",
+    "floor_error",
+    "layer",
+    "layer_over_preset",
+    "lookup",
+]

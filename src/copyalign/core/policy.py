@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import to_jsonable_python
 
-from copyalign.core.floors import Departure, Floor, FloorError, Override, check, layer_over_preset
+from copyalign.core.floors import FLOOR_ERROR, Departure, Floor, Override, check, layer_over_preset
 from copyalign.core.licensing.research import ResearchSection
 from copyalign.core.licensing.tariffs import Tariff, Tier
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction
@@ -723,9 +723,9 @@ def parse_policy(text: str, *, origin: str = "policy", presets: Mapping[str, str
         prof = PolicyProfile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        cause = first.get("ctx", {}).get("error")
-        if isinstance(cause, FloorError):
-            raise ConfigurationError(f"{origin}: {cause}", field=cause.setting) from exc
+        if first["type"] == FLOOR_ERROR:
+            ctx = first.get("ctx", {})
+            raise ConfigurationError(f"{origin}: {ctx['message']}", field=str(ctx["setting"])) from exc
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigurationError(f"{origin}: {where}: {first['msg']}", field=where) from exc
     if base is not None:
