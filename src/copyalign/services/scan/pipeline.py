@@ -162,7 +162,7 @@ class SiteCache:
     files; otherwise its reservations were never read, and its items are held (``signals:not-captured``)."""
 
     def __init__(self, directory: str | None) -> None:
-        self.directory = Path(directory) if directory else None
+        self.directory = directory or None
         self._cache: dict[str, SiteCapture] = {}
 
     def get(self, host: str | None) -> SiteCapture:
@@ -171,29 +171,47 @@ class SiteCache:
         hit = self._cache.get(host)
         if hit is not None:
             return hit
-        folder = self.directory / _host_folder(host)
+        folder = os.path.join(self.directory, _host_folder(host))
+        try:  # one directory read per site, not a stat per file: most sites publish none of the files
+            names = set(os.listdir(folder))
+        except OSError:  # no folder: never captured
+            names = set()
         found: dict[str, str] = {}
         failed: list[str] = []
-        fetched = folder / "fetch.json"
-        if folder.is_dir():
-            for arg, name in SITE_FILES.items():
-                path = folder / name
-                if path.is_file():
-                    found[arg] = path.read_bytes().decode("utf-8", "replace")
-            if fetched.is_file():
-                try:
-                    files = json.loads(fetched.read_text()).get("files", {})
-                    failed = [f"{n} could not be fetched ({e['error']})" for n, e in files.items() if e.get("error")]
-                except (ValueError, AttributeError):
-                    failed = ["fetch.json is not valid JSON"]
+        for arg, name in SITE_FILES.items():
+            if name in names:
+                with open(os.path.join(folder, name), "rb") as fh:
+                    found[arg] = fh.read().decode("utf-8", "replace")
+        if "fetch.json" in names:
+            try:
+                with open(os.path.join(folder, "fetch.json"), "rb") as fh:
+                    files = json.loads(fh.read()).get("files", {})
+                failed = [f"{n} could not be fetched ({e['error']})" for n, e in files.items() if e.get("error")]
+            except (ValueError, AttributeError, OSError):
+                failed = ["fetch.json is not valid JSON"]
         hit = SiteCapture(
             sig.site_signals(**found) if found else None,
             tuple(failed),
-            bool(found) or fetched.is_file(),
+            bool(found) or "fetch.json" in names,
             tuple(SITE_FILES[a] for a in SITE_FILES if a in found),
         )
         self._cache[host] = hit
         return hit
+
+
+_SITES: dict[str, SiteCache] = {}
+
+
+def site_cache(cfg: ScanConfig) -> SiteCache:
+    """The process's cache of site captures for this configuration: a worker parses each site once, whichever
+    shards name it (the configuration's digest covers the captures' content, so a changed capture is a new
+    cache)."""
+    key = cfg.digest()
+    cache = _SITES.get(key)
+    if cache is None:
+        _SITES.clear()
+        cache = _SITES[key] = SiteCache(cfg.sites_dir)
+    return cache
 
 
 def _host_folder(host: str) -> str:
@@ -394,7 +412,7 @@ def finished(cfg: ScanConfig, shard: Shard) -> ShardOutcome | None:
 
 
 def _rows(cfg: ScanConfig, shard: Shard, refused: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
-    sites, index = SiteCache(cfg.sites_dir), _index(cfg.index_dir)
+    sites, index = site_cache(cfg), _index(cfg.index_dir)
     for rec in read_shard(Path(cfg.corpus), shard, text_field=cfg.text_field):
         if rec.refused is not None:
             refused.append((rec.id, rec.refused))
