@@ -24,11 +24,15 @@ from copyalign.clock import FakeClock
 from copyalign.context import Copyalign, connect
 from copyalign.core.canonical import format_time
 from copyalign.core.licensing.notices import NoticeInput
+from copyalign.core.log.checkpoint import Ed25519Signer
 from copyalign.errors import InvalidInputError, PermissionDeniedError
+from copyalign.policy import load_policy
+from copyalign.server import create_app
 from copyalign.services.licensing.measured import ScanManifest
 from copyalign.services.licensing.royalties import UsageInput
 from copyalign.services.registry.works import WorkInput
 from copyalign.settings import Settings
+from copyalign.store.blobs import MemoryBlobStore
 from tests.conftest import make_party
 from tests.integration.conftest import auth
 from tests.integration.test_scan import _scenes, capture_nothing
@@ -100,6 +104,31 @@ def test_a_report_from_a_scan_measures_the_share_and_takes_the_x12_steps(
     # the log entry carries the basis and the scan it was measured from
     payload = json.loads(ca.ledger.payload(report["log_index"]) or b"{}")
     assert payload["share_basis"] == "measured" and payload["scan"]["log_index"] == licensed["scan"].log_index
+
+
+def test_a_scan_run_before_the_close_measures_the_same_use(ca: Copyalign, clock: FakeClock, licensed: dict) -> None:
+    """Scanning while the notice is open holds the licensed works' items (registry:unlicensed); the report still
+    counts them, since the licence reported on is what lets them in: scanning early never measures less."""
+    early_dev, _ = make_party(ca, licensed["op"], "developer", "Early Lab")
+    nid = ca.notices.create(
+        early_dev, NoticeInput("Lab-2", "train-genai", "commercial", "default", licensed["works"])
+    ).id
+    ca.notices.publish(early_dev, nid)
+    corpus = licensed["out"].parent / "corpus"
+    early = ca.scan.scan(early_dev, corpus, licensed["out"].parent / "early-scan")
+    assert early.decisions["hold"] == 2 and early.decisions["keep-licensed"] == 0
+    clock.advance(days=30)
+    ca.notices.finalise(early_dev, nid)
+    start, end = _period(clock)
+    done = ca.licensing.report_from_scan(
+        early_dev, nid, ScanManifest.from_dir(early.out), UsageInput("2000000.00", "CNY", start, end)
+    )
+    on_time = ca.licensing.report_from_scan(
+        licensed["dev"], licensed["notice"], ScanManifest.from_dir(licensed["out"]),
+        UsageInput("2000000.00", "CNY", start, end),
+    )  # fmt: skip
+    assert done["report"]["measured_share"] == on_time["report"]["measured_share"]
+    assert done["invoice"]["amount"] == on_time["invoice"]["amount"] == "115200.00"
 
 
 def test_a_declared_share_below_the_measured_one_is_refused_with_both_figures(
@@ -184,6 +213,8 @@ def test_the_api_and_the_cli_report_from_a_scan(
     assert res.exit_code == 0, res.output
     done = json.loads(res.stdout.strip().splitlines()[-1])
     assert done["report"]["share_basis"] == "measured" and done["invoice"]["amount"] == "43200.00"  # 30,000 x 1.44
+    bad = client.post(url, data={**form, "period_start": "soon"}, files=files, headers=auth(licensed["dev_key"]))
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "period_start"
     res = runner.invoke(app, [*base, "notices", "report", licensed["notice"], "--revenue", "1", "--currency", "CNY",
                               "--period-start", "yesterday", "--period-end", end, "--json"])  # fmt: skip
     assert res.exit_code == 1 and json.loads(res.stdout)["error"]["field"] == "period_start"
@@ -312,3 +343,45 @@ def test_the_cli_lists_overdue_reports_and_reminds(db_url: str, tmp_path: Path) 
     assert "Late Lab" in res.stdout and "days overdue" in res.stdout
     again = runner.invoke(app, [*base, "notices", "overdue", "--remind", "--json"])
     assert not json.loads(again.stdout.splitlines()[0])["reminded"]  # reminded once per period
+
+
+def test_an_override_is_shown_and_logged_with_every_notice(
+    db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path
+) -> None:
+    """A CN profile may go below the 30-day floor (seed 001 §3.2) only with a reasoned override, which `policy
+    show`, the portal and every notice issued under the profile show, and each notice's log entry carries."""
+    policy = tmp_path / "pilot.toml"
+    policy.write_text(
+        '[profile]\nname = "pilot"\njurisdiction = "CN"\nrule = "r"\nsource = "s"\n'
+        "[licensing]\nminimum_window_days = 14\nnotice_window_days = 14\n"
+        '[[overrides]]\nsetting = "licensing.minimum_window_days"\n'
+        'reason = "Pilot with the members\' written consent: board resolution 2026-07."\n'
+    )
+    res = CliRunner().invoke(app, ["policy", "show", str(policy)])
+    assert res.exit_code == 0 and "OVERRIDE licensing.minimum_window_days = 14" in res.stdout
+    assert "board resolution 2026-07" in res.stdout and "read over the cn preset" in res.stdout
+    settings = Settings(database_url=db_url, data_dir=str(tmp_path / "data"), log_origin="test.copyalign/log")
+    ca = connect(settings, clock=clock, signer=signer, blobs=MemoryBlobStore(), policy=load_policy(str(policy)))
+    try:
+        party = ca.parties.create(None, name="CMO", role="operator")
+        ca.parties.issue_key(None, party.id)
+        op = ca.parties.operator()
+        assert op is not None
+        holder, _ = make_party(ca, op, "rights_holder")
+        dev, _ = make_party(ca, op, "developer")
+        work = ca.works.register(holder, WorkInput(data=b"a poem the model would like to read", title="P")).id
+        notice = ca.notices.create(dev, NoticeInput("Model", "train-ai", "commercial", "default", [work]))
+        assert notice.window_days == 14
+        [override] = notice.to_dict()["policy_overrides"]
+        assert override["setting"] == "licensing.minimum_window_days" and override["value"] == 14
+        assert override["floor"] == "at least 30" and "board resolution" in override["reason"]
+        logged = json.loads(ca.ledger.payload(ca.ledger.size() - 1) or b"{}")
+        assert logged["policy"] == "pilot" and logged["policy_overrides"] == [override]
+        ca.notices.publish(dev, notice.id)
+        with TestClient(create_app(ca, checkpoints=False)) as web:
+            page = web.get(f"/notices/{notice.id}").text
+            assert "Policy overrides" in page and "board resolution 2026-07" in page
+            front = web.get("/").text
+            assert "departs from its jurisdiction" in front and "licensing.minimum_window_days" in front
+    finally:
+        ca.close()

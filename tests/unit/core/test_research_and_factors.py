@@ -86,8 +86,10 @@ def test_type_of_work_and_market_substitution_weigh_the_fee() -> None:
         Tariff(name="x", currency="CNY", tiers=[Tier(rate=Decimal(0))], work_weights={"text": Decimal(0)})
 
 
-def _row(kind: str, tokens: int, size: int, decision: str, works: list[tuple[str, int]]) -> dict[str, object]:
-    return {"kind": kind, "tokens": tokens, "bytes": size, "decision": decision,
+def _row(
+    kind: str, tokens: int, size: int, decision: str, works: list[tuple[str, int]], reasons: tuple[str, ...] = ()
+) -> dict[str, object]:
+    return {"kind": kind, "tokens": tokens, "bytes": size, "decision": decision, "reasons": list(reasons),
             "matched_works": json.dumps([{"work": w, "tokens": t} for w, t in works])}  # fmt: skip
 
 
@@ -108,6 +110,14 @@ def test_measured_share_counts_kept_items_only_and_weighs_modalities_by_bytes() 
     assert measure([], {"w1"}).share == 0 and measure([], set()).unit == "tokens"
     third = measure([_row("text", 3, 10, "keep", [("w", 1)])], {"w"})
     assert third.share == Decimal("0.333334")  # rounded up, never down
+    # a scan run before the notice was finalised held the licensed work's item: it still counts, so that
+    # scanning early never measures less; an item held for anything else does not
+    early = [
+        _row("text", 100, 500, "hold", [("w1", 100)], ("registry:unlicensed",)),
+        _row("text", 100, 500, "hold", [("w1", 100)], ("registry:unlicensed", "signals:not-captured")),
+        _row("text", 100, 500, "keep", []),
+    ]
+    assert measure(early, {"w1"}).share == Decimal("0.5")
 
 
 @given(

@@ -5,9 +5,13 @@ developer's word alone. A scan of the training corpus records, per kept item, it
 registered works found in it with the tokens they share; the manifest is committed to by the scan's log entry.
 From those rows, for the works a notice licensed:
 
-* **per-work measures** — over the items the scan kept (``keep``, ``keep-licensed``): ``tokens`` shared with the
+* **the training set** — the items the scan kept (``keep``, ``keep-licensed``), and those it held only because a
+  work in them waited for a licence (``hold`` for ``registry:unlicensed`` alone: a scan run before the notice
+  was finalised), since the licence being reported on is what lets them in — so that scanning early never
+  measures less;
+* **per-work measures** — over the training set: ``tokens`` shared with the
   work (the located passage's tokens, or the item's own when the engine matched the whole item), ``documents``
-  (kept items holding it), ``images`` (kept images holding it) and ``bytes`` (of those items);
+  (items holding it), ``images`` (images holding it) and ``bytes`` (of those items);
 * **the share of data features** — per modality, the licensed works' part of the kept corpus: for text, the
   tokens of kept text items that are licensed works' (per item, the tokens shared with any licensed work, at most
   the item's own) over all tokens of kept text items; for images, the kept images holding a licensed work over all
@@ -38,12 +42,13 @@ from typing import Any
 from copyalign.errors import InvalidInputError
 
 KEPT = ("keep", "keep-licensed")
+WAITING = frozenset({"registry:unlicensed"})  # held only for want of a licence
 UNITS = ("tokens", "documents", "images", "bytes")
 METHOD = (
-    "share of data features = the licensed works' part of the kept corpus: text, tokens shared with licensed works "
-    "(per item at most its own) over all tokens of kept text items; images, kept images holding a licensed work "
-    "over all kept images; both weighed by their bytes among kept items; rounded up at the sixth decimal "
-    "(copyalign.core.licensing.measure)"
+    "share of data features = the licensed works' part of the training set (items kept, or held only for want of "
+    "a licence): text, tokens shared with licensed works (per item at most its own) over all tokens of its text "
+    "items; images, images holding a licensed work over all its images; both weighed by their bytes; rounded up "
+    "at the sixth decimal (copyalign.core.licensing.measure)"
 )
 _PLACES = Decimal("0.000001")
 
@@ -124,10 +129,12 @@ def _ratio(part: int, whole: int) -> Decimal:
 
 
 def measure(rows: Iterable[Mapping[str, Any]], licensed: Collection[str]) -> Measurement:
-    """The licensed works' measures and share over the kept items of a manifest (see the module docstring)."""
+    """The licensed works' measures and share over the training set of a manifest (see the module docstring)."""
     m = Measurement()
     for row in rows:
-        if row.get("decision") not in KEPT:
+        decision = row.get("decision")
+        waiting = decision == "hold" and bool(row.get("reasons")) and set(row.get("reasons") or ()) <= WAITING
+        if decision not in KEPT and not waiting:
             continue
         m.kept_items += 1
         kind = row.get("kind")
@@ -173,4 +180,4 @@ def measure(rows: Iterable[Mapping[str, Any]], licensed: Collection[str]) -> Mea
     return m
 
 
-__all__ = ["KEPT", "METHOD", "UNITS", "Measurement", "WorkMeasure", "measure"]
+__all__ = ["KEPT", "METHOD", "UNITS", "WAITING", "Measurement", "WorkMeasure", "measure"]

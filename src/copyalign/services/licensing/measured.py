@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.store.models import LogEntry
 
-MANIFEST_COLUMNS = ("kind", "tokens", "bytes", "decision", "matched_works")
+MANIFEST_COLUMNS = ("kind", "tokens", "bytes", "decision", "reasons", "matched_works")
 
 
 @dataclass(frozen=True, slots=True)

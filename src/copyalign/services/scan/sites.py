@@ -104,19 +104,25 @@ def fetch_site(
 def _get(client: httpx.Client, url: str, folder: Path, name: str, now: datetime) -> dict[str, Any]:
     entry: dict[str, Any] = {"url": url, "fetched_at": now.isoformat()}
     try:
-        r = client.get(url, follow_redirects=True)
+        with client.stream("GET", url, follow_redirects=True) as r:
+            entry["status"] = r.status_code
+            body = b""
+            if r.status_code < 400:
+                for chunk in r.iter_bytes():  # read no more than the limit, however much the site sends
+                    body += chunk
+                    if len(body) >= MAX_BYTES:
+                        break
     except httpx.HTTPError as exc:
         entry["error"] = f"{type(exc).__name__}: {exc}"
         return entry
-    entry["status"] = r.status_code
-    if r.status_code in (404, 410):
+    if entry["status"] in (404, 410):
         (folder / name).unlink(missing_ok=True)
         return entry
-    if r.status_code >= 400:
-        entry["error"] = f"HTTP {r.status_code}"
+    if entry["status"] >= 400:
+        entry["error"] = f"HTTP {entry['status']}"
         return entry
-    entry["sha256"] = _store(folder, name, r.content[:MAX_BYTES])
-    entry["bytes"] = min(len(r.content), MAX_BYTES)
+    entry["sha256"] = _store(folder, name, body[:MAX_BYTES])
+    entry["bytes"] = min(len(body), MAX_BYTES)
     return entry
 
 
