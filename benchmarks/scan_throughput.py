@@ -10,7 +10,8 @@ Corpus: ``--docs`` web-like JSONL documents of 2-20 KB (uniform), each a mix of 
 other four fifths of the plays)
 and bigram text, in shards of 5,000, with a URL over 5,000 hosts; 1 % embed a passage of a registered work,
 0.5 % are exact copies of a registered work, 2 % carry an opt-out header (Content-Usage, TDMRep,
-X-Robots-Tag), and 100 hosts have a captured robots.txt (half of them disallow GPTBot).
+X-Robots-Tag), and 100 hosts have a captured robots.txt (half of them disallow GPTBot); the other hosts were
+captured too and publish none of the files (a ``fetch.json`` of 404s), as ``signals fetch`` leaves them.
 
 Runs, each from scratch into its own output folder: ``ScanService.scan`` with the local engine and 1 and
 2 workers, and with Ray and 2 workers (``--skip-ray`` to leave it out). The full scan is everything:
@@ -23,7 +24,12 @@ MinHash stage, side by side on the same ``--minhash-docs`` documents in this pro
 hashes, writing its signature files as it does in a pipeline; its word tokenizer is spaCy's, as datatrove
 requires; its xxhash call is given UTF-8 bytes, as xxhash 3 did for it before xxhash 4 refused str).
 
-    python benchmarks/scan_throughput.py [--docs 200000] [--works 100000] [--skip-ray]
+Signal-check cost (issue 22): the opt-out checks of every record (site capture lookup, site files, headers,
+meta, XMP) timed alone over the same corpus on one core, as a share of the 1-worker full scan's time per
+document. ``--quick`` runs a small corpus (5,000 documents, 2,000 works, no Ray) and writes no results file
+unless ``--out`` is given.
+
+    python benchmarks/scan_throughput.py [--docs 200000] [--works 100000] [--skip-ray] [--quick]
 """
 
 from __future__ import annotations
@@ -92,6 +98,10 @@ def build_corpus(root: Path, docs: int, model: WordModel, real: str, works: list
         folder.mkdir(parents=True, exist_ok=True)
         rule = "User-agent: GPTBot\nDisallow: /\n" if h % 2 else "User-agent: *\nAllow: /\n"
         (folder / "robots.txt").write_text(rule)
+    nothing = {n: {"url": "", "fetched_at": "2026-10-01T00:00:00+00:00", "status": 404} for n in ("robots.txt",)}
+    for h in range(100, HOSTS):  # captured, and publishing none of the files
+        (sites / f"h{h:04d}.example").mkdir(parents=True, exist_ok=True)
+        (sites / f"h{h:04d}.example" / "fetch.json").write_text(json.dumps({"files": nothing}))
     (root / "web").mkdir(parents=True, exist_ok=True)
     counts = {"docs": 0, "bytes": 0, "embedded": 0, "copies": 0, "headers": 0}
     headers = [{"Content-Usage": "train-ai=n"}, {"TDM-Reservation": "1"}, {"X-Robots-Tag": "noai"}]
@@ -148,6 +158,37 @@ def run_scan(ca, corpus: Path, out: Path, engine: str, workers: int) -> dict[str
     }
 
 
+def signal_cost(corpus: Path, one_worker: dict[str, object]) -> dict[str, object]:
+    """The opt-out checks alone (what ``pipeline._signals`` does per record), one core, as a share of the
+    1-worker full scan's seconds per document."""
+    from types import SimpleNamespace
+
+    from copyalign.services.scan.pipeline import SiteCache, _signals, _web_host
+    from copyalign.services.scan.readers import list_corpus, read_shard
+
+    cfg = SimpleNamespace(agents=(), purpose="train-genai")
+    spent, docs, held = 0.0, 0, 0
+    root = corpus.resolve()
+    sites = SiteCache(str(root / ".copyalign-sites"))  # one per process, as each worker has (pipeline.site_cache)
+    for shard in list_corpus(root).shards:
+        for rec in read_shard(root, shard):
+            t0 = time.perf_counter()
+            host, web = _web_host(rec.url)
+            _, site, _ = _signals(rec, sites, cfg, host, web)  # type: ignore[arg-type]
+            spent += time.perf_counter() - t0
+            docs += 1
+            held += site == "not-captured"
+    scan_s_per_doc = 1 / float(one_worker["docs_per_s_per_core"])  # type: ignore[arg-type]
+    return {
+        "docs": docs,
+        "signal_checks_s": round(spent, 3),
+        "signal_checks_us_per_doc": round(spent / docs * 1e6, 1),
+        "scan_us_per_doc_1_worker": round(scan_s_per_doc * 1e6, 1),
+        "share_of_scan": round(spent / docs / scan_s_per_doc, 4),
+        "not_captured": held,
+    }
+
+
 def minhash_side_by_side(corpus: Path, n: int, tmp: Path) -> dict[str, object]:
     import datatrove.utils.hashes.xxhash as dt_xxhash
     import xxhash
@@ -195,8 +236,13 @@ def main() -> None:
     ap.add_argument("--works", type=int, default=100_000)
     ap.add_argument("--minhash-docs", type=int, default=2000)
     ap.add_argument("--skip-ray", action="store_true")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scan_throughput.json"))
+    ap.add_argument("--quick", action="store_true", help="5,000 docs, 2,000 works, no Ray; no results file")
+    ap.add_argument("--out", default=None, help="results file (default results/scan_throughput.json, none --quick)")
     args = ap.parse_args()
+    if args.quick:
+        args.docs, args.works, args.minhash_docs, args.skip_ray = 5000, 2000, 500, True
+    elif args.out is None:
+        args.out = str(Path(__file__).parent / "results" / "scan_throughput.json")
     tmp = Path(tempfile.mkdtemp(prefix="scanbench-"))
     try:
         plays = shakespeare()
@@ -225,6 +271,8 @@ def main() -> None:
         for engine, workers in plan:
             runs.append(run_scan(ca, corpus, tmp / f"out-{engine}-{workers}", engine, workers))
             print(json.dumps(runs[-1]), flush=True)
+        signals = signal_cost(corpus, runs[0])
+        print(json.dumps({"signal_checks": signals}), flush=True)
         minhash = minhash_side_by_side(corpus, args.minhash_docs, tmp)
         print(json.dumps(minhash), flush=True)
         result = {
@@ -234,10 +282,12 @@ def main() -> None:
             "corpus": {**counts, "mean_doc_bytes": round(counts["bytes"] / max(1, counts["docs"]))},
             "floor_docs_per_s_per_core": 1000,
             "runs": runs,
+            "signal_checks": signals,
             "minhash_stage": minhash,
         }
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+            print(f"wrote {args.out}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         os.environ.pop("RAY_ADDRESS", None)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from copyalign.services.audit.service import AuditService
     from copyalign.services.guard.service import GuardService
     from copyalign.services.licensing.notices import NoticeService
+    from copyalign.services.licensing.reporting import ReportingService
     from copyalign.services.licensing.royalties import LicensingService
     from copyalign.services.matching.embeddings import Embedder
     from copyalign.services.matching.service import MatchService
@@ -196,6 +197,14 @@ class Copyalign:
 
         with self._building:
             return AuditService(self.deps)
+
+    @cached_property
+    def reporting(self) -> ReportingService:
+        """Usage reports due and overdue under finalised notices, and the reminders (seed 001 §3.2)."""
+        from copyalign.services.licensing.reporting import ReportingService
+
+        with self._building:
+            return ReportingService(self.deps)
 
     @cached_property
     def blob_gc(self) -> BlobService:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -30,8 +32,13 @@ from copyalign.web.pages import router as web_router
 logger = logging.getLogger("copyalign.api")
 
 
-def _tick(ca: Copyalign) -> None:
-    """The server's scheduled work: sign a checkpoint, then finalise notices whose window has closed."""
+REMIND_EVERY_SECONDS = 900.0
+"""Overdue usage reports are looked for every 15 minutes, not on every checkpoint tick (one query per licence)."""
+
+
+def _tick(ca: Copyalign, *, remind: bool = True) -> None:
+    """The server's scheduled work: sign a checkpoint, finalise notices whose window has closed, and (``remind``)
+    put a reminder of each overdue usage report in its developer's outbox (once per missing period)."""
     ca.ledger.checkpoint()
     idempotency_store(ca).purge()  # idempotency records past COPYALIGN_IDEMPOTENCY_TTL_SECONDS
     op = ca.parties.operator()
@@ -39,13 +46,21 @@ def _tick(ca: Copyalign) -> None:
         done = ca.notices.close_due(op)
         if done:
             logger.info("finalised notices %s", ", ".join(done))
+        if remind:
+            reminded = ca.reporting.remind(op)
+            if reminded:
+                logger.info("reminded of overdue usage reports: %s", ", ".join(r["subject"] for r in reminded))
 
 
 async def _checkpoint_loop(ca: Copyalign) -> None:
     interval = ca.policy.log.checkpoint_interval_seconds
+    last_remind = -REMIND_EVERY_SECONDS
     while True:
+        remind = time.monotonic() - last_remind >= REMIND_EVERY_SECONDS
         try:
-            await anyio.to_thread.run_sync(_tick, ca)
+            await anyio.to_thread.run_sync(functools.partial(_tick, ca, remind=remind))
+            if remind:
+                last_remind = time.monotonic()
         except Exception:  # keep serving; the next tick retries
             logger.exception("scheduled work failed")
         await asyncio.sleep(interval)

@@ -78,7 +78,9 @@ def test_object_on_the_board_then_read_the_statement(world: dict, browser) -> No
     ca.notices.close_due(world["op"])
     now = world["clock"].now()
     inv = ca.licensing.report_usage(
-        world["dev"], nid, UsageInput("5000.00", "CNY", now - timedelta(days=30), now, lines=[(world["works"][1], "7")])
+        world["dev"],
+        nid,
+        UsageInput("5000.00", "CNY", now - timedelta(days=30), now, "0", lines=[(world["works"][1], "7")]),
     )["invoice"]
     ca.licensing.record_payment(world["op"], inv["id"], amount=inv["amount"], currency="CNY")
     ca.licensing.distribute(world["op"], "CNY")

@@ -54,7 +54,9 @@ def test_a_holder_objects_from_the_notice_page_and_reads_its_statement(
     assert "licensed" in page and "excluded (objected)" in page and "format=jsonl" in page
     now = clock.now()
     inv = ca.licensing.report_usage(
-        dev, nid, UsageInput("1000.00", "CNY", now - timedelta(days=30), now, lines=[(mine[1], "3"), (theirs, "1")])
+        dev,
+        nid,
+        UsageInput("1000.00", "CNY", now - timedelta(days=30), now, "0", lines=[(mine[1], "3"), (theirs, "1")]),
     )["invoice"]
     ca.licensing.record_payment(op, inv["id"], amount=inv["amount"], currency="CNY")
     ca.licensing.distribute(op, "CNY")

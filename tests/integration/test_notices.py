@@ -253,11 +253,15 @@ def test_a_correction_supersedes_an_unpaid_report_and_voids_its_invoice(
     first = client.post(
         f"/v1/notices/{nid}/reports", json={"revenue": "1000", "currency": "CNY", **period}, headers=dev
     ).json()
+    # no share declared and none measured: every data feature counts (x 1.2 ** 10), never the cheapest reading
+    assert first["report"]["feature_share"] == "1" and first["report"]["share_basis"] == "declared"
+    assert first["invoice"]["amount"] == "185.75" and first["invoice"]["share_basis"] == "declared"
     fix = client.post(
         f"/v1/notices/{nid}/reports",
-        json={"revenue": "2000", "currency": "CNY", "supersedes": first["report"]["id"], **period},
+        json={"revenue": "2000", "currency": "CNY", "feature_share": "0", "supersedes": first["report"]["id"],
+              **period},
         headers=dev,
-    )
+    )  # fmt: skip
     assert fix.status_code == 201, fix.text
     assert client.get(f"/v1/invoices/{first['invoice']['id']}", headers=dev).json()["status"] == "void"
     again = client.post(

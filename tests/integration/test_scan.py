@@ -31,7 +31,7 @@ from copyalign.errors import InvalidInputError, PermissionDeniedError
 from copyalign.services.registry.preferences import PreferenceInput
 from copyalign.services.registry.works import WorkInput
 from copyalign.services.scan.outputs import file_sha256
-from copyalign.services.scan.sites import fetch_site, hosts_of
+from copyalign.services.scan.sites import PATHS, fetch_site, hosts_of
 from tests.conftest import make_party
 
 
@@ -45,6 +45,13 @@ def _scenes(n: int) -> list[str]:
             if len(out) == n:
                 return out
     raise AssertionError("not enough text")
+
+
+def capture_nothing(sites: Path, host: str, when: str = "2026-03-01T12:00:00+00:00") -> None:
+    """What ``signals fetch`` leaves for a site that publishes none of the files: a fetch.json of 404s."""
+    files = {n: {"url": f"https://{host}/{n}", "fetched_at": when, "status": 404} for n in PATHS}
+    (sites / host).mkdir(parents=True, exist_ok=True)
+    (sites / host / "fetch.json").write_text(json.dumps({"host": host, "files": files}))
 
 
 def _jpeg(img: Image.Image, quality: int = 90, xmp: bytes | None = None) -> bytes:
@@ -135,6 +142,8 @@ def world(ca: Copyalign, clock: FakeClock, tmp_path: Path) -> dict:
     (sites / "ai.example").mkdir()
     (sites / "ai.example" / "ai.txt").write_text("User-Agent: *\nDisallow: /\n")
     (sites / "rsl.example").mkdir()
+    for host in ("clean.example", "mirror.example", "img.example"):
+        capture_nothing(sites, host)
     (sites / "rsl.example" / "rsl.xml").write_text(
         '<rsl xmlns="https://rslstandard.org/rsl"><content url="/"><license>'
         '<prohibits type="usage">ai-train</prohibits></license></content></rsl>'
@@ -174,6 +183,9 @@ def world(ca: Copyalign, clock: FakeClock, tmp_path: Path) -> dict:
         add("s001.jpg", _jpeg(astro.crop((26, 26, 486, 486))))  # a 10 % crop
         add("s001.json", json.dumps({"url": "https://img.example/astro.jpg"}).encode())
         add("../escape.txt", b"outside")
+        link = tarfile.TarInfo("s002.jpg")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
     outside = tmp_path / "outside.txt"
     outside.write_text("a file outside the corpus")
     (root / "link.txt").symlink_to(outside)
@@ -212,7 +224,6 @@ EXPECTED = {
     "img/truncated.jpg": ("drop", ["unreadable"]),
     "wds.tar:s000": ("keep", []),
     "wds.tar:s001": ("drop", ["registry:opted-out"]),
-    "wds.tar:../escape.txt": ("drop", ["unreadable"]),
 }
 
 
@@ -238,6 +249,10 @@ def test_every_item_gets_the_right_decision_and_reason(ca: Copyalign, world: dic
     assert rep["shard_errors"][0]["shard"] == "pq/broken.parquet"
     refused = {r["path"]: r["why"] for r in rep["refused_paths"]}
     assert "outside the corpus root" in refused["link.txt"] and "unknown kind" in refused["img/notes.bin"]
+    # issue 22: every refused tar member is listed with why, and none of them becomes an item
+    assert "leaves the shard" in refused["wds.tar:../escape.txt"]
+    assert "symbolic link member" in refused["wds.tar:s002.jpg"] and "/etc/passwd" in refused["wds.tar:s002.jpg"]
+    assert {r["path"] for r in result.to_dict()["refused_paths"]} == set(refused)
     assert (
         rep["decisions"]
         == result.decisions

@@ -108,19 +108,32 @@ def policy_show(
 
     with handled(as_json):
         prof = load_policy(name)
+        departures = [d.to_dict() for d in prof.departures()]
         if as_json:
-            emit(prof.model_dump(mode="json"))
+            emit({**prof.model_dump(mode="json"), "over_preset": prof.over_preset, "departures": departures})
             return
-        out.print(f"[bold]{prof.profile.name}[/] ({prof.profile.jurisdiction}): {prof.profile.rule}")
-        out.print(f"source: {prof.profile.source}")
+        out.print(f"[bold]{prof.profile.name}[/] ({prof.profile.jurisdiction}): {prof.profile.rule}", highlight=False)
+        out.print(f"source: {prof.profile.source}", highlight=False)
+        if prof.over_preset:
+            out.print(f"read over the {prof.over_preset} preset: every setting the file omits is the preset's")
         dumped = prof.model_dump(mode="json")
         table = Table("setting", "value", "source")
         for key, _default, _doc, source in settings_table():
             section, _, field = key.partition(".")
-            if section == "profile":
+            if section in ("profile", "floors", "overrides"):
                 continue
             table.add_row(key, str(dumped[section][field]), source)
         out.print(table)
+        floors = Table("legal floor", "bound", "source", title=f"floors of {prof.profile.jurisdiction}")
+        for setting, floor in sorted(prof.floors.items()):
+            floors.add_row(setting, floor.describe(), floor.source)
+        out.print(floors if prof.floors else "no legal floor bounds these settings in this jurisdiction")
+        for d in departures:
+            out.print(
+                f"[bold red]OVERRIDE[/] {d['setting']} = {d['value']} departs from the floor ({d['floor']}; "
+                f"{d['source']}): {d['reason']}",
+                highlight=False,
+            )
 
 
 @policy.command("validate")
@@ -130,10 +143,14 @@ def policy_validate(path: Annotated[str, typer.Argument(help="A TOML profile.")]
 
     with handled(as_json):
         prof = load_policy(path)
+        overrides = [d.to_dict() for d in prof.departures()]
         if as_json:
-            emit({"valid": True, "name": prof.profile.name})
+            emit({"valid": True, "name": prof.profile.name, "over_preset": prof.over_preset, "overrides": overrides})
         else:
-            out.print(f"{path}: valid ({prof.profile.name}, {prof.profile.jurisdiction})", highlight=False)
+            note = f", read over the {prof.over_preset} preset" if prof.over_preset else ""
+            out.print(f"{path}: valid ({prof.profile.name}, {prof.profile.jurisdiction}{note})", highlight=False)
+            for d in overrides:
+                out.print(f"override: {d['setting']} = {d['value']} ({d['floor']}): {d['reason']}", highlight=False)
 
 
 @policy.command("docs")

@@ -30,14 +30,41 @@ def scan(
     text_field: Annotated[str, typer.Option(help="JSONL/Parquet column holding the text.")] = "text",
     provider: Annotated[str | None, typer.Option(help="Provider name for the EU summary.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name for the EU summary.")] = None,
+    fetch_signals: Annotated[
+        bool,
+        typer.Option(
+            "--fetch-signals",
+            help="First capture the opt-out files of every site with no fresh capture (politely; reused 24 h).",
+        ),
+    ] = False,
+    refresh_signals: Annotated[
+        bool, typer.Option("--refresh-signals", help="With --fetch-signals: fetch every site again.")
+    ] = False,
+    fetch_agent: Annotated[str, typer.Option(help="User-agent the signal fetch names.")] = "copyalign-signals/0.1",
+    fetch_delay: Annotated[float, typer.Option(help="Seconds between two requests to one site.")] = 1.0,
+    research: Annotated[
+        str | None,
+        typer.Option(help="Claim the profile's research exception: research or analysis (see policy show)."),
+    ] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option("--condition", help="A condition of the research exception you declare (repeat)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the scan's outcome.")] = False,
 ) -> None:
-    """Drop opted-out, objected and reserved items from a corpus; write the kept data and the provenance."""
+    """Drop opted-out, objected and reserved items from a corpus; write the kept data and the provenance.
+
+    A web item whose site's opt-out files were never captured is held (signals:not-captured): run
+    'copyalign signals fetch' first, or pass --fetch-signals.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from copyalign.services.scan.sites import SiteFetcher
 
     with handled(as_json):
         ca = open_ca(ctx)
         actor = operator(ca)
+        fetcher = SiteFetcher.over_http(clock=ca.clock, agent=fetch_agent, delay=fetch_delay) if fetch_signals else None
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -72,7 +99,12 @@ def scan(
                 provider=provider,
                 model=model,
                 progress=tick,
+                fetch_signals=fetcher,
+                refresh_signals=refresh_signals,
+                research=(research, condition or []) if research else None,
             )
+        if fetcher is not None:
+            fetcher.close()
         if as_json:
             emit(result.to_dict())
             return
@@ -84,6 +116,16 @@ def scan(
         )
         for shard, error in result.shard_errors:
             err.print(f"[bold yellow]corrupt shard:[/] {shard}: {error}", highlight=False)
+        for path, why in result.refused:
+            err.print(f"[bold yellow]refused:[/] {path}: {why}", highlight=False)
+        missing = result.signal_checks.get("not_captured", {})
+        if missing.get("items"):
+            err.print(
+                f"[bold yellow]not captured:[/] {missing['items']} web items from {missing['hosts']} sites whose "
+                "opt-out files were never fetched (signals:not-captured); run 'copyalign signals fetch' or "
+                "pass --fetch-signals",
+                highlight=False,
+            )
         out.print(f"manifest {result.out / 'manifest.parquet'} (sha256 {result.manifest_sha256})", highlight=False)
         out.print(f"report   {result.out / 'report.html'}; EU summary {result.out / 'eu-summary.md'}", highlight=False)
 
@@ -95,30 +137,35 @@ def fetch(
     sites: Annotated[Path | None, typer.Option(help="Where to store (default CORPUS/.copyalign-sites).")] = None,
     agent: Annotated[str, typer.Option(help="User-agent to fetch with.")] = "copyalign-signals/0.1",
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 10.0,
+    delay: Annotated[float, typer.Option(help="Seconds between two requests to one site.")] = 1.0,
+    max_age: Annotated[float, typer.Option(help="Hours a capture is reused (RFC 9309 §2.4: 24).")] = 24.0,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Fetch every site again, fresh or not.")] = False,
+    text_field: Annotated[str, typer.Option(help="JSONL/Parquet column holding the text.")] = "text",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per site.")] = False,
 ) -> None:
-    """Fetch robots.txt, tdmrep.json, ai.txt and RSL licences of every site in the corpus, with digests."""
-    import httpx
-
-    from copyalign.errors import CorruptShardError
-    from copyalign.services.scan.readers import list_corpus, read_shard
-    from copyalign.services.scan.sites import fetch_site, hosts_of
+    """Fetch robots.txt, tdmrep.json, ai.txt and RSL licences of every site in the corpus, with digests;
+    politely (one request at a time, --delay or the site's Crawl-delay between two), reusing fresh captures."""
+    from copyalign.services.scan.readers import list_corpus
+    from copyalign.services.scan.sites import SiteFetcher, corpus_hosts
 
     with handled(as_json):
         ca = open_ca(ctx)
         listing = list_corpus(corpus)
-        urls: list[str | None] = []
-        for shard in listing.shards:
-            try:
-                urls += [r.url for r in read_shard(corpus.resolve(), shard)]
-            except CorruptShardError as exc:
-                err.print(f"[bold yellow]skipped:[/] {exc.message}", highlight=False)
         target = sites or corpus / ".copyalign-sites"
-        with httpx.Client(timeout=timeout, headers={"User-Agent": agent}) as client:
-            for scheme, host in hosts_of(urls):
-                rec = fetch_site(client, scheme, host, target, now=ca.clock.now())
-                if as_json:
-                    emit(rec)
-                else:
-                    files = ", ".join(f"{n} {e.get('status', e.get('error'))}" for n, e in rec["files"].items())
-                    out.print(f"{host}: {files}", highlight=False)
+        fetcher = SiteFetcher.over_http(
+            clock=ca.clock, agent=agent, timeout=timeout, delay=delay, max_age_hours=max_age
+        )
+        try:
+            records = fetcher.capture(
+                corpus_hosts(corpus.resolve(), listing, text_field=text_field), target, refresh=refresh
+            )
+        finally:
+            fetcher.close()
+        for rec in records:
+            if as_json:
+                emit(rec)
+            elif rec.get("cached"):
+                out.print(f"{rec['host']}: captured {rec['age_seconds']} s ago, reused", highlight=False)
+            else:
+                files = ", ".join(f"{n} {e.get('status', e.get('error'))}" for n, e in rec["files"].items())
+                out.print(f"{rec['host']}: {files}", highlight=False)

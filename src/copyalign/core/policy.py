@@ -7,7 +7,9 @@ error naming the key, not a silently ignored setting. Every field's description 
 follows (``source``), which is what ``copyalign policy show`` and ``docs/policy.md`` print.
 
 Presets ship for the regimes the seeds compare: ``cn`` (quasi-statutory licence), ``eu`` (Art. 4 TDM
-opt-out), ``jp`` (Art. 30-4), ``us`` (fair use). Later capabilities add their own sections here.
+opt-out), ``jp`` (Art. 30-4), ``us`` (fair use). Later capabilities add their own sections here. Each preset
+declares its jurisdiction's legal floors; an operator's file is read over its jurisdiction's preset and may go
+below a floor only with an explicit override (:mod:`copyalign.core.floors`).
 
 Example:
     >>> p = parse_policy('[profile]\\nname = "x"\\njurisdiction = "EU"\\nrule = "r"\\nsource = "s"')
@@ -19,12 +21,24 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import to_jsonable_python
 
+from copyalign.core.floors import FLOOR_ERROR, Departure, Floor, Override, check, layer_over_preset
+from copyalign.core.licensing.research import ResearchSection
 from copyalign.core.licensing.tariffs import Tariff, Tier
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction
 from copyalign.core.takedown.profile import TakedownSection, check_jurisdiction
@@ -210,9 +224,34 @@ class LicensingSection(_Section):
         min_length=1,
         description=(
             "Tariff schedules a training notice may name: commercial revenue tiers (marginal), non-profit rate, "
-            "x feature_step per feature_increment of data features used, de-minimis flag, per-work minimum, cap."
+            "x feature_step per feature_increment of data features used, de-minimis flag (the simplified "
+            "procedure's queue), per-work minimum, cap; work_weights (a weight per type of work, averaged over the "
+            "measured use) and substitution (a market-substitution factor per purpose), 1 where the CMO set none."
         ),
-        json_schema_extra=_src("seed 003 §4.4 (3-8 % commercial, 0.5 % non-profit, x1.2 per 10 %, de minimis < 5 %)"),
+        json_schema_extra=_src(
+            "seed 003 §4.4 (3-8 % commercial, 0.5 % non-profit, x1.2 per 10 %, de minimis < 5 %); seed 000 §4.2.1 "
+            "(type of work, market substitution)"
+        ),
+    )
+    report_every_days: int = Field(
+        default=90,
+        ge=1,
+        le=366,
+        description=(
+            "Reporting period of a notice's licence: after finalisation the developer reports its use for every "
+            "period of this many days (a notice carries the value it was created under)."
+        ),
+        json_schema_extra=_src("seed 002 §3.2 (developers submit training-data use reports periodically)"),
+    )
+    report_grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description=(
+            "Days after a period ends by which its usage report is due; later, the report is overdue: it is listed "
+            "for the operator and the developer, and the outbox reminds the developer."
+        ),
+        json_schema_extra=_src("seed 002 §3.2 (periodic reports, compliance review); seed 000 §4.2.1 (supervision)"),
     )
 
     @model_validator(mode="after")
@@ -271,6 +310,19 @@ class ScanSection(_Section):
             "16 chunks of 16 bits then guarantee a shared chunk, so no pair within it is missed."
         ),
         json_schema_extra=_src("seed 004 ¶56 (deduplication); Meta PDQ (31 is its cross-copy match threshold)"),
+    )
+    uncaptured_action: str = Field(
+        default="hold",
+        pattern="^(hold|drop|keep)$",
+        description=(
+            "What a scan does with a web item (an http(s) URL) whose site's files (robots.txt, TDMRep, ai.txt, RSL) "
+            "were never captured: its reservations cannot have been checked, so it is held (reason "
+            "signals:not-captured) until `signals fetch` or `scan --fetch-signals` captures them, or dropped. "
+            "keep records the reason and counts the item, never silently."
+        ),
+        json_schema_extra=_src(
+            "DSM Directive Art. 4(3) (machine-readable reservations); AI Act Art. 53(1)(c); seed 004 ¶56"
+        ),
     )
     agents: list[str] = Field(
         default_factory=list,
@@ -604,6 +656,9 @@ class AuditSection(_Section):
 
 
 class PolicyProfile(_Section):
+    """A whole profile. ``floors`` come from the jurisdiction's preset; ``overrides`` are an operator's explicit,
+    reasoned departures from them (:mod:`copyalign.core.floors`)."""
+
     profile: ProfileInfo
     preferences: PreferenceSection = Field(default_factory=PreferenceSection)
     lookup: LookupSection = Field(default_factory=LookupSection)
@@ -614,6 +669,40 @@ class PolicyProfile(_Section):
     guard: GuardSection = Field(default_factory=GuardSection)
     audit: AuditSection = Field(default_factory=AuditSection)
     takedown: TakedownSection = Field(default_factory=TakedownSection)
+    research: ResearchSection = Field(default_factory=ResearchSection)
+    floors: dict[str, Floor] = Field(
+        default_factory=dict,
+        description=(
+            "Legal floors of the jurisdiction, declared by its preset: the setting, its bound (at_least, at_most, "
+            "one_of, equals) and the source. A profile below a floor is refused unless overridden; an operator's "
+            "file may add floors, never lower the preset's."
+        ),
+        json_schema_extra=_src("seed 001 §3.2 (CN: at least 30 days); DSM Directive Art. 4(3); see the presets"),
+    )
+    overrides: list[Override] = Field(
+        default_factory=list,
+        description=(
+            "Explicit departures from floors: setting and reason (20 characters or more). Shown by policy show, on "
+            "the portal and on every notice issued under the profile, whose log entry carries them."
+        ),
+        json_schema_extra=_src("seed 000 §4.2.2 (transparent, auditable rules); seed 001 §3.2 (compliance review)"),
+    )
+
+    _over_preset: str | None = PrivateAttr(default=None)
+
+    @property
+    def over_preset(self) -> str | None:
+        """The preset an operator's file was read over (what it omits is that preset's), or None."""
+        return self._over_preset
+
+    @model_validator(mode="after")
+    def _floors_kept(self) -> PolicyProfile:
+        check(self.model_dump(mode="json", exclude={"floors", "overrides"}), self.floors, list(self.overrides))
+        return self
+
+    def departures(self) -> list[Departure]:
+        """The overrides in force, each with its value, the floor it departs from and the floor's source."""
+        return check(self.model_dump(mode="json", exclude={"floors", "overrides"}), self.floors, list(self.overrides))
 
     @field_validator("takedown")
     @classmethod
@@ -624,18 +713,38 @@ class PolicyProfile(_Section):
         return v
 
 
-def parse_policy(text: str, *, origin: str = "policy") -> PolicyProfile:
-    """Parse and validate a profile; errors name the file and the dotted key at fault."""
+def _toml(text: str, origin: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{origin}: not valid TOML: {exc}") from exc
+
+
+def parse_policy(text: str, *, origin: str = "policy", presets: Mapping[str, str] | None = None) -> PolicyProfile:
+    """Parse and validate a profile; errors name the file and the dotted key at fault.
+
+    ``presets`` maps jurisdictions to their preset's text: a file whose ``profile.jurisdiction`` has one is read
+    over it (:func:`copyalign.core.floors.layer_over_preset`), so that what the file omits keeps the preset's
+    value and the preset's floors bind it.
+    """
+    data = _toml(text, origin)
+    profile = data.get("profile")
+    jurisdiction = profile.get("jurisdiction") if isinstance(profile, dict) else None
+    base = presets.get(str(jurisdiction).upper()) if presets and isinstance(jurisdiction, str) else None
+    if base is not None:
+        data = layer_over_preset(_toml(base, f"preset {str(jurisdiction).lower()}"), data, origin=origin)
     try:
-        return PolicyProfile.model_validate(data)
+        prof = PolicyProfile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == FLOOR_ERROR:
+            ctx = first.get("ctx", {})
+            raise ConfigurationError(f"{origin}: {ctx['message']}", field=str(ctx["setting"])) from exc
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigurationError(f"{origin}: {where}: {first['msg']}", field=where) from exc
+    if base is not None:
+        prof._over_preset = str(jurisdiction).lower()
+    return prof
 
 
 def settings_table() -> list[tuple[str, str, str, str]]:

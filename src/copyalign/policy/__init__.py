@@ -20,8 +20,15 @@ def preset_text(name: str) -> str:
     return resources.files(__package__).joinpath("presets", f"{name}.toml").read_text("utf-8")
 
 
+def preset_texts() -> dict[str, str]:
+    """Every preset's text by its jurisdiction (``CN``: ``cn.toml``): what an operator's file is read over."""
+    return {name.upper(): preset_text(name) for name in PRESETS}
+
+
 def load_policy(spec: str) -> PolicyProfile:
-    """A preset name (``cn``, ``eu``, ``jp``, ``us``) or the path of a TOML profile."""
+    """A preset name (``cn``, ``eu``, ``jp``, ``us``) or the path of a TOML profile. A file naming a jurisdiction
+    with a preset is read over that preset: what it omits keeps the preset's value, and the preset's legal
+    floors bind it (:mod:`copyalign.core.floors`)."""
     from copyalign.core.policy import parse_policy  # pydantic: loaded when a profile is, not with the CLI
 
     if spec in PRESETS:
@@ -33,7 +40,7 @@ def load_policy(spec: str) -> PolicyProfile:
         raise ConfigurationError(f"cannot read policy file {spec}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigurationError(f"policy file {spec} is not UTF-8") from exc
-    return parse_policy(text, origin=str(path))
+    return parse_policy(text, origin=str(path), presets=preset_texts())
 
 
 def docs_markdown() -> str:
@@ -53,4 +60,46 @@ def docs_markdown() -> str:
     for key, default, desc, source in settings_table():
         cell = f"`{default}`" if default else "(required)"
         lines.append(f"| `{key}` | {cell} | {desc.replace('|', '/')} | {source} |")
+    lines += [
+        "",
+        "## Legal floors and overrides",
+        "",
+        "A policy file whose `profile.jurisdiction` has a preset is read over that preset: every table and key it",
+        "omits keeps the preset's value (a CN file that sets only `train-ai` keeps `train-genai =",
+        '"allow-with-remuneration"`). Each preset declares the floors its law sets; a file below one is refused',
+        "unless it carries an override naming the setting with a reason (20 characters or more):",
+        "",
+        "```toml",
+        "[[overrides]]",
+        'setting = "licensing.minimum_window_days"',
+        'reason = "Pilot with the members\' consent: a 14-day window (board resolution 2026-07)."',
+        "```",
+        "",
+        "An override is shown by `copyalign policy show`, on the portal's front page, and on every notice issued",
+        "under the profile, whose `notice.create` log entry carries it (every `scan.record` entry too).",
+        "",
+        "| preset | setting | floor | source |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in PRESETS:
+        prof = load_policy(name)
+        for setting, floor in sorted(prof.floors.items()):
+            lines.append(f"| `{name}` | `{setting}` | {floor.describe()} | {floor.source} |")
+        if not prof.floors:
+            lines.append(f"| `{name}` | (none) | | {prof.profile.source} |")
+    lines += [
+        "",
+        "## The research exception by preset",
+        "",
+        "| preset | exception | use: purposes (conditions) | opt-outs |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in PRESETS:
+        r = load_policy(name).research
+        rules = "; ".join(
+            f"{x.use.value}: {', '.join(p.value for p in x.purposes)} ({', '.join(c.value for c in x.conditions)})"
+            for x in r.rules
+        )
+        opt = "applied" if r.honour_opt_outs else "recorded, not applied"
+        lines.append(f"| `{name}` | {r.exception} | {rules or 'none'} | {opt if r.rules else ''} |")
     return "\n".join(lines) + "\n"

@@ -181,6 +181,12 @@ class Notice(Base):
     closes_at: Mapped[datetime | None] = mapped_column(index=True)
     finalised_at: Mapped[datetime | None]
     log_index: Mapped[int] = mapped_column(BigInt)
+    # the licence's reporting period (licensing.report_every_days when the notice was created; None: older rows)
+    report_every_days: Mapped[int | None]
+    # the profile's explicit departures from its jurisdiction's floors, as in force when the notice was created
+    policy_overrides: Mapped[list[Any] | None]
+    # a research or analysis claim (core.licensing.research.ResearchClaim.to_dict()); None: a paying use
+    research: Mapped[dict[str, Any] | None]
 
 
 class NoticeWork(Base):
@@ -259,6 +265,10 @@ class UsageReport(Base):
     quote: Mapped[dict[str, Any]]
     submitted_at: Mapped[datetime]
     log_index: Mapped[int] = mapped_column(BigInt)
+    # measured: the share and lines come from a logged scan's manifest; declared: the developer's figures
+    share_basis: Mapped[str] = mapped_column(String(12), server_default="declared")
+    measured_share: Mapped[str | None] = mapped_column(String(40))
+    scan: Mapped[dict[str, Any] | None]  # {"log_index", "scan", "manifest_sha256"} of the measuring scan
 
 
 class UsageLine(Base):
@@ -277,7 +287,9 @@ class Invoice(Base):
     developer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInt)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(12))  # open | paid | void (superseded before payment)
+    status: Mapped[str] = mapped_column(String(12))  # open | paid | void (superseded) | exempt (research)
+    # simplified: de minimis use (seed 003 §4.4 ③), queued for the simplified procedure; else standard
+    procedure: Mapped[str] = mapped_column(String(12), server_default="standard", index=True)
     issued_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     distribution_id: Mapped[str | None] = mapped_column(String(40), index=True)

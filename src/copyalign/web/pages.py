@@ -122,7 +122,14 @@ def _current(ca: Copyalign, statements: list[Statement]) -> dict[Purpose, Resolv
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, ca: CaDep) -> Response:
-    return render(request, "index.html", me=_principal(request, ca), policy=ca.policy.profile)
+    return render(
+        request,
+        "index.html",
+        me=_principal(request, ca),
+        policy=ca.policy.profile,
+        over_preset=ca.policy.over_preset,
+        overrides=[d.to_dict() for d in ca.policy.departures()],
+    )
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -319,11 +326,14 @@ def withdraw_form(request: Request, ca: CaDep, objection_id: str) -> Response:
 
 @router.get("/my/notices", response_class=HTMLResponse)
 def my_notices(request: Request, ca: CaDep) -> Response:
-    """A holder's notices that list its works; a developer's own notices."""
+    """A holder's notices that list its works; a developer's own notices and the usage reports it owes; for the
+    operator and the auditor, every overdue usage report."""
     me = _principal(request, ca)
     if me is None:
         return _signin()
-    return render(request, "my_notices.html", me=me, notices=ca.notices.mine(me))
+    chased = me.role.value in ("developer", "operator", "auditor")
+    dues = ca.reporting.due(me) if chased else []
+    return render(request, "my_notices.html", me=me, notices=ca.notices.mine(me), dues=dues, chased=chased)
 
 
 @router.get("/statements", response_class=HTMLResponse)
@@ -350,7 +360,9 @@ def invoices_page(request: Request, ca: CaDep) -> Response:
     me = _principal(request, ca)
     if me is None:
         return _signin()
-    return render(request, "invoices.html", me=me, invoices=ca.licensing.invoices(me))
+    return render(
+        request, "invoices.html", me=me, invoices=ca.licensing.invoices(me), queue=ca.licensing.simplified_queue(me)
+    )
 
 
 __all__ = ["STATIC", "error_page", "router"]

@@ -1,4 +1,4 @@
-"""/v1/notices, /v1/objections, /v1/invoices, /v1/distributions, /v1/statements, /v1/notifications:
+"""/v1/notices, /v1/objections, /v1/invoices, /v1/distributions, /v1/statements, /v1/notifications, /v1/reports:
 the training-notice procedure and the default licence's money.
 
 The notice board (``GET /v1/notices``), a published notice and its exclusion lists are public: the seeds'
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.schemas import INT64_MAX, Input, choice
@@ -19,6 +19,8 @@ from copyalign.core.licensing import notices as rules
 from copyalign.core.licensing.notices import NoticeInput
 from copyalign.core.licensing.tariffs import Use
 from copyalign.core.registry.preferences import JURISDICTIONS
+from copyalign.errors import InvalidInputError
+from copyalign.services.licensing.measured import ScanManifest
 from copyalign.services.licensing.royalties import UsageInput
 
 router = APIRouter(tags=["notices"])
@@ -29,11 +31,18 @@ class NoticeCreate(Input):
         min_length=1, max_length=rules.MAX_TITLE_CHARS, description="The model or data set the works would train."
     )
     purpose: str = choice(rules.NOTICE_PURPOSES, description="What the works would train.")
-    use: str = choice(Use, default="commercial")
+    use: str = choice(
+        Use,
+        default="commercial",
+        description="commercial, non-profit, or research / analysis under the profile's research exception",
+    )
     tariff: str = Field(default="default", description="A tariff of the policy profile.")
     works: list[str] = Field(min_length=1, max_length=rules.MAX_NOTICE_WORKS)
     window_days: int | None = Field(default=None, ge=1, le=rules.MAX_WINDOW_DAYS)
     jurisdiction: str | None = choice(sorted(JURISDICTIONS), nullable=True, default=None)
+    conditions: list[str] = Field(
+        default_factory=list, max_length=20, description="A research or analysis use: the conditions declared."
+    )
 
 
 class ObjectionCreate(Input):
@@ -51,7 +60,13 @@ class UsageCreate(Input):
     currency: str
     period_start: AwareDatetime
     period_end: AwareDatetime
-    feature_share: str = Field(default="0", description="Share of data features used, 0 to 1.")
+    feature_share: str | None = Field(
+        default=None,
+        description=(
+            "Share of data features used, 0 to 1, declared. Omitted: 1 (all), since nothing was measured; report "
+            "from a scan (POST …/reports/from-scan) to have it measured."
+        ),
+    )
     unit: str = "tokens"
     lines: list[UsageLineIn] = Field(default_factory=list, max_length=1_000_000)
     supersedes: str | None = None
@@ -73,7 +88,8 @@ class DistributionCreate(Input):
 @router.post("/notices", status_code=201)
 def create_notice(body: NoticeCreate, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     inp = NoticeInput(
-        body.title, body.purpose, body.use, body.tariff, body.works, body.window_days, body.jurisdiction
+        body.title, body.purpose, body.use, body.tariff, body.works, body.window_days, body.jurisdiction,
+        body.conditions,
     )  # fmt: skip
     return ca.notices.create(principal, inp).to_dict()
 
@@ -181,9 +197,70 @@ def report_usage(notice_id: str, body: UsageCreate, ca: CaDep, principal: Princi
     return ca.licensing.report_usage(principal, notice_id, inp)
 
 
+_WHEN = TypeAdapter(AwareDatetime)
+
+
+def _when(raw: str, name: str) -> Any:
+    try:
+        return _WHEN.validate_python(raw)
+    except ValidationError:
+        raise InvalidInputError(f"{name} must be a date-time with a time zone, not {raw[:40]!r}", field=name) from None
+
+
+@router.post("/notices/{notice_id}/reports/from-scan", status_code=201)
+def report_from_scan(
+    notice_id: str,
+    ca: CaDep,
+    principal: PrincipalDep,
+    manifest: Annotated[UploadFile, File(description="The scan's manifest.parquet, as its log entry commits to.")],
+    scan_log_index: Annotated[int, Form(ge=0, description="The scan's log entry (scan.json: log_index).")],
+    revenue: Annotated[str, Form()],
+    currency: Annotated[str, Form()],
+    period_start: Annotated[str, Form()],
+    period_end: Annotated[str, Form()],
+    feature_share: Annotated[str | None, Form(description="Declared share; refused below the measured.")] = None,
+    unit: Annotated[str | None, Form(description="tokens, documents, images or bytes (default: as found).")] = None,
+    supersedes: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    """A usage report measured from a logged scan: per-work lines and the share of data features come from the
+    manifest, which must be the one the scan's log entry commits to."""
+    limit = ca.settings.max_upload_bytes * 32  # a manifest is a row per corpus item
+    data = manifest.file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInputError(f"the manifest is over {limit} bytes", field="manifest")
+    inp = UsageInput(
+        revenue=revenue,
+        currency=currency,
+        period_start=_when(period_start, "period_start"),
+        period_end=_when(period_end, "period_end"),
+        feature_share=feature_share,
+        unit=unit,
+        supersedes=supersedes,
+    )
+    return ca.licensing.report_from_scan(principal, notice_id, ScanManifest(scan_log_index, data), inp)
+
+
+@router.get("/reports/due")
+def reports_due(ca: CaDep, principal: PrincipalDep, overdue: bool = False) -> dict[str, Any]:
+    """The next usage report each licence owes (a developer's own; every one for the operator and auditor)."""
+    return {"reports": ca.reporting.due(principal, overdue_only=overdue)}
+
+
+@router.post("/reports/remind")
+def remind(ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Queue reminders of overdue usage reports (the server's tick does it too)."""
+    return {"reminders": ca.reporting.remind(principal)}
+
+
 @router.get("/invoices")
-def invoices(ca: CaDep, principal: PrincipalDep, status: str | None = None) -> dict[str, Any]:
-    return {"invoices": ca.licensing.invoices(principal, status=status)}
+def invoices(
+    ca: CaDep,
+    principal: PrincipalDep,
+    status: str | None = None,
+    procedure: Literal["standard", "simplified"] | None = None,
+) -> dict[str, Any]:
+    """Invoices; ``procedure=simplified`` is the de-minimis queue for the simplified procedure."""
+    return {"invoices": ca.licensing.invoices(principal, status=status, procedure=procedure)}
 
 
 @router.get("/invoices/{invoice_id}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from copyalign.core.canonical import format_time
-from copyalign.core.licensing.tariffs import Use
+from copyalign.core.licensing.tariffs import EXEMPT_USES, Use
 from copyalign.core.registry.preferences import Purpose, parse_jurisdiction
 from copyalign.errors import ConflictError, InvalidInputError
 
@@ -76,6 +76,7 @@ class NoticeInput:
     works: tuple[str, ...]
     window_days: int | None = None  # None: the profile's notice_window_days
     jurisdiction: str | None = None  # None: the profile's
+    conditions: tuple[str, ...] = ()  # a research or analysis use: the exception's conditions declared
 
     def __init__(
         self,
@@ -86,6 +87,7 @@ class NoticeInput:
         works: Sequence[str],
         window_days: int | None = None,
         jurisdiction: str | None = None,
+        conditions: Sequence[str] = (),
     ) -> None:
         clean = title.strip() if isinstance(title, str) else ""
         if not clean or len(clean) > MAX_TITLE_CHARS:
@@ -102,7 +104,12 @@ class NoticeInput:
         try:
             u = Use(use)
         except ValueError:
-            raise InvalidInputError(f"use must be commercial or non-profit, not {use!r}", field="use") from None
+            known = ", ".join(x.value for x in Use)
+            raise InvalidInputError(f"use must be one of {known}, not {use!r}", field="use") from None
+        if isinstance(conditions, str) or not all(isinstance(c, str) for c in conditions):
+            raise InvalidInputError("conditions must be a list of condition names", field="conditions")
+        if conditions and u not in EXEMPT_USES:
+            raise InvalidInputError("conditions are declared only for a research or analysis use", field="conditions")
         if isinstance(works, str):
             raise InvalidInputError("works must be a list of work ids", field="works")
         ids = tuple(sorted(set(works)))
@@ -123,6 +130,7 @@ class NoticeInput:
             ("works", ids),
             ("window_days", window_days),
             ("jurisdiction", juris),
+            ("conditions", tuple(dict.fromkeys(conditions))),
         ):
             object.__setattr__(self, name, value)
 

@@ -8,13 +8,22 @@ reason                decision     when
 ``unreadable``        drop         the record could not be decoded (bad UTF-8, a broken image, …)
 ``reserved:NAME``     drop         an opt-out signal NAME denies the use (robots, tdmrep, aipref, …)
 ``signal-error:NAME`` hold         a signal was present but could not be evaluated: never "allowed"
+``signals:not-captured`` policy    a web item whose site's files were never captured: its reservations were
+                                   not read (``scan.uncaptured_action``, hold by default): never "allowed"
 ``registry:opted-out`` drop        a matched work's preference denies the purpose
 ``registry:objected`` drop         a matched work is on one of the developer's exclusion lists
 ``registry:unlicensed`` policy     a matched work needs remuneration and no finalised notice licenses it
 ``duplicate:exact``   drop         the same normalised text (or image bytes) as an earlier kept item
 ``duplicate:near``    drop         a near duplicate (MinHash / PDQ) of an earlier kept item
 ``registry:licensed`` keep-licensed every matched work that needs a licence is licensed by a notice
+``research:exempt``   keep         under a research claim: a work that needs remuneration is used free
+``research:reservation-not-binding`` keep  under a research claim where opt-outs do not bind (EU Art. 3):
+                                   the reservations above are recorded, not applied
 ====================  ===========  ===============================================================
+
+A research claim (:mod:`copyalign.core.licensing.research`) changes two rows: works needing remuneration are
+kept (``research:exempt``) instead of waiting for a licence, and where the profile's exception does not honour
+opt-outs, reservations, registry denies, objections and unread signals are recorded with the decision ``keep``.
 
 Deduplication runs last, over the items still kept, in corpus order: the first copy is kept, later ones
 point to it (``duplicate_of``), so the result does not depend on how shards were spread over workers.
@@ -56,34 +65,57 @@ class Decision:
             self.decision = decision
 
 
-def decide_item(row: Mapping[str, Any], facts: Mapping[str, WorkFacts], *, unlicensed_action: str) -> Decision:
-    """Signals, registry and readability: everything but deduplication."""
+NOT_CAPTURED = "signals:not-captured"
+
+
+def decide_item(
+    row: Mapping[str, Any],
+    facts: Mapping[str, WorkFacts],
+    *,
+    unlicensed_action: str,
+    uncaptured_action: str = "hold",
+    exempt: bool = False,
+    opt_outs_bind: bool = True,
+) -> Decision:
+    """Signals, registry and readability: everything but deduplication. ``exempt`` and ``opt_outs_bind`` come
+    from a research claim (see the module docstring)."""
     d = Decision("keep")
     if row["error"]:
         d.add("unreadable", "drop")
         return d
+    remove, wait = ("drop", "hold") if opt_outs_bind else ("keep", "keep")
+    not_binding = False
+    if row.get("site") == "not-captured":
+        d.add(NOT_CAPTURED, uncaptured_action if opt_outs_bind else "keep")
+        not_binding = not opt_outs_bind
     for s in json.loads(row["signals"]):
         if s["verdict"] == "deny":
-            d.add(f"reserved:{s['name']}", "drop")
+            d.add(f"reserved:{s['name']}", remove)
+            not_binding = not opt_outs_bind
         elif s["verdict"] == "error":
-            d.add(f"signal-error:{s['name']}", "hold")
+            d.add(f"signal-error:{s['name']}", wait)
+            not_binding = not opt_outs_bind
     needs_licence = licensed = 0
     for m in json.loads(row["matches"]):
         f = facts.get(m["work"])
         if f is None:  # removed from the registry since the index was read
             continue
         if f.value == "deny":
-            d.add("registry:opted-out", "drop")
+            d.add("registry:opted-out", remove)
+            not_binding = not opt_outs_bind
         elif f.excluded is not None:
-            d.add("registry:objected" if f.excluded == "objected" else "registry:opted-out", "drop")
+            d.add("registry:objected" if f.excluded == "objected" else "registry:opted-out", remove)
+            not_binding = not opt_outs_bind
         elif f.licensed_by is not None:
             licensed += 1
         elif f.value == "allow-with-remuneration":
             needs_licence += 1
     if needs_licence:
-        d.add("registry:unlicensed", unlicensed_action)
+        d.add("research:exempt" if exempt else "registry:unlicensed", "keep" if exempt else unlicensed_action)
     elif licensed:
         d.add("registry:licensed", "keep-licensed")
+    if not_binding:
+        d.add("research:reservation-not-binding", "keep")
     return d
 
 

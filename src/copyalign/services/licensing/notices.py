@@ -28,6 +28,7 @@ from copyalign.core.canonical import canonical, format_time
 from copyalign.core.canonical import digest as digest_of
 from copyalign.core.licensing import notices as rules
 from copyalign.core.licensing.notices import ExclusionReason, ListingStatus, NoticeInput, NoticeStatus
+from copyalign.core.licensing.research import exempt_use
 from copyalign.core.policy import PolicyProfile
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
 from copyalign.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -59,6 +60,9 @@ class NoticeView:
     finalised_at: datetime | None
     counts: dict[str, int] = field(default_factory=dict)
     exclusion_version: int | None = None
+    report_every_days: int | None = None
+    policy_overrides: list[dict[str, Any]] = field(default_factory=list)
+    research: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         t = format_time
@@ -79,6 +83,9 @@ class NoticeView:
             "finalised_at": t(self.finalised_at) if self.finalised_at else None,
             "counts": self.counts,
             "exclusion_version": self.exclusion_version,
+            "report_every_days": self.report_every_days,
+            "policy_overrides": self.policy_overrides,
+            "research": self.research,
         }
 
 
@@ -186,10 +193,18 @@ class NoticeService(ServiceBase):
         )
 
     def create(self, actor: Principal, inp: NoticeInput) -> NoticeView:
-        """A draft notice; nothing is public until :meth:`publish`."""
+        """A draft notice; nothing is public until :meth:`publish`.
+
+        A research or analysis use claims the profile's research exception (seed 001 §3.1): refused unless the
+        profile's rules cover it and every condition is declared; the claim is recorded and the notice pays no
+        fee. The notice carries the licence's reporting period and the profile's overrides of its floors, both
+        in its log entry.
+        """
         require(actor.role, Action.NOTICE_CREATE, owner=True)
         lic = self.policy.licensing
         title, purpose, use, ids = inp.title, inp.purpose, inp.use, list(inp.works)
+        claim = self.policy.research.claim(use.value, purpose, inp.conditions) if exempt_use(use.value) else None
+        overrides = [d.to_dict() for d in self.policy.departures()]
         tariff = lic.tariff(inp.tariff)
         window = rules.window_days(inp.window_days, default=lic.notice_window_days, minimum=lic.minimum_window_days)
         jurisdiction = inp.jurisdiction or parse_jurisdiction(self.policy.profile.jurisdiction)
@@ -215,6 +230,10 @@ class NoticeService(ServiceBase):
                 "window_days": window,
                 "works": len(ids),
                 "works_sha256": digest_of(ids),
+                "report_every_days": lic.report_every_days,
+                "policy": self.policy.profile.name,
+                "policy_overrides": overrides,
+                "research": claim.to_dict() if claim is not None else None,
             }
             [receipt] = self.ledger.append(s, [Event("notice.create", actor.party_id, nid, payload)], at=now)
             s.add(
@@ -231,6 +250,9 @@ class NoticeService(ServiceBase):
                     status=NoticeStatus.DRAFT,
                     created_at=now,
                     log_index=receipt.index,
+                    report_every_days=lic.report_every_days,
+                    policy_overrides=overrides,
+                    research=claim.to_dict() if claim is not None else None,
                 )
             )
             s.flush()
@@ -632,6 +654,9 @@ class NoticeService(ServiceBase):
             n.finalised_at,
             {k: int(v) for k, v in counts.items()},
             version,
+            n.report_every_days,
+            list(n.policy_overrides or []),
+            n.research,
         )
 
 

@@ -1,10 +1,13 @@
 """What a scan writes: the provenance manifest, the usage summary, the scan report and the EU summary.
 
 * ``manifest.parquet`` — one row per item: id, the record's own id, shard, URL, fetch time, kind, size, digests, the
-  signals seen, the decision with all its reasons, the matched works and the duplicate it repeats;
+  signals seen, whether its site's files were captured and which sources it was checked against, the decision with
+  all its reasons, the matched works and the duplicate it repeats;
 * ``usage.json`` — per registered work found: items, kept items, matched tokens and bytes, decisions; and
   per finalised notice the ``lines`` a usage report takes (``POST /v1/notices/{id}/reports``);
-* ``report.json`` / ``report.html`` — counts per decision, reason, signal, kind, shard errors, with charts;
+* ``report.json`` / ``report.html`` — counts per decision, reason, signal, kind, shard errors, refused paths (tar
+  members and symlinks, with why), and ``signal_checks``: how many items were checked against which source and how
+  many web items were held for want of a capture of their site, with charts;
 * ``eu-summary.json`` / ``eu-summary.md`` — the public summary of training content (AI Act Art. 53(1)(d),
   the AI Office template of July 2025), sections 1.1-3.3, filled from what the scan saw; what a scan cannot
   know (the provider, the model, other data sources) is marked for the provider to complete.
@@ -59,6 +62,8 @@ def write_manifest(path: Path, rows: Sequence[Mapping[str, Any]], decisions: Seq
             "sha256": [r["sha256"] for r in rows],
             "norm_sha256": [r["norm_sha256"] for r in rows],
             "signals": [r["signals"] for r in rows],
+            "site": [r.get("site") for r in rows],
+            "checked": pa.array([list(r.get("checked") or []) for r in rows], pa.list_(pa.string())),
             "decision": [d.decision for d in decisions],
             "reasons": pa.array([d.reasons for d in decisions], pa.list_(pa.string())),
             "matched_works": [r["matches"] for r in rows],
@@ -101,6 +106,43 @@ def usage_summary(uses: Mapping[str, WorkUse], facts: Mapping[str, WorkFacts]) -
     }
 
 
+SITE_SOURCES = ("robots.txt", "tdmrep.json", "ai.txt", "rsl.xml")
+RECORD_SOURCES = ("headers", "html-meta", "xmp", "c2pa")
+
+
+def signal_checks(rows: Sequence[Mapping[str, Any]], decisions: Sequence[Decision]) -> dict[str, Any]:
+    """Exactly what the opt-out checks covered: per source, the items checked against it; the web items whose
+    site was captured but publishes none of the files; the web items held (or otherwise decided) because their
+    site was never captured; and the items that are not web pages (no http(s) URL), for which no site file
+    applies."""
+    readable = [(r, d) for r, d in zip(rows, decisions, strict=True) if not r["error"]]
+    checked: Counter[str] = Counter()
+    for r, _ in readable:
+        checked.update(r.get("checked") or ())
+    web = [(r, d) for r, d in readable if r.get("site") is not None]
+    missing = [(r, d) for r, d in web if r.get("site") == "not-captured"]
+    bare = sum(1 for r, _ in web if r.get("site") == "captured" and not set(r.get("checked") or ()) & set(SITE_SOURCES))
+    by_decision = Counter(d.decision for _, d in missing)
+    hosts_missing = sorted({str(r["host"] or r["url"]) for r, _ in missing})
+    return {
+        "items": len(rows),
+        "readable": len(readable),
+        "web_items": len(web),
+        "not_web_items": len(readable) - len(web),
+        "checked_against": {k: checked.get(k, 0) for k in (*SITE_SOURCES, *RECORD_SOURCES)},
+        "web_items_site_publishes_none": bare,
+        "not_captured": {
+            "items": len(missing),
+            "held": by_decision.get("hold", 0),
+            "dropped": by_decision.get("drop", 0),
+            "kept": by_decision.get("keep", 0) + by_decision.get("keep-licensed", 0),
+            "hosts": len(hosts_missing),
+            "first_hosts": hosts_missing[:50],
+        },
+        "sites_captured": len({r["host"] for r, _ in web if r.get("site") == "captured"}),
+    }
+
+
 def report(
     rows: Sequence[Mapping[str, Any]],
     decisions: Sequence[Decision],
@@ -129,6 +171,7 @@ def report(
         "matched_items": sum(1 for r in rows if r["matches"] != "[]"),
         "shard_errors": [{"shard": s, "error": e} for s, e in shard_errors],
         "refused_paths": [{"path": p, "why": w} for p, w in refused],
+        "signal_checks": signal_checks(rows, decisions),
         "steps": dict(steps),
         "scan": dict(record),
     }
@@ -156,6 +199,11 @@ checkpoint {html.escape(str(scan.get("checkpoint", {}).get("size", "")))}
 <h2>Decisions</h2>{count_bars(rep["decisions"], "#4a7")}
 <h2>Reasons</h2>{count_bars(rep["reasons"], "#c63")}
 <h2>Opt-out signals seen</h2>{count_bars(rep["signals"], "#36c")}
+<h2>Items checked, by source</h2>{count_bars(rep["signal_checks"]["checked_against"], "#369")}
+<p>{rep["signal_checks"]["web_items"]} web items; {rep["signal_checks"]["not_captured"]["items"]} of them from
+{rep["signal_checks"]["not_captured"]["hosts"]} sites whose files were never captured
+({rep["signal_checks"]["not_captured"]["held"]} held); {rep["signal_checks"]["not_web_items"]} items without a
+web URL (no site file applies).</p>
 <h2>Kinds</h2>{count_bars(rep["kinds"], "#888")}
 <h2>Shards that could not be read</h2>
 <table><tr><th>shard</th><th>error</th></tr>{errs or '<tr><td colspan="2">none</td></tr>'}</table>
@@ -207,6 +255,11 @@ def eu_summary(
     if images:
         modalities["image"] = {"size": _band(images, IMAGE_BANDS, "More than 1 billion images"), "images": images}
     reserved = {k.split(":", 1)[1]: v for k, v in sorted(reasons.items()) if k.startswith("reserved:")}
+    checks = signal_checks(rows, decisions)
+    research = record.get("research")
+    not_binding = reasons.get("research:reservation-not-binding", 0)
+    if not_binding:  # recorded, not applied: these are not removals
+        reserved = {}
     return {
         "template": "AI Office template for the public summary of training content (AI Act Art. 53(1)(d)), July 2025",
         "1.1_provider": provider or TO_COMPLETE,
@@ -236,18 +289,20 @@ def eu_summary(
         "2.5_synthetic_data": TO_COMPLETE,
         "2.6_other_sources": TO_COMPLETE,
         "3.1_reservations_of_rights": {
-            "measures": (
-                "Every item was checked, before training, against the machine-readable reservations its source "
-                "carried (robots.txt for the listed crawlers and known AI training crawlers, IETF AIPREF "
-                "Content-Usage, Cloudflare Content Signals, W3C TDMRep, X-Robots-Tag and meta noai/noimageai, "
-                "ai.txt, RSL licences, IPTC data-mining and C2PA training-mining assertions) and against the "
-                "copyalign rights registry (opt-outs and training-notice objections); reserved items were "
-                "removed and items whose signals could not be read were held back."
-            ),
+            "measures": _measures(checks, research, not_binding),
+            "checked_against": checks["checked_against"],
+            "web_items": checks["web_items"],
+            "items_without_web_url": checks["not_web_items"],
+            "items_held_site_not_captured": checks["not_captured"]["held"],
+            "items_site_not_captured": checks["not_captured"]["items"],
+            "research_exception": research,
+            "items_reservation_recorded_not_applied": not_binding,
             "items_removed_by_signal": reserved,
-            "items_removed_registry_opt_out": reasons.get("registry:opted-out", 0),
-            "items_removed_objection": reasons.get("registry:objected", 0),
-            "items_held_unreadable_signal": sum(v for k, v in reasons.items() if k.startswith("signal-error:")),
+            "items_removed_registry_opt_out": 0 if not_binding else reasons.get("registry:opted-out", 0),
+            "items_removed_objection": 0 if not_binding else reasons.get("registry:objected", 0),
+            "items_held_unreadable_signal": 0
+            if not_binding
+            else sum(v for k, v in reasons.items() if k.startswith("signal-error:")),
             "registry_checkpoint": record.get("checkpoint"),
             "scan_log_index": record.get("log_index"),
         },
@@ -257,6 +312,47 @@ def eu_summary(
             "unreadable_removed": reasons.get("unreadable", 0),
         },
     }
+
+
+def _measures(checks: Mapping[str, Any], research: Mapping[str, Any] | None, not_binding: int) -> str:
+    """Section 3.1's statement of what was checked, built from the counts: it claims no check that did not run."""
+    c = checks["checked_against"]
+    registry = (
+        "Every item was checked against the copyalign rights registry (opt-outs and training-notice objections) as "
+        "of the scan's registry checkpoint"
+    )
+    record = (
+        f"the metadata items carried was read where present: HTTP headers (AIPREF Content-Usage, Content Signals, "
+        f"TDM-Reservation, X-Robots-Tag) for {c['headers']}, HTML meta noai/tdm-reservation for {c['html-meta']}, "
+        f"IPTC data-mining in XMP for {c['xmp']}, C2PA training-mining assertions for {c['c2pa']} items"
+    )
+    if not checks["web_items"]:
+        text = (
+            f"{registry}. No item carries a web (http/https) URL, so no site-level reservation (robots.txt, W3C "
+            f"TDMRep, ai.txt, RSL) applies and none was checked; {record}."
+        )
+    else:
+        nc = checks["not_captured"]
+        text = (
+            f"{registry}. Of {checks['web_items']} items crawled from the web, {c['robots.txt']} were checked against "
+            f"their site's robots.txt (for the listed crawlers and the known AI training crawlers), "
+            f"{c['tdmrep.json']} against W3C TDMRep, {c['ai.txt']} against ai.txt and {c['rsl.xml']} against an RSL "
+            f"licence; {checks['web_items_site_publishes_none']} came from sites whose captured files publish none "
+            f"of these; {nc['items']} came from {nc['hosts']} sites whose files had not been captured, so their "
+            f"reservations could not be checked: {nc['held']} of them were held back, {nc['dropped']} removed"
+            + (f", {nc['kept']} kept as the profile directs" if nc["kept"] else "")
+            + f". Besides, {record}; {checks['not_web_items']} items carry no web URL, for which no site file applies."
+        )
+    if research:
+        applied = (
+            "reservations were applied as for any use"
+            if research.get("honour_opt_outs")
+            else f"reservations do not bind this use: {not_binding} items carrying one were recorded, not removed"
+        )
+        text += f" The data was used under {research.get('exception')} ({research.get('use')}); {applied}."
+    else:
+        text += " Reserved items were removed, and items whose signals could not be read were held back."
+    return text
 
 
 def eu_summary_markdown(s: Mapping[str, Any]) -> str:
@@ -307,6 +403,13 @@ def eu_summary_markdown(s: Mapping[str, Any]) -> str:
         f"| registry opt-out | {r['items_removed_registry_opt_out']} |",
         f"| objection to a training notice | {r['items_removed_objection']} |",
         f"| held: a signal could not be read | {r['items_held_unreadable_signal']} |",
+        f"| held: the site's files were never captured | {r['items_held_site_not_captured']} |",
+        "",
+        "| checked against | items |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in r["checked_against"].items()]
+    lines += [
         "",
         f"Registry checkpoint: {json.dumps(r['registry_checkpoint'])}; scan recorded at log entry "
         f"{r['scan_log_index']}.",

@@ -50,12 +50,17 @@ RESULT_COLUMNS = (
     "sha256",
     "norm_sha256",
     "signals",
+    "site",
+    "checked",
     "matches",
     "error",
     "dedup_keys",
     "dedup_sig",
 )
 SITE_FILES = {"robots_txt": "robots.txt", "tdmrep_json": "tdmrep.json", "ai_txt": "ai.txt", "rsl_xml": "rsl.xml"}
+#: ``site`` of an evidence row: a web item's site was captured (its files, or a fetch that found none) or not
+CAPTURED, NOT_CAPTURED = "captured", "not-captured"
+RESULT_VERSION = 2  # the evidence rows' layout: results of another version are scanned again
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,14 @@ class ScanConfig:
             "index_watermark": self.index_watermark,
             "sites": _sites_digest(self.sites_dir),
             "fingerprint": textfp.FINGERPRINT_VERSION,
+            "result": RESULT_VERSION,
         }
         return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def sites_digest(sites_dir: str | None) -> str | None:
+    """SHA-256 over every captured site file (name and content digest): what a scan's log entry commits to."""
+    return _sites_digest(sites_dir)
 
 
 def _sites_digest(sites_dir: str | None) -> str | None:
@@ -115,6 +126,7 @@ class ShardOutcome:
     error: str | None = None
     skipped: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (member path, why): tar members not read
 
 
 # -- per-process state ------------------------------------------------------------------------------------
@@ -129,38 +141,77 @@ def _index(directory: str) -> MatchIndex:
     return idx
 
 
+@dataclass(frozen=True, slots=True)
+class SiteCapture:
+    """What was captured of one site: its parsed files, the files whose capture failed (which hold the site's
+    items), whether anything was captured at all, and the names of the files present."""
+
+    signals: sig.SiteSignals | None = None
+    failed: tuple[str, ...] = ()
+    captured: bool = False
+    files: tuple[str, ...] = ()
+
+
+_NONE = SiteCapture()
+
+
 class SiteCache:
     """Each site's captured robots.txt, tdmrep.json, ai.txt and RSL file, parsed once per process, and the
-    files whose capture failed (``fetch.json``), which hold the site's items."""
+    files whose capture failed (``fetch.json``), which hold the site's items. A site is *captured* when its
+    folder holds ``fetch.json`` (a fetch ran, even if it found no file: the site says nothing) or any of the
+    files; otherwise its reservations were never read, and its items are held (``signals:not-captured``)."""
 
     def __init__(self, directory: str | None) -> None:
-        self.directory = Path(directory) if directory else None
-        self._cache: dict[str, tuple[sig.SiteSignals | None, list[str]]] = {}
+        self.directory = directory or None
+        self._cache: dict[str, SiteCapture] = {}
 
-    def get(self, host: str | None) -> tuple[sig.SiteSignals | None, list[str]]:
+    def get(self, host: str | None) -> SiteCapture:
         if not host or self.directory is None:
-            return None, []
+            return _NONE
         hit = self._cache.get(host)
         if hit is not None:
             return hit
-        folder = self.directory / _host_folder(host)
+        folder = os.path.join(self.directory, _host_folder(host))
+        try:  # one directory read per site, not a stat per file: most sites publish none of the files
+            names = set(os.listdir(folder))
+        except OSError:  # no folder: never captured
+            names = set()
         found: dict[str, str] = {}
         failed: list[str] = []
-        if folder.is_dir():
-            for arg, name in SITE_FILES.items():
-                path = folder / name
-                if path.is_file():
-                    found[arg] = path.read_bytes().decode("utf-8", "replace")
-            fetched = folder / "fetch.json"
-            if fetched.is_file():
-                try:
-                    files = json.loads(fetched.read_text()).get("files", {})
-                    failed = [f"{n} could not be fetched ({e['error']})" for n, e in files.items() if e.get("error")]
-                except (ValueError, AttributeError):
-                    failed = ["fetch.json is not valid JSON"]
-        hit = (sig.site_signals(**found) if found else None, failed)
+        for arg, name in SITE_FILES.items():
+            if name in names:
+                with open(os.path.join(folder, name), "rb") as fh:
+                    found[arg] = fh.read().decode("utf-8", "replace")
+        if "fetch.json" in names:
+            try:
+                with open(os.path.join(folder, "fetch.json"), "rb") as fh:
+                    files = json.loads(fh.read()).get("files", {})
+                failed = [f"{n} could not be fetched ({e['error']})" for n, e in files.items() if e.get("error")]
+            except (ValueError, AttributeError, OSError):
+                failed = ["fetch.json is not valid JSON"]
+        hit = SiteCapture(
+            sig.site_signals(**found) if found else None,
+            tuple(failed),
+            bool(found) or "fetch.json" in names,
+            tuple(SITE_FILES[a] for a in SITE_FILES if a in found),
+        )
         self._cache[host] = hit
         return hit
+
+
+_SITES: dict[str, SiteCache] = {}
+
+
+def site_cache(cfg: ScanConfig) -> SiteCache:
+    """The process's cache of site captures for this configuration: a worker parses each site once, whichever
+    shards name it (the configuration's digest covers the captures' content, so a changed capture is a new
+    cache)."""
+    key = cfg.digest()
+    cache = _SITES.get(key)
+    if cache is None:
+        _SITES.clear()
+        cache = _SITES[key] = SiteCache(cfg.sites_dir)
+    return cache
 
 
 def _host_folder(host: str) -> str:
@@ -188,19 +239,29 @@ def _c2pa_store(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"the image's C2PA manifest cannot be read: {exc}"
 
 
-def _signals(rec: Record, sites: SiteCache, cfg: ScanConfig, host: str | None) -> list[sig.Signal]:
+def _signals(
+    rec: Record, sites: SiteCache, cfg: ScanConfig, host: str | None, web: bool
+) -> tuple[list[sig.Signal], str | None, list[str]]:
+    """The record's signals, its site's capture status (None: not a web item) and the sources checked."""
     xmp = c2pa_store = None
-    site, failed = sites.get(host)
-    extra = [sig.Signal("site", "fetch", sig.Verdict.ERROR, f) for f in failed]
+    capture = sites.get(host) if web else _NONE
+    extra = [sig.Signal("site", "fetch", sig.Verdict.ERROR, f) for f in capture.failed]
+    checked = list(capture.files)
+    if rec.headers:
+        checked.append("headers")
+    if rec.html:
+        checked.append("html-meta")
     if rec.kind == "image" and rec.data:
         xmp = sig.xmp_packet(rec.data)
         c2pa_store, problem = _c2pa_store(rec.data)
         if problem:
             extra.append(sig.Signal("c2pa", "c2pa", sig.Verdict.ERROR, problem))
+        checked += (["xmp"] if xmp else []) + (["c2pa"] if c2pa_store is not None or problem else [])
+    site_status = None if not web else CAPTURED if capture.captured else NOT_CAPTURED
     try:
         found = sig.evaluate(
             url=rec.url,
-            site=site,
+            site=capture.signals,
             headers=rec.headers,
             html=rec.html,
             xmp=xmp,
@@ -211,7 +272,20 @@ def _signals(rec: Record, sites: SiteCache, cfg: ScanConfig, host: str | None) -
         )
     except Exception as exc:  # noqa: BLE001 - an evaluation error never means "allowed"
         found = [sig.Signal("signals", "record", sig.Verdict.ERROR, f"signal evaluation failed: {exc}")]
-    return found + extra
+    return found + extra, site_status, checked
+
+
+def _web_host(url: str | None) -> tuple[str | None, bool]:
+    """The URL's host (lower case) and whether it names a web page (http or https with a host): the items
+    whose site files must have been captured."""
+    if not url:
+        return None, False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, url.lower().startswith(("http:", "https:"))  # a web URL that cannot be parsed: never captured
+    host = parts.netloc.lower() or None
+    return host, parts.scheme.lower() in ("http", "https") and host is not None
 
 
 def _evidence(found: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -232,7 +306,7 @@ def _evidence(found: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def scan_record(rec: Record, cfg: ScanConfig, sites: SiteCache, index: MatchIndex) -> dict[str, Any]:
     """The evidence row of one record (no decision yet)."""
-    host = urlsplit(rec.url).netloc.lower() if rec.url else None
+    host, web = _web_host(rec.url)
     row: dict[str, Any] = {
         "id": rec.id,
         "source_id": rec.source_id,
@@ -246,6 +320,8 @@ def scan_record(rec: Record, cfg: ScanConfig, sites: SiteCache, index: MatchInde
         "sha256": hashlib.sha256(rec.data).hexdigest() if rec.data else None,
         "norm_sha256": None,
         "signals": "[]",
+        "site": None,
+        "checked": [],
         "matches": "[]",
         "error": rec.error,
         "dedup_keys": [],
@@ -253,7 +329,7 @@ def scan_record(rec: Record, cfg: ScanConfig, sites: SiteCache, index: MatchInde
     }
     if rec.error:
         return row
-    signals = _signals(rec, sites, cfg, host)
+    signals, row["site"], row["checked"] = _signals(rec, sites, cfg, host, web)
     row["signals"] = json.dumps(
         [{"name": s.name, "source": s.source, "verdict": s.verdict.value, "detail": s.detail} for s in signals]
     )
@@ -329,12 +405,18 @@ def finished(cfg: ScanConfig, shard: Shard) -> ShardOutcome | None:
         return None
     if info.get("config") != cfg.digest() or info.get("shard") != shard.id or info.get("stat") != _stat(cfg, shard):
         return None
-    return ShardOutcome(shard.id, info["records"], info["seconds"], info.get("error"), True, info.get("counts", {}))
+    refused = [(str(p), str(w)) for p, w in info.get("refused", [])]
+    return ShardOutcome(
+        shard.id, info["records"], info["seconds"], info.get("error"), True, info.get("counts", {}), refused
+    )
 
 
-def _rows(cfg: ScanConfig, shard: Shard) -> Iterator[dict[str, Any]]:
-    sites, index = SiteCache(cfg.sites_dir), _index(cfg.index_dir)
+def _rows(cfg: ScanConfig, shard: Shard, refused: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+    sites, index = site_cache(cfg), _index(cfg.index_dir)
     for rec in read_shard(Path(cfg.corpus), shard, text_field=cfg.text_field):
+        if rec.refused is not None:
+            refused.append((rec.id, rec.refused))
+            continue
         row = scan_record(rec, cfg, sites, index)
         row["shard"] = shard.id
         yield row
@@ -351,8 +433,9 @@ def scan_shard(cfg: ScanConfig, shard: Shard) -> ShardOutcome:
     t0 = time.perf_counter()
     outcome = ShardOutcome(shard.id)
     rows: list[dict[str, Any]] = []
+    refused: list[tuple[str, str]] = []
     try:
-        rows = list(_rows(cfg, shard))
+        rows = list(_rows(cfg, shard, refused))
     except CorruptShardError as exc:
         # no result and no marker: a rerun tries the shard again (its owner may have repaired it)
         outcome.error, outcome.seconds = exc.message, time.perf_counter() - t0
@@ -366,7 +449,7 @@ def scan_shard(cfg: ScanConfig, shard: Shard) -> ShardOutcome:
     tmp = path.with_suffix(".partial")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
-    outcome.records, outcome.counts = len(rows), counts
+    outcome.records, outcome.counts, outcome.refused = len(rows), counts, refused
     outcome.seconds = time.perf_counter() - t0
     marker = {
         "shard": shard.id,
@@ -375,6 +458,7 @@ def scan_shard(cfg: ScanConfig, shard: Shard) -> ShardOutcome:
         "records": outcome.records,
         "seconds": outcome.seconds,
         "counts": counts,
+        "refused": refused,
     }
     tmp_marker = _marker(cfg, shard).with_suffix(".done.partial")
     tmp_marker.write_text(json.dumps(marker))
@@ -400,6 +484,8 @@ def _schema() -> Any:
             ("sha256", pa.string()),
             ("norm_sha256", pa.string()),
             ("signals", pa.string()),
+            ("site", pa.string()),
+            ("checked", pa.list_(pa.string())),
             ("matches", pa.string()),
             ("error", pa.string()),
             ("dedup_keys", pa.list_(pa.uint64())),

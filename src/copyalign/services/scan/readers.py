@@ -6,7 +6,8 @@ parallel work and of resumption, and its id (its path inside the corpus, plus a 
 stable across runs of the same corpus.
 
 Nothing outside the corpus root is ever read: a symlink that resolves outside it, a tar member named with
-``..`` or an absolute path, is refused and reported, never followed.
+``..`` or an absolute path, a tar member that is a symbolic or hard link or a device, is refused and listed in
+the report's ``refused_paths`` with why, never followed and never an item.
 
 Record fields, by format (missing ones are ``None``):
 
@@ -64,6 +65,7 @@ class Record:
     caption: str | None = None
     error: str | None = None  # why the record could not be read; it is then dropped as unreadable
     source_id: str | None = None  # the record's own id field, kept in the manifest
+    refused: str | None = None  # why the member was refused (not a record: listed in refused_paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,19 @@ def _safe_member(name: str) -> bool:
     return not name.startswith("/") and ".." not in parts
 
 
+def _refusal(member: tarfile.TarInfo) -> str | None:
+    """Why a tar member is refused, or None for a regular file or a folder (which holds no content)."""
+    if member.issym():
+        return f"symbolic link member (to {member.linkname[:120]!r}): not followed"
+    if member.islnk():
+        return f"hard link member (to {member.linkname[:120]!r}): not followed"
+    if not (member.isfile() or member.isdir()):
+        return "not a regular file (a device, FIFO or other special member)"
+    if not _safe_member(member.name):
+        return "member path leaves the shard (absolute or with ..)"
+    return None
+
+
 def _wds_key(name: str) -> tuple[str, str]:
     base = name.rsplit("/", 1)[-1]
     prefix = name[: len(name) - len(base)]
@@ -232,12 +247,13 @@ def _read_wds(path: Path, shard: Shard) -> Iterator[Record]:
         with tarfile.open(path, "r:") as tar:
             group: dict[str, bytes] = {}
             key: str | None = None
-            bad: list[str] = []
+            bad: list[tuple[str, str]] = []
             for member in tar:
-                if not member.isfile():
+                why = _refusal(member)
+                if why is not None:
+                    bad.append((member.name, why))
                     continue
-                if not _safe_member(member.name):
-                    bad.append(member.name)
+                if member.isdir():
                     continue
                 k, ext = _wds_key(member.name)
                 if key is not None and k != key:
@@ -248,8 +264,8 @@ def _read_wds(path: Path, shard: Shard) -> Iterator[Record]:
                 group[ext] = fh.read() if fh else b""
             if key is not None:
                 yield _wds_record(shard, key, group)
-            for name in bad:
-                yield Record(f"{shard.id}:{name}", "image", b"", error="tar member path leaves the shard (refused)")
+            for name, why in bad:
+                yield Record(f"{shard.id}:{name}", "image", b"", refused=why)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise CorruptShardError(f"shard {shard.id} is not a readable tar file: {exc}", field="corpus") from None
 

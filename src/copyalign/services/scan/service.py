@@ -5,7 +5,9 @@ lawful sources, honour reservations of rights, drop works whose owners opted out
 keep provenance for every item, and be able to show later which registry state the training set was
 cleaned against. Steps:
 
-1. *prepare* — refresh the match index, sign a log checkpoint, list the corpus's shards;
+1. *prepare* — refresh the match index, sign a log checkpoint, list the corpus's shards; with ``fetch_signals``,
+   capture the opt-out files of every site the corpus names that has no fresh capture (a web item whose site
+   was never captured is held: ``signals:not-captured``);
 2. *scan* (parallel, :mod:`copyalign.services.scan.pipeline`) — per shard: signals, matching, fingerprints;
 3. *decide* (here, one pass) — the registry's facts for every matched work as of now, the decision per
    item, deduplication across the whole corpus;
@@ -14,6 +16,10 @@ cleaned against. Steps:
    digest, the checkpoint, the exclusion-list versions and the manifest digest.
 
 Steps 2 and 4 are resumable: a rerun with the same configuration skips finished shards.
+
+A scan may claim the profile's research exception (:mod:`copyalign.core.licensing.research`): the claim is
+checked before anything runs, changes the decisions as :mod:`copyalign.core.scan.decide` says, and is recorded in
+the log entry, the report and the EU summary.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from sqlalchemy import select
 
 from copyalign.core.authz import Action, require
 from copyalign.core.canonical import format_time
+from copyalign.core.licensing.research import ResearchClaim
 from copyalign.core.registry.preferences import Purpose, parse_jurisdiction, resolve
 from copyalign.core.scan.decide import WorkFacts, decide_item, deduplicate, work_use
 from copyalign.engines import executor as make_executor
@@ -42,8 +49,9 @@ from copyalign.services.matching.service import MatchService
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.services.scan import outputs
-from copyalign.services.scan.pipeline import ScanConfig, ShardOutcome, result_path, scan_shard
+from copyalign.services.scan.pipeline import ScanConfig, ShardOutcome, result_path, scan_shard, sites_digest
 from copyalign.services.scan.readers import Shard, list_corpus, write_kept
+from copyalign.services.scan.sites import SiteFetcher, corpus_hosts
 from copyalign.store.batching import in_batches
 from copyalign.store.models import ExclusionList, Notice, NoticeWork, Party, Work
 
@@ -60,6 +68,8 @@ class ScanResult:
     manifest_sha256: str
     corpus_sha256: str
     steps: dict[str, Any] = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    signal_checks: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +81,8 @@ class ScanResult:
             "manifest_sha256": self.manifest_sha256,
             "corpus_sha256": self.corpus_sha256,
             "steps": self.steps,
+            "refused_paths": [{"path": p, "why": w} for p, w in self.refused],
+            "signal_checks": self.signal_checks,
         }
 
 
@@ -102,10 +114,21 @@ class ScanService(ServiceBase):
         provider: str | None = None,
         model: str | None = None,
         progress: Progress | None = None,
+        fetch_signals: SiteFetcher | None = None,
+        refresh_signals: bool = False,
+        research: tuple[str, Sequence[str]] | None = None,
     ) -> ScanResult:
-        """Scan ``corpus`` into ``out`` for ``developer_id`` (the actor itself when it is a developer)."""
+        """Scan ``corpus`` into ``out`` for ``developer_id`` (the actor itself when it is a developer).
+
+        ``fetch_signals`` captures the sites the corpus names first (missing, failed or stale captures; all of
+        them with ``refresh_signals``); ``research`` claims the profile's research exception: ``(use,
+        conditions)``, e.g. ``("research", ["non-commercial", "lawful-access", ...])``.
+        """
         developer_id = developer_id or (actor.party_id if actor.role.value == "developer" else None)
         require(actor.role, Action.SCAN_RUN, owner=developer_id == actor.party_id or developer_id is None)
+        claim: ResearchClaim | None = None
+        if research is not None:
+            claim = self.policy.research.claim(research[0], self.policy.scan.purpose, research[1])
         corpus, out = corpus.resolve(), out.resolve()
         if not corpus.is_dir():
             raise InvalidInputError(f"corpus {corpus} is not a folder", field="corpus")
@@ -124,6 +147,10 @@ class ScanService(ServiceBase):
         self.matching.maybe_refresh()
         checkpoint = self.ledger.checkpoint()
         listing = list_corpus(corpus)
+        fetched: list[dict[str, Any]] = []
+        if fetch_signals is not None:
+            hosts = corpus_hosts(corpus, listing, text_field=text_field)
+            fetched = fetch_signals.capture(hosts, sites, refresh=refresh_signals)
         scan_cfg = self.policy.scan
         cfg = ScanConfig(
             corpus=str(corpus),
@@ -142,6 +169,8 @@ class ScanService(ServiceBase):
         steps["prepare"] = {
             "shards": len(listing.shards),
             "refused": len(listing.refused),
+            "sites_fetched": sum(1 for f in fetched if not f.get("cached")),
+            "sites_cached": sum(1 for f in fetched if f.get("cached")),
             "seconds": round(time.perf_counter() - t0, 3),
         }
 
@@ -172,7 +201,17 @@ class ScanService(ServiceBase):
             # 3. decide
             t0 = time.perf_counter()
             facts, exclusion_lists, notices = self._facts(rows, developer_id)
-            decisions = [decide_item(r, facts, unlicensed_action=scan_cfg.unlicensed_action) for r in rows]
+            decisions = [
+                decide_item(
+                    r,
+                    facts,
+                    unlicensed_action=scan_cfg.unlicensed_action,
+                    uncaptured_action=scan_cfg.uncaptured_action,
+                    exempt=claim is not None,
+                    opt_outs_bind=claim is None or claim.honour_opt_outs,
+                )
+                for r in rows
+            ]
             if dedup:
                 deduplicate(rows, decisions, jaccard=scan_cfg.dedup_jaccard, pdq_distance=scan_cfg.dedup_pdq_distance)
             steps["decide"] = {"works_matched": len(facts), "seconds": round(time.perf_counter() - t0, 3)}
@@ -195,9 +234,11 @@ class ScanService(ServiceBase):
             ex.close()
 
         # 5. record
+        refused = list(listing.refused) + [r for _, o in sorted(outcomes.items()) for r in o.refused]
         manifest_sha = outputs.write_manifest(out / "manifest.parquet", rows, decisions)
         corpus_sha = _corpus_digest(rows)
         counts = {k: sum(1 for d in decisions if d.decision == k) for k in outputs.DECISIONS}
+        checks = outputs.signal_checks(rows, decisions)
         scan_id = f"scan_{uuid.uuid4().hex[:20]}"
         payload = {
             "scan": scan_id,
@@ -211,6 +252,16 @@ class ScanService(ServiceBase):
             "manifest_sha256": manifest_sha,
             "config_sha256": cfg.digest(),
             "corrupt_shards": [s for s, _ in shard_errors],
+            "refused_paths": len(refused),
+            "sites_sha256": sites_digest(cfg.sites_dir),
+            "signal_checks": {
+                "web_items": checks["web_items"],
+                "not_web_items": checks["not_web_items"],
+                "checked_against": checks["checked_against"],
+                "not_captured": {k: checks["not_captured"][k] for k in ("items", "held", "dropped", "kept", "hosts")},
+            },
+            "research": claim.to_dict() if claim is not None else None,
+            "policy_overrides": [d.to_dict() for d in self.policy.departures()],
         }
         with self.store.write() as s:
             [receipt] = self.ledger.append(s, [Event("scan.record", actor.party_id, scan_id, payload)])
@@ -222,15 +273,15 @@ class ScanService(ServiceBase):
             "licensing_notices": notices,
         }
         uses = work_use(rows, decisions)
-        rep = outputs.report(
-            rows, decisions, shard_errors=shard_errors, refused=listing.refused, steps=steps, record=record
-        )
+        rep = outputs.report(rows, decisions, shard_errors=shard_errors, refused=refused, steps=steps, record=record)
         summary = outputs.eu_summary(rows, decisions, provider=provider, model=model, agents=cfg.agents, record=record)
         outputs.write_outputs(out, rep=rep, usage=outputs.usage_summary(uses, facts), summary=summary)
         tmp = out / "scan.json.partial"
         tmp.write_text(json.dumps({**record, "receipt": receipt.to_dict()}, indent=2, default=str) + "\n")
         os.replace(tmp, out / "scan.json")
-        return ScanResult(out, len(rows), counts, shard_errors, receipt.index, manifest_sha, corpus_sha, steps)
+        return ScanResult(
+            out, len(rows), counts, shard_errors, receipt.index, manifest_sha, corpus_sha, steps, refused, checks
+        )
 
     # -- internals -------------------------------------------------------------------------------------
     @staticmethod
