@@ -291,3 +291,39 @@ def test_a_notice_that_licensed_nothing_takes_no_usage_report(
     period = {"period_start": "2026-01-01T00:00:00Z", "period_end": "2026-02-01T00:00:00Z"}
     r = client.post(f"/v1/notices/{nid}/reports", json={"revenue": "10", "currency": "CNY", **period}, headers=dev)
     assert r.status_code == 409 and "licensed no work" in r.json()["error"]["message"]
+
+
+def test_the_board_costs_the_same_queries_for_two_notices_or_ten(ca: Copyalign, story: dict) -> None:
+    # issue 17: the board ran three queries per notice (counts, version, developer name); it is read by anyone,
+    # unauthenticated, so its cost must not grow with the number of notices
+    from sqlalchemy import event
+
+    from copyalign.core.licensing.notices import NoticeInput
+
+    dev = ca.parties.authenticate(story["dev"])
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def board_queries() -> int:
+        statements.clear()
+        event.listen(ca.store.engine, "before_cursor_execute", count)
+        try:
+            board = ca.notices.board("open")
+        finally:
+            event.remove(ca.store.engine, "before_cursor_execute", count)
+        assert all(n.counts for n in board)
+        return sum(1 for q in statements if q.lstrip().upper().startswith("SELECT"))
+
+    for i in range(2):
+        ca.notices.publish(
+            dev, ca.notices.create(dev, NoticeInput(f"Model {i}", "train-ai", "commercial", "default", story["a"])).id
+        )
+    two = board_queries()
+    for i in range(2, 10):
+        ca.notices.publish(
+            dev, ca.notices.create(dev, NoticeInput(f"Model {i}", "train-ai", "commercial", "default", story["a"])).id
+        )
+    assert len(ca.notices.board("open")) == 10
+    assert board_queries() == two

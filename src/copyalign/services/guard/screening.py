@@ -84,7 +84,7 @@ class Screening(ServiceBase):
         if not literal:
             return []
         with self.store.read() as s:
-            rows = s.execute(select(Work.id, Work.title).where(Work.id.in_(list(literal)))).tuples()
+            rows = s.execute(select(Work.id, Work.title).where(Work.id.in_(list(literal))))
             titles = {wid: title for wid, title in rows}
         whole = ((0, len(prompt)),)  # a copy of a whole work carries no spans
         return [

@@ -486,7 +486,7 @@ class NoticeService(ServiceBase):
         wanted = rules.parse_board_status(status)
         with self.store.read() as s:
             rows = s.execute(select(Notice).where(Notice.status == wanted).order_by(Notice.closes_at, Notice.id))
-            return [self._view(s, n) for n in rows.scalars()]
+            return self._views(s, list(rows.scalars()))
 
     def get(self, actor: Principal | None, notice_id: str) -> NoticeView:
         with self.store.read() as s:
@@ -505,7 +505,7 @@ class NoticeService(ServiceBase):
             else:
                 listed = select(NoticeWork.notice_id).where(NoticeWork.holder_id == actor.party_id)
                 q = select(Notice).where(Notice.id.in_(listed), Notice.status != NoticeStatus.DRAFT)
-            return [self._view(s, n) for n in s.execute(q.order_by(Notice.created_at.desc())).scalars()]
+            return self._views(s, list(s.execute(q.order_by(Notice.created_at.desc())).scalars()))
 
     def works(self, actor: Principal, notice_id: str) -> list[dict[str, Any]]:
         """The listed works with their status: all of them for the developer, operator and auditor; a holder
@@ -627,37 +627,61 @@ class NoticeService(ServiceBase):
         return out
 
     def _view(self, s: Session, n: Notice) -> NoticeView:
-        counts = dict(
-            s.execute(
-                select(NoticeWork.status, func.count()).where(NoticeWork.notice_id == n.id).group_by(NoticeWork.status)
-            ).all()
-        )
-        version = s.execute(
-            select(func.max(ExclusionList.version)).where(ExclusionList.notice_id == n.id)
-        ).scalar_one_or_none()
-        name = s.execute(select(Party.name).where(Party.id == n.developer_id)).scalar_one()
-        return NoticeView(
-            n.id,
-            n.developer_id,
-            name,
-            n.title,
-            n.purpose,
-            n.use,
-            n.jurisdiction,
-            n.tariff,
-            n.currency,
-            n.window_days,
-            n.status,
-            n.created_at,
-            n.published_at,
-            n.closes_at,
-            n.finalised_at,
-            {k: int(v) for k, v in counts.items()},
-            version,
-            n.report_every_days,
-            list(n.policy_overrides or []),
-            n.research,
-        )
+        return self._views(s, [n])[0]
+
+    @staticmethod
+    def _views(s: Session, notices: Sequence[Notice]) -> list[NoticeView]:
+        """Views of many notices in three queries whatever their number (the board lists them all): the
+        listing counts, the latest exclusion-list versions and the developers' names, each grouped by notice."""
+        if not notices:
+            return []
+        counts: dict[str, dict[str, int]] = {}
+        versions: dict[str, int | None] = {}
+        names: dict[str, str] = {}
+        for part in in_batches([n.id for n in notices]):
+            rows = s.execute(
+                select(NoticeWork.notice_id, NoticeWork.status, func.count())
+                .where(NoticeWork.notice_id.in_(part))
+                .group_by(NoticeWork.notice_id, NoticeWork.status)
+            )
+            for nid, status, count in rows:
+                counts.setdefault(nid, {})[status] = int(count)
+            versions.update(
+                list(
+                    s.execute(
+                        select(ExclusionList.notice_id, func.max(ExclusionList.version))
+                        .where(ExclusionList.notice_id.in_(part))
+                        .group_by(ExclusionList.notice_id)
+                    )
+                )
+            )
+        for part in in_batches(sorted({n.developer_id for n in notices})):
+            names.update(list(s.execute(select(Party.id, Party.name).where(Party.id.in_(part)))))
+        return [
+            NoticeView(
+                n.id,
+                n.developer_id,
+                names[n.developer_id],
+                n.title,
+                n.purpose,
+                n.use,
+                n.jurisdiction,
+                n.tariff,
+                n.currency,
+                n.window_days,
+                n.status,
+                n.created_at,
+                n.published_at,
+                n.closes_at,
+                n.finalised_at,
+                counts.get(n.id, {}),
+                versions.get(n.id),
+                n.report_every_days,
+                list(n.policy_overrides or []),
+                n.research,
+            )
+            for n in notices
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -721,18 +745,33 @@ def exclude_after_opt_out(
     )
     q = q.where(NoticeWork.work_id.in_(list(work_ids))) if work_ids else q.where(NoticeWork.holder_id == holder_id)
     touched: dict[str, Notice] = {}
-    for nw, notice in session.execute(q).all():
-        purpose = Purpose(notice.purpose)
-        if not ({purpose} | ({Purpose.TRAIN_AI} if purpose is Purpose.TRAIN_GENAI else set())) & purposes:
-            continue
-        work = session.get(Work, nw.work_id)
-        if work is None:
-            continue
-        if _denies(
-            session, [work], purpose, at=now, jurisdiction=notice.jurisdiction, defaults=policy.preferences.defaults
-        ):
-            nw.status, nw.reason, nw.decided_at = ListingStatus.EXCLUDED, ExclusionReason.OPTED_OUT, now
-            touched[notice.id] = notice
+    affected = [
+        (nw, notice)
+        for nw, notice in session.execute(q).all()
+        if ({Purpose(notice.purpose)} | ({Purpose.TRAIN_AI} if notice.purpose == Purpose.TRAIN_GENAI else set()))
+        & purposes
+    ]
+    works: dict[str, Work] = {}
+    for part in in_batches(sorted({nw.work_id for nw, _ in affected})):  # one query per batch, not one per work
+        works.update((w.id, w) for w in session.execute(select(Work).where(Work.id.in_(part))).scalars())
+    by_notice: dict[str, list[NoticeWork]] = {}
+    for nw, notice in affected:
+        by_notice.setdefault(notice.id, []).append(nw)
+    notices = {notice.id: notice for _, notice in affected}
+    for nid, listed in by_notice.items():
+        notice = notices[nid]
+        denied = _denies(
+            session,
+            [works[nw.work_id] for nw in listed if nw.work_id in works],
+            Purpose(notice.purpose),
+            at=now,
+            jurisdiction=notice.jurisdiction,
+            defaults=policy.preferences.defaults,
+        )
+        for nw in listed:
+            if nw.work_id in denied:
+                nw.status, nw.reason, nw.decided_at = ListingStatus.EXCLUDED, ExclusionReason.OPTED_OUT, now
+                touched[nid] = notice
     for notice in touched.values():
         session.flush()
         rows = list(session.execute(select(NoticeWork).where(NoticeWork.notice_id == notice.id)).scalars())
