@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from copyalign.core import content
 from copyalign.core.content import Limits, decode_text, fingerprint, normalise_text, normalised_sha256
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
+from tests.unit.core.unicode_text import unicode_texts
+
+_ZH = Path(__file__).resolve().parents[2] / "data" / "zh_seed_excerpt.txt"  # from ../shared/seeds/002
 
 
 @given(st.text())
@@ -93,3 +98,20 @@ def test_the_c_kernel_normalises_ascii_exactly_as_python(text: str) -> None:
     # norm_sha256 is stored for every registered work: both paths must give the same digest
     assert normalised_sha256(text) == hashlib.sha256(normalise_text(text).encode()).digest()
     assert normalised_sha256(text + "\u2019") == hashlib.sha256(normalise_text(text + "\u2019").encode()).digest()
+
+
+@settings(max_examples=600, deadline=None)
+@given(unicode_texts())
+def test_the_c_kernel_normalises_any_unicode_exactly_as_python(text: str) -> None:
+    # Chinese, Japanese, Korean, combining marks, compatibility forms, spaces of every kind: the kernel's table
+    # answers where it can and leaves the rest to normalise_text, and the digest never differs
+    assert normalised_sha256(text) == hashlib.sha256(normalise_text(text).encode()).digest()
+
+
+@pytest.mark.skipif(content.native is None, reason="the C kernel was not built")
+def test_chinese_japanese_and_korean_text_is_normalised_by_the_kernel() -> None:
+    assert content.native is not None
+    text = _ZH.read_text("utf-8") + "\nひらがなとカタカナ。한국어　텍스트. ＡＩ２０２４年「引用」①…“quoted” — café"
+    fast = content.native.normalise_unicode(text, *content._normalise_table())
+    assert fast == normalise_text(text).encode()
+    assert content.native.normalise_unicode("cafe\u0301", *content._normalise_table()) is None  # left to Python
