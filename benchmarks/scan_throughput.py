@@ -286,18 +286,6 @@ def main() -> None:
                 "corpus": {**counts, "mean_doc_bytes": round(counts["bytes"] / max(1, counts["docs"]))},
                 "runs": [],
             }
-        # each engine scans the corpora one after the other, so that a neighbour's load slows both alike
-        plan = [("local", 1), ("local", 2)] + ([] if args.skip_ray or args.quick else [("ray", 2)])
-        for engine, workers in plan:
-            for lang, c in corpora.items():
-                run = run_scan(ca, tmp / f"corpus-{lang}", tmp / f"out-{lang}-{engine}-{workers}", engine, workers)
-                run["mb_per_s_per_core"] = round(c["corpus"]["bytes"] / 1e6 / run["seconds"] / workers, 2)
-                c["runs"].append(run)
-                print(lang, json.dumps(run), flush=True)
-                shutil.rmtree(tmp / f"out-{lang}-{engine}-{workers}", ignore_errors=True)
-        for lang, c in corpora.items():
-            c["minhash_stage"] = minhash_side_by_side(tmp / f"corpus-{lang}", minhash_docs, tmp, peer=lang == "english")
-            print(lang, json.dumps(c["minhash_stage"]), flush=True)
         result: dict[str, object] = {
             "benchmark": "scan_throughput",
             "machine": machine_info(("copyalign", "ray", "datatrove", "pyarrow", "rensa", "protego", "numpy")),
@@ -311,18 +299,34 @@ def main() -> None:
             "floor_docs_per_s_per_core": 1000,
             "corpora": corpora,
         }
-        if {"english", "chinese"} <= corpora.keys():
-            en, zh_runs = (corpora[k]["runs"] for k in ("english", "chinese"))
-            result["chinese_vs_english_docs_per_s_per_core"] = {
-                f"{a['engine']}_{a['workers']}": round(b["docs_per_s_per_core"] / a["docs_per_s_per_core"], 3)
-                for a, b in zip(en, zh_runs, strict=True)
-            }
-            result["chinese_vs_english_mb_per_s_per_core"] = {
-                f"{a['engine']}_{a['workers']}": round(b["mb_per_s_per_core"] / a["mb_per_s_per_core"], 3)
-                for a, b in zip(en, zh_runs, strict=True)
-            }
-            print("chinese / english docs/s per core:", result["chinese_vs_english_docs_per_s_per_core"])
-        Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+
+        def save() -> None:  # after every run: a run stopped half-way keeps what it measured
+            if {"english", "chinese"} <= corpora.keys():
+                pairs = list(zip(corpora["english"]["runs"], corpora["chinese"]["runs"], strict=False))
+                for unit in ("docs", "mb"):
+                    result[f"chinese_vs_english_{unit}_per_s_per_core"] = {
+                        f"{a['engine']}_{a['workers']}": round(
+                            b[f"{unit}_per_s_per_core"] / a[f"{unit}_per_s_per_core"], 3
+                        )
+                        for a, b in pairs
+                    }
+            Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+
+        # each engine scans the corpora one after the other, so that a neighbour's load slows both alike
+        plan = [("local", 1), ("local", 2)] + ([] if args.skip_ray or args.quick else [("ray", 2)])
+        for engine, workers in plan:
+            for lang, c in corpora.items():
+                run = run_scan(ca, tmp / f"corpus-{lang}", tmp / f"out-{lang}-{engine}-{workers}", engine, workers)
+                run["mb_per_s_per_core"] = round(c["corpus"]["bytes"] / 1e6 / run["seconds"] / workers, 2)
+                c["runs"].append(run)
+                print(lang, json.dumps(run), flush=True)
+                shutil.rmtree(tmp / f"out-{lang}-{engine}-{workers}", ignore_errors=True)
+                save()
+        for lang, c in corpora.items():
+            c["minhash_stage"] = minhash_side_by_side(tmp / f"corpus-{lang}", minhash_docs, tmp, peer=lang == "english")
+            print(lang, json.dumps(c["minhash_stage"]), flush=True)
+        save()
+        print("chinese / english docs/s per core:", result.get("chinese_vs_english_docs_per_s_per_core"))
         print(f"wrote {args.out}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
