@@ -2,10 +2,12 @@
  * dominate: the corpus scanner calls them once per document, the guard once per output.
  *
  * - fingerprint: textfp.text_fingerprint's tokens, token hashes, k-grams and winnowing in one pass, for
- *   text whose every character is ASCII or a non-ASCII space, punctuation or symbol (mapped through a table
- *   textfp builds from unicodedata); None for anything else (a letter outside ASCII), which takes textfp's
- *   general, regex-based path.
- * - normalise_ascii: content.normalise_text for ASCII text.
+ *   ASCII text (None for any other).
+ * - fingerprint_unicode: the same for any text (Chinese, Japanese, Korean, accented, mixed), from a table of
+ *   every code point's class and normalised form that textfp builds from this Python's unicodedata, asking
+ *   Python back for the rare token whose normalisation depends on its neighbours.
+ * - normalise_ascii, normalise_unicode: content.normalise_text for ASCII text, and for text whose every
+ *   character has a known normalised form in content's table (None for any other).
  * - lsh_keys: textfp.lsh_keys for one signature.
  * - lookup: the keys equal to each needle in a sorted key column with a bucket directory (index.segment).
  * - mih_search: the multi-index Hamming search of index.segment.Segment.image_candidates.
@@ -39,12 +41,6 @@ static int POPCOUNT64(uint64_t x) {
 static const uint64_t KGRAM_MULT[K] = {0x9E3779B97F4A7C15ULL, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL,
                                        0xD6E8FEB86659FD93ULL, 0xFF51AFD7ED558CCDULL};
 
-/* Table entries for non-ASCII code points (textfp._separator_table). */
-#define MAP_KEEP 0   /* a letter, digit, mark or CJK character: the text needs the general path */
-#define MAP_SPACE 1  /* becomes ' ' */
-#define MAP_PUNCT 2  /* becomes '\'' (punctuation: a separator, or glue inside a word) */
-#define MAP_HYPHEN 3 /* U+2010 becomes '-' (it may break a word across lines) */
-
 enum { CLS_SPACE = 0, CLS_WORD = 1, CLS_PUNCT = 2 };
 static uint8_t CLS[128];
 
@@ -67,34 +63,11 @@ static void init_classes(void) {
     }
 }
 
-/* Lower-cased ASCII stand-ins for the text's characters; 0 when a character needs the general path. */
-static int to_ascii(PyObject *text, const uint8_t *table, Py_ssize_t table_len, uint8_t *out) {
+/* The text lower-cased: ASCII letters only, which is str.casefold() on ASCII. */
+static void ascii_lower(PyObject *text, uint8_t *out) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    if (PyUnicode_IS_ASCII(text)) {
-        const uint8_t *in = PyUnicode_1BYTE_DATA(text);
-        for (Py_ssize_t i = 0; i < n; i++) out[i] = in[i] + ((uint8_t)(in[i] - 'A') < 26) * 32;
-        return 1;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 cp = PyUnicode_READ(kind, data, i);
-        uint8_t b;
-        if (cp < 128) {
-            b = (uint8_t)cp;
-            if (b >= 'A' && b <= 'Z') b += 32;
-        } else {
-            if (table == NULL || (Py_ssize_t)cp >= table_len) return 0;
-            switch (table[cp]) {
-            case MAP_SPACE: b = ' '; break;
-            case MAP_PUNCT: b = '\''; break;
-            case MAP_HYPHEN: b = '-'; break;
-            default: return 0;
-            }
-        }
-        out[i] = b;
-    }
-    return 1;
+    const uint8_t *in = PyUnicode_1BYTE_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) out[i] = in[i] + ((uint8_t)(in[i] - 'A') < 26) * 32;
 }
 
 /* Characters deleted from inside a word: a punctuation run with a word character on both sides, and a
@@ -131,57 +104,11 @@ static PyObject *bytes_of(const void *p, Py_ssize_t count, Py_ssize_t width) {
     return PyBytes_FromStringAndSize((const char *)p, count * width);
 }
 
-/* fingerprint(text, table) -> (starts, ends, token_hashes, kgrams, winnowed) as bytes of int64/uint64,
- * or None when the text needs the general path. */
-static PyObject *fingerprint(PyObject *self, PyObject *args) {
-    PyObject *text;
-    Py_buffer table = {0};
-    if (!PyArg_ParseTuple(args, "Uy*", &text, &table)) return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    PyObject *result = NULL;
-    uint8_t *s = malloc(n + 1), *glue = calloc(n + 1, 1);
-    /* a token needs at least one character, so n bounds the token count */
-    int64_t *starts = malloc((n + 1) * sizeof(int64_t)), *ends = malloc((n + 1) * sizeof(int64_t));
-    uint64_t *th = malloc((n + 1) * sizeof(uint64_t)), *kg = malloc((n + 1) * sizeof(uint64_t));
-    int64_t *picks = malloc((n + 1) * sizeof(int64_t));
-    int64_t *fwd = malloc((n + 1) * sizeof(int64_t)), *bwd = malloc((n + 1) * sizeof(int64_t));
-    if (!s || !glue || !starts || !ends || !th || !kg || !picks || !fwd || !bwd) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    int ok;
-    Py_BEGIN_ALLOW_THREADS;
-    ok = to_ascii(text, (const uint8_t *)table.buf, table.len, s);
-    Py_END_ALLOW_THREADS;
-    if (!ok) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
-    Py_ssize_t t = 0, m = 0, npicks = 0;
-    Py_BEGIN_ALLOW_THREADS;
-    mark_glue(s, n, glue);
-    /* tokens: maximal runs of word characters once the glue is deleted; offsets in the original text */
-    int in_token = 0;
-    uint64_t h = 0, pw = 1, len = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (glue[i]) continue;
-        uint8_t c = s[i];
-        if (CLS[c] == CLS_WORD) {
-            if (!in_token) {
-                in_token = 1;
-                starts[t] = i;
-                h = 0, pw = 1, len = 0;
-            }
-            h += (uint64_t)c * pw;
-            pw *= POLY_P;
-            len++;
-            ends[t] = i + 1;
-        } else if (in_token) {
-            th[t++] = mix64(h ^ (len * LEN_MULT));
-            in_token = 0;
-        }
-    }
-    if (in_token) th[t++] = mix64(h ^ (len * LEN_MULT));
+/* k-grams of t token hashes into kg (m of them: t - K + 1, or one hash of them all when 0 < t < K) and the
+ * winnowed positions into picks; fwd and bwd are scratch of t entries. Returns the number of picks. */
+static Py_ssize_t kgrams_winnow(const uint64_t *th, Py_ssize_t t, uint64_t *kg, int64_t *picks, int64_t *fwd,
+                                int64_t *bwd, Py_ssize_t *m_out) {
+    Py_ssize_t m = 0, npicks = 0;
     /* k-grams: fewer tokens than K give one hash of them all */
     if (t > 0) {
         int k = t < K ? (int)t : K;
@@ -209,12 +136,410 @@ static PyObject *fingerprint(PyObject *self, PyObject *args) {
             if (npicks == 0 || picks[npicks - 1] != best) picks[npicks++] = best;
         }
     }
+    *m_out = m;
+    return npicks;
+}
+
+/* fingerprint(text) -> (starts, ends, token_hashes, kgrams, winnowed) as bytes of int64/uint64, or None
+ * when the text is not ASCII. */
+static PyObject *fingerprint(PyObject *self, PyObject *args) {
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *result = NULL;
+    uint8_t *s = malloc(n + 1), *glue = calloc(n + 1, 1);
+    /* a token needs at least one character, so n bounds the token count */
+    int64_t *starts = malloc((n + 1) * sizeof(int64_t)), *ends = malloc((n + 1) * sizeof(int64_t));
+    uint64_t *th = malloc((n + 1) * sizeof(uint64_t)), *kg = malloc((n + 1) * sizeof(uint64_t));
+    int64_t *picks = malloc((n + 1) * sizeof(int64_t));
+    int64_t *fwd = malloc((n + 1) * sizeof(int64_t)), *bwd = malloc((n + 1) * sizeof(int64_t));
+    if (!s || !glue || !starts || !ends || !th || !kg || !picks || !fwd || !bwd) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t t = 0, m = 0, npicks = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    ascii_lower(text, s);
+    mark_glue(s, n, glue);
+    /* tokens: maximal runs of word characters once the glue is deleted; offsets in the original text */
+    int in_token = 0;
+    uint64_t h = 0, pw = 1, len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (glue[i]) continue;
+        uint8_t c = s[i];
+        if (CLS[c] == CLS_WORD) {
+            if (!in_token) {
+                in_token = 1;
+                starts[t] = i;
+                h = 0, pw = 1, len = 0;
+            }
+            h += (uint64_t)c * pw;
+            pw *= POLY_P;
+            len++;
+            ends[t] = i + 1;
+        } else if (in_token) {
+            th[t++] = mix64(h ^ (len * LEN_MULT));
+            in_token = 0;
+        }
+    }
+    if (in_token) th[t++] = mix64(h ^ (len * LEN_MULT));
+    npicks = kgrams_winnow(th, t, kg, picks, fwd, bwd, &m);
     Py_END_ALLOW_THREADS;
     result = Py_BuildValue("(NNNNN)", bytes_of(starts, t, 8), bytes_of(ends, t, 8), bytes_of(th, t, 8),
                            bytes_of(kg, m, 8), bytes_of(picks, npicks, 8));
 done:
-    PyBuffer_Release(&table);
     free(s), free(glue), free(starts), free(ends), free(th), free(kg), free(picks), free(fwd), free(bwd);
+    return result;
+}
+
+/* ---- Unicode text --------------------------------------------------------------------------------------
+ *
+ * Text with letters outside ASCII (Chinese, Japanese, Korean, accented Latin, ...) is tokenised here from a
+ * per-code-point table that Python builds from its own unicodedata and re (kernels.py describes the format;
+ * textfp._unicode_table and content._normalise_table build the two tables). The table says what the
+ * Python path would do with each character where that does not depend on its neighbours; where it does
+ * (a combining mark, a character NFKC may join to the one before it), the kernel asks Python for that one
+ * token, through the `resolve` callback, so that the answer is the Python path's by construction. */
+
+#define STAGE1_LEN 0x1100 /* blocks of 256 code points up to U+10FFFF */
+#define E_SIMPLE 8u
+#define E_HASHES 128u
+#define E_LEN(e) ((((e) >> 4) & 7u) + 1)
+#define E_INDEX(e) ((e) >> 8)
+
+typedef struct {
+    const uint16_t *stage1;
+    const uint32_t *stage2;
+    uint32_t nblocks;
+    const uint32_t *exp;
+    Py_ssize_t nexp;
+    int bad; /* an entry pointed outside the table */
+} CpTable;
+
+static int cp_table(CpTable *tb, const Py_buffer *s1, const Py_buffer *s2, const Py_buffer *ex) {
+    if (s1->len != STAGE1_LEN * 2 || s2->len == 0 || s2->len % 1024 || s2->len / 1024 > 65536 || ex->len % 4 ||
+        ((uintptr_t)s1->buf & 1) || ((uintptr_t)s2->buf & 3) || ((uintptr_t)ex->buf & 3)) {
+        PyErr_SetString(PyExc_ValueError, "not a code point table (stage1, stage2, expansions)");
+        return -1;
+    }
+    tb->stage1 = s1->buf, tb->stage2 = s2->buf, tb->nblocks = (uint32_t)(s2->len / 1024);
+    tb->exp = ex->buf, tb->nexp = ex->len / 4, tb->bad = 0;
+    return 0;
+}
+
+static inline uint32_t cp_entry(CpTable *tb, Py_UCS4 cp) {
+    uint32_t b = tb->stage1[cp >> 8]; /* a str holds code points up to U+10FFFF: always in stage1 */
+    if (b >= tb->nblocks) tb->bad = 1, b = 0;
+    return tb->stage2[(b << 8) | (cp & 255)];
+}
+
+/* The first code point of an entry of length 1: cp plus the signed 24-bit delta (unsigned arithmetic). */
+static inline uint32_t e_mapped(Py_UCS4 cp, uint32_t e) {
+    return (uint32_t)cp + ((((e >> 8) & 0xFFFFFFu) ^ 0x800000u) - 0x800000u);
+}
+
+static inline int e_expansion(CpTable *tb, uint32_t e, uint32_t words, const uint32_t **out) {
+    if ((Py_ssize_t)E_INDEX(e) + (Py_ssize_t)words > tb->nexp) {
+        tb->bad = 1;
+        return -1;
+    }
+    *out = tb->exp + E_INDEX(e);
+    return 0;
+}
+
+typedef struct {
+    uint64_t h, pw, len;
+} PolyHash; /* textfp._segment_hashes, one code point at a time */
+
+static inline void ph_add(PolyHash *p, uint64_t c) {
+    p->h += c * p->pw;
+    p->pw *= POLY_P;
+    p->len++;
+}
+
+static inline uint64_t ph_done(const PolyHash *p) { return mix64(p->h ^ (p->len * LEN_MULT)); }
+
+static inline void ph_add_entry(CpTable *tb, Py_UCS4 cp, uint32_t e, PolyHash *p) {
+    uint32_t len = E_LEN(e);
+    const uint32_t *x;
+    if (len == 1)
+        ph_add(p, e_mapped(cp, e));
+    else if (e_expansion(tb, e, len, &x) == 0)
+        for (uint32_t k = 0; k < len; k++) ph_add(p, x[k]);
+}
+
+typedef struct {
+    int64_t *starts, *ends;
+    uint64_t *th;
+    Py_ssize_t t, cap;
+} Tokens;
+
+static int tokens_push(Tokens *k, int64_t start, int64_t end, uint64_t h) {
+    if (k->t == k->cap) {
+        Py_ssize_t cap = k->cap * 2 + 16;
+        int64_t *s = realloc(k->starts, cap * sizeof(int64_t));
+        if (s) k->starts = s;
+        int64_t *e = s ? realloc(k->ends, cap * sizeof(int64_t)) : NULL;
+        if (e) k->ends = e;
+        uint64_t *h2 = e ? realloc(k->th, cap * sizeof(uint64_t)) : NULL;
+        if (!h2) return -1;
+        k->th = h2, k->cap = cap;
+    }
+    k->starts[k->t] = start, k->ends[k->t] = end, k->th[k->t++] = h;
+    return 0;
+}
+
+/* With the GIL held: resolve(text, start, end, word) -> bytes of uint64 token hashes, each a token spanning
+ * text[start:end]. */
+static int call_resolve(PyObject *resolve, PyObject *text, Py_ssize_t start, Py_ssize_t end, int word, Tokens *k) {
+    PyObject *r = PyObject_CallFunction(resolve, "Onni", text, start, end, word);
+    if (r == NULL) return -1;
+    char *buf;
+    Py_ssize_t len;
+    int rc = PyBytes_AsStringAndSize(r, &buf, &len);
+    if (rc == 0 && len % 8) {
+        PyErr_SetString(PyExc_ValueError, "resolve must return bytes of uint64 hashes");
+        rc = -1;
+    }
+    for (Py_ssize_t j = 0; rc == 0 && j < len / 8; j++) {
+        uint64_t h;
+        memcpy(&h, buf + 8 * j, 8);
+        if (tokens_push(k, start, end, h) < 0) {
+            PyErr_NoMemory();
+            rc = -1;
+        }
+    }
+    Py_DECREF(r);
+    return rc;
+}
+
+/* Classes of textfp._unicode_table: the token pattern's character classes. */
+enum { U_OTHER = 0, U_GLUE = 1, U_HYPHEN = 2, U_WORD = 3, U_CHAR = 4, U_CHAR_MARK = 5 };
+
+static inline int u_word(uint32_t cls) { return cls == U_WORD || cls == U_CHAR_MARK; }
+
+static Py_UCS4 *ucs4_copy(PyObject *text, Py_ssize_t n) {
+    Py_UCS4 *u = malloc((n + 1) * sizeof(Py_UCS4));
+    if (u == NULL) return NULL;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (kind == PyUnicode_1BYTE_KIND)
+        for (Py_ssize_t i = 0; i < n; i++) u[i] = ((const Py_UCS1 *)data)[i];
+    else if (kind == PyUnicode_2BYTE_KIND)
+        for (Py_ssize_t i = 0; i < n; i++) u[i] = ((const Py_UCS2 *)data)[i];
+    else
+        memcpy(u, data, n * sizeof(Py_UCS4));
+    return u;
+}
+
+/* fingerprint_unicode(text, stage1, stage2, expansions, resolve) -> (starts, ends, token_hashes, kgrams,
+ * winnowed): what textfp.numpy_fingerprint gives for any text.
+ *
+ * The tokens are the matches of textfp's token pattern, found as re finds them:
+ *   ([CHAR]) | (WORD+ (?: (?:GLUE+ | [-\u2010][ \t]*\r?\n[ \t]*) WORD+)*)
+ * where WORD is U_WORD or U_CHAR_MARK (a mark of a script written without spaces continues a word but, where
+ * a match starts, is a character token of its own: the first alternative is tried first) and GLUE is
+ * U_GLUE or U_HYPHEN. The classes do not overlap, so the regex never backtracks into a shorter run and each
+ * alternative is a single left-to-right scan. A token's text is its WORD characters (the glue deleted),
+ * NFKC-normalised and case-folded: the table gives each character's result where the character is "simple"
+ * (NFKC cannot join it to its neighbours, and its own result is word characters), and resolve() gives the
+ * token's hashes where any character of it is not. */
+static PyObject *fingerprint_unicode(PyObject *self, PyObject *args) {
+    PyObject *text, *resolve;
+    Py_buffer s1 = {0}, s2 = {0}, ex = {0};
+    if (!PyArg_ParseTuple(args, "Uy*y*y*O", &text, &s1, &s2, &ex, &resolve)) return NULL;
+    PyObject *result = NULL;
+    Py_UCS4 *u = NULL;
+    Tokens tk = {0};
+    uint64_t *kg = NULL;
+    int64_t *picks = NULL, *fwd = NULL, *bwd = NULL;
+    CpTable tab;
+    if (cp_table(&tab, &s1, &s2, &ex) < 0) goto done;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    tk.cap = n + 1; /* a token found here needs a character; resolve() may add more */
+    tk.starts = malloc(tk.cap * sizeof(int64_t)), tk.ends = malloc(tk.cap * sizeof(int64_t));
+    tk.th = malloc(tk.cap * sizeof(uint64_t));
+    if (!tk.starts || !tk.ends || !tk.th || !(u = ucs4_copy(text, n))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    enum { OK = 0, NO_MEMORY, RAISED };
+    int err = OK;
+    Py_ssize_t m = 0, npicks = 0;
+    PyThreadState *ts = PyEval_SaveThread();
+#define RESOLVE(start, end, word)                                                                            \
+    do {                                                                                                     \
+        PyEval_RestoreThread(ts);                                                                            \
+        if (call_resolve(resolve, text, (start), (end), (word), &tk) < 0) err = RAISED;                      \
+        ts = PyEval_SaveThread();                                                                            \
+    } while (0)
+    Py_ssize_t i = 0;
+    while (i < n && err == OK) {
+        uint32_t e = cp_entry(&tab, u[i]), cls = e & 7;
+        if (cls == U_CHAR || cls == U_CHAR_MARK) { /* a token of its own */
+            if (!(e & E_SIMPLE)) {
+                RESOLVE(i, i + 1, 0);
+            } else if (e & E_HASHES) {
+                const uint32_t *x;
+                uint32_t count = E_LEN(e);
+                if (e_expansion(&tab, e, 2 * count, &x) == 0)
+                    for (uint32_t k = 0; k < count && err == OK; k++)
+                        if (tokens_push(&tk, i, i + 1, x[2 * k] | (uint64_t)x[2 * k + 1] << 32) < 0) err = NO_MEMORY;
+            } else {
+                PolyHash p = {0, 1, 0};
+                ph_add_entry(&tab, u[i], e, &p);
+                if (tokens_push(&tk, i, i + 1, ph_done(&p)) < 0) err = NO_MEMORY;
+            }
+            i++;
+            continue;
+        }
+        if (cls != U_WORD) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i, end;
+        PolyHash p = {0, 1, 0};
+        int ask = 0; /* a character of this token is not simple: resolve() hashes it */
+        for (;;) {
+            for (; i < n; i++) { /* a run of word characters */
+                e = cp_entry(&tab, u[i]), cls = e & 7;
+                if (cls == U_WORD && (e & E_SIMPLE)) {
+                    if (!ask) ph_add_entry(&tab, u[i], e, &p);
+                } else if (u_word(cls)) {
+                    ask = 1;
+                } else {
+                    break;
+                }
+            }
+            end = i;
+            if (i == n || (cls != U_GLUE && cls != U_HYPHEN)) break;
+            Py_ssize_t j = i + 1; /* glue joins the next run of word characters to this one */
+            uint32_t next = U_OTHER;
+            while (j < n && ((next = cp_entry(&tab, u[j]) & 7) == U_GLUE || next == U_HYPHEN)) j++;
+            if (j < n && u_word(next)) {
+                i = j;
+                continue;
+            }
+            if (cls == U_HYPHEN) { /* or a hyphen at a line break, right after the word */
+                j = i + 1;
+                while (j < n && (u[j] == ' ' || u[j] == '\t')) j++;
+                if (j < n && u[j] == '\r') j++;
+                if (j < n && u[j] == '\n') {
+                    j++;
+                    while (j < n && (u[j] == ' ' || u[j] == '\t')) j++;
+                    if (j < n && u_word(cp_entry(&tab, u[j]) & 7)) {
+                        i = j;
+                        continue;
+                    }
+                }
+            }
+            break;
+        }
+        i = end;
+        if (ask)
+            RESOLVE(start, end, 1);
+        else if (tokens_push(&tk, start, end, ph_done(&p)) < 0)
+            err = NO_MEMORY;
+    }
+#undef RESOLVE
+    if (err == OK) {
+        Py_ssize_t t = tk.t;
+        kg = malloc((t + 1) * sizeof(uint64_t)), picks = malloc((t + 1) * sizeof(int64_t));
+        fwd = malloc((t + 1) * sizeof(int64_t)), bwd = malloc((t + 1) * sizeof(int64_t));
+        if (!kg || !picks || !fwd || !bwd)
+            err = NO_MEMORY;
+        else
+            npicks = kgrams_winnow(tk.th, t, kg, picks, fwd, bwd, &m);
+    }
+    PyEval_RestoreThread(ts);
+    if (err == NO_MEMORY)
+        PyErr_NoMemory();
+    else if (err == OK && tab.bad)
+        PyErr_SetString(PyExc_ValueError, "a code point table entry points outside its expansions");
+    else if (err == OK)
+        result = Py_BuildValue("(NNNNN)", bytes_of(tk.starts, tk.t, 8), bytes_of(tk.ends, tk.t, 8),
+                               bytes_of(tk.th, tk.t, 8), bytes_of(kg, m, 8), bytes_of(picks, npicks, 8));
+done:
+    PyBuffer_Release(&s1), PyBuffer_Release(&s2), PyBuffer_Release(&ex);
+    free(u), free(tk.starts), free(tk.ends), free(tk.th), free(kg), free(picks), free(fwd), free(bwd);
+    return result;
+}
+
+/* Classes of content._normalise_table. */
+enum { N_ASK = 0, N_SPACE = 1, N_KEEP = 2 };
+
+static inline Py_ssize_t put_utf8(char *o, uint32_t c) {
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | c >> 6), o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | c >> 12), o[1] = (char)(0x80 | (c >> 6 & 0x3F)), o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18 & 0x07)), o[1] = (char)(0x80 | (c >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (c >> 6 & 0x3F)), o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* normalise_unicode(text, stage1, stage2, expansions) -> bytes | None: content.normalise_text(text) as UTF-8
+ * where every character of text is simple in the table (N_SPACE: whitespace, N_KEEP: its result, which
+ * NFKC leaves alone, in place of it), None otherwise. Runs of whitespace become one space, none at the ends,
+ * as " ".join(t.split()) does. */
+static PyObject *normalise_unicode(PyObject *self, PyObject *args) {
+    PyObject *text, *result = NULL;
+    Py_buffer s1 = {0}, s2 = {0}, ex = {0};
+    if (!PyArg_ParseTuple(args, "Uy*y*y*", &text, &s1, &s2, &ex)) return NULL;
+    CpTable tab;
+    char *out = NULL;
+    if (cp_table(&tab, &s1, &s2, &ex) < 0) goto done;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), o = 0, cap = 3 * n + 64;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if ((out = malloc(cap)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int pending_space = 0, simple = 1;
+    for (Py_ssize_t i = 0; i < n && simple; i++) {
+        Py_UCS4 cp = PyUnicode_READ(kind, data, i);
+        uint32_t e = cp_entry(&tab, cp), cls = e & 7;
+        if (cls == N_SPACE && (e & E_SIMPLE)) {
+            pending_space = o > 0;
+            continue;
+        }
+        if (cls != N_KEEP || !(e & E_SIMPLE)) {
+            simple = 0;
+            break;
+        }
+        if (o + 1 + 4 * 8 > cap) { /* a space and up to 8 code points of 4 bytes */
+            char *grown = realloc(out, cap * 2);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            out = grown, cap *= 2;
+        }
+        if (pending_space) out[o++] = ' ', pending_space = 0;
+        uint32_t len = E_LEN(e);
+        const uint32_t *x;
+        if (len == 1)
+            o += put_utf8(out + o, e_mapped(cp, e) & 0x1FFFFF);
+        else if (e_expansion(&tab, e, len, &x) == 0)
+            for (uint32_t k = 0; k < len; k++) o += put_utf8(out + o, x[k] & 0x1FFFFF);
+    }
+    if (tab.bad)
+        PyErr_SetString(PyExc_ValueError, "a code point table entry points outside its expansions");
+    else
+        result = simple ? PyBytes_FromStringAndSize(out, o) : Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&s1), PyBuffer_Release(&s2), PyBuffer_Release(&ex);
+    free(out);
     return result;
 }
 
@@ -437,7 +762,12 @@ static PyMethodDef methods[] = {
     {"normalise_ascii", normalise_ascii, METH_VARARGS, "normalise_ascii(text) -> normalised bytes, or None"},
     {"lsh_keys", lsh_keys, METH_VARARGS, "lsh_keys(signature) -> the 16 band keys as bytes of uint64"},
     {"fingerprint", fingerprint, METH_VARARGS,
-     "fingerprint(text, table) -> (starts, ends, token_hashes, kgrams, winnowed) as bytes, or None"},
+     "fingerprint(text) -> (starts, ends, token_hashes, kgrams, winnowed) as bytes, or None"},
+    {"fingerprint_unicode", fingerprint_unicode, METH_VARARGS,
+     "fingerprint_unicode(text, stage1, stage2, expansions, resolve) -> (starts, ends, token_hashes, kgrams, "
+     "winnowed) as bytes"},
+    {"normalise_unicode", normalise_unicode, METH_VARARGS,
+     "normalise_unicode(text, stage1, stage2, expansions) -> normalised UTF-8, or None"},
     {NULL, NULL, 0, NULL},
 };
 

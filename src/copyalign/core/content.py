@@ -24,9 +24,12 @@ import warnings
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from copyalign.core import kernels
 from copyalign.core.kernels import native
 from copyalign.errors import ContentTooLargeError, InvalidInputError, RateLimitedError, UnsupportedContentError
 
@@ -166,9 +169,12 @@ def normalise_text(text: str) -> str:
 
 
 def normalised_sha256(text: str) -> bytes:
-    """SHA-256 of :func:`normalise_text`'s UTF-8; ASCII text is normalised by the C kernel, when built."""
+    """SHA-256 of :func:`normalise_text`'s UTF-8; normalised by the C kernel, when built, where every character
+    is one the kernel's table knows (ASCII; Chinese, Japanese, Korean and most other text)."""
     if native is not None:
         fast = native.normalise_ascii(text)
+        if fast is None:
+            fast = native.normalise_unicode(text, *_normalise_table())
         if fast is not None:
             return hashlib.sha256(fast).digest()
     return hashlib.sha256(normalise_text(text).encode()).digest()
@@ -221,6 +227,47 @@ def encode_text(text: str, *, field: str = "text") -> bytes:
             field=field,
             code="invalid_text",
         ) from None
+
+
+_N_ASK, _N_SPACE, _N_KEEP = range(3)  # classes of the table (_kernels.c: N_ASK, N_SPACE, N_KEEP)
+
+
+@lru_cache(maxsize=1)
+def _normalise_table() -> tuple[bytes, bytes, bytes]:
+    """:func:`normalise_text` one character at a time, as ``native.normalise_unicode``'s table.
+
+    Where NFKC cannot join a character to the one before it (:class:`kernels.UnicodeFacts`
+    ``boundary_before``), ``NFKC(text)`` is the concatenation of each character's NFKC, and case folding and the
+    typography table work character by character too; so a text of such characters normalises to the
+    concatenation of each one's ``g(c) = NFKC(c).casefold().translate(_TYPOGRAPHY)``, with whitespace runs made
+    one space. The final NFKC leaves that alone where every character of every ``g(c)`` is itself a boundary
+    that NFKC does not change. A character for which any of this fails (a combining mark, a lone surrogate,
+    which UTF-8 refuses) sends the text to :func:`normalise_text`.
+    """
+    facts = kernels.unicode_facts()
+    surrogate = np.zeros(kernels.CODE_POINTS, dtype=bool)
+    surrogate[0xD800:0xE000] = True
+    entries = np.full(kernels.CODE_POINTS, _N_ASK, dtype=np.uint32)
+    entries[facts.boundary_before & ~facts.space & ~surrogate] = _N_KEEP | kernels.SIMPLE
+    entries[facts.boundary_before & facts.space] = _N_SPACE | kernels.SIMPLE
+
+    def inert(c: str) -> bool:
+        cp = ord(c)
+        return bool(facts.boundary_before[cp]) and cp not in facts.nfkc and not surrogate[cp] and not c.isspace()
+
+    exp = kernels.Expansions()
+    for cp in sorted(facts.nfkc.keys() | facts.casefold.keys() | _TYPOGRAPHY.keys()):
+        g = facts.casefold_of(facts.nfkc_of(cp)).translate(_TYPOGRAPHY)
+        if not facts.boundary_before[cp] or surrogate[cp]:
+            entries[cp] = _N_ASK
+        elif g.isspace():
+            entries[cp] = _N_SPACE | kernels.SIMPLE
+        elif all(map(inert, g)) and len(g) <= kernels.MAX_LENGTH:
+            entries[cp] = exp.mapping(_N_KEEP, cp, g)
+        else:
+            entries[cp] = _N_ASK
+    stage1, stage2 = kernels.two_stage(entries)
+    return stage1, stage2, exp.tobytes()
 
 
 def decode_text(data: bytes, *, field: str = "content") -> str:

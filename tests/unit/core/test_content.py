@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from copyalign.core import content
 from copyalign.core.content import Limits, decode_text, normalise_text, normalised_sha256
 from copyalign.core.registry.fingerprint import fingerprint
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
+from tests.unit.core.unicode_text import unicode_texts
+
+_ZH = Path(__file__).resolve().parents[2] / "data" / "zh_seed_excerpt.txt"  # from ../shared/seeds/002
 
 
 @given(st.text())
@@ -155,3 +160,20 @@ def test_an_image_over_the_decode_budget_alone_is_refused_before_decoding() -> N
     with pytest.raises(ContentTooLargeError) as err:
         open_image(_big_png(400, 1), limits)
     assert err.value.status == 413 and err.value.code == "image_too_large"
+
+
+@settings(max_examples=600, deadline=None)
+@given(unicode_texts())
+def test_the_c_kernel_normalises_any_unicode_exactly_as_python(text: str) -> None:
+    # Chinese, Japanese, Korean, combining marks, compatibility forms, spaces of every kind: the kernel's table
+    # answers where it can and leaves the rest to normalise_text, and the digest never differs
+    assert normalised_sha256(text) == hashlib.sha256(normalise_text(text).encode()).digest()
+
+
+@pytest.mark.skipif(content.native is None, reason="the C kernel was not built")
+def test_chinese_japanese_and_korean_text_is_normalised_by_the_kernel() -> None:
+    assert content.native is not None
+    text = _ZH.read_text("utf-8") + "\nひらがなとカタカナ。한국어　텍스트. ＡＩ２０２４年「引用」①…“quoted” — café"
+    fast = content.native.normalise_unicode(text, *content._normalise_table())
+    assert fast == normalise_text(text).encode()
+    assert content.native.normalise_unicode("cafe\u0301", *content._normalise_table()) is None  # left to Python

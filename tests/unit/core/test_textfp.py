@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from copyalign.core.matching import textfp
 from copyalign.core.matching.passages import passages
+from tests.unit.core.unicode_text import unicode_texts
 
 WORDS = [
     "the",
@@ -190,3 +195,83 @@ def test_the_c_kernel_gives_the_numpy_lsh_keys_exactly(seed: int) -> None:
     sig = np.random.default_rng(seed).integers(0, 2**32, textfp.NUM_PERM, dtype=np.uint64).astype(np.uint32)
     sig[: seed % textfp.NUM_PERM] = 7  # bands of equal values too
     assert np.array_equal(textfp.lsh_keys(sig), textfp.numpy_lsh_keys(sig))
+
+
+_ZH = Path(__file__).resolve().parents[2] / "data" / "zh_seed_excerpt.txt"  # from ../shared/seeds/002
+
+
+def _same_fingerprint(text: str) -> None:
+    fast, ref = textfp.text_fingerprint(text), textfp.numpy_fingerprint(text)
+    for name in ("starts", "ends", "token_hashes", "kgrams", "winnowed"):
+        assert np.array_equal(getattr(fast, name), getattr(ref, name)), name
+    assert fast.characters == ref.characters
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=unicode_texts())
+def test_the_c_kernel_gives_the_reference_fingerprint_on_any_unicode(text: str) -> None:
+    # Chinese, Japanese, Korean, combining marks, compatibility forms, emoji, any code point: the compiled
+    # Unicode path must give the reference's arrays exactly, whatever its table lets it do alone
+    _same_fingerprint(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
+def test_the_c_kernel_gives_the_reference_fingerprint_on_uniform_random_code_points(text: str) -> None:
+    _same_fingerprint(text)
+
+
+def _asking(asked: list[str]) -> Callable[[str, int, int, int], bytes]:
+    def resolve(text: str, start: int, end: int, word: int) -> bytes:
+        asked.append(text[start:end])
+        return textfp._resolve(text, start, end, word)
+
+    return resolve
+
+
+@pytest.mark.skipif(textfp.native is None, reason="the C kernel was not built")
+def test_chinese_japanese_and_korean_text_is_fingerprinted_without_asking_python() -> None:
+    # the speed of CJK text depends on every one of its characters being in the table: none goes back to Python
+    assert textfp.native is not None
+    text = (
+        _ZH.read_text("utf-8")
+        + "\nひらがなとカタカナ、漢字。한국어 텍스트입니다. ＡＩ２０２４年「引用」①②…“quoted” café"
+    )
+    asked: list[str] = []
+    starts, *_ = textfp.native.fingerprint_unicode(text, *textfp._unicode_table(), _asking(asked))
+    assert asked == []
+    assert len(starts) // 8 > 1500
+    _same_fingerprint(text)
+
+
+@pytest.mark.skipif(textfp.native is None, reason="the C kernel was not built")
+def test_tokens_that_normalise_with_their_neighbours_are_asked_of_python() -> None:
+    # a combining accent, a half-width kana with its voiced mark (NFKC composes "ガ") and conjoining jamo
+    # (NFKC composes "가") depend on the character before them: the kernel hands those tokens to Python
+    assert textfp.native is not None
+    text = "cafe\u0301 au lait, ｶﾞｷ and ᄀ\u1161 版权"
+    asked: list[str] = []
+    textfp.native.fingerprint_unicode(text, *textfp._unicode_table(), _asking(asked))
+    assert asked == ["cafe\u0301", "ｶﾞｷ", "ᄀ\u1161"]
+    _same_fingerprint(text)
+    assert textfp.tokenize("ｶﾞｷ ᄀ\u1161")[0] == ["ガ", "キ", "가"]
+
+
+@pytest.mark.skipif(textfp.native is None, reason="the C kernel was not built")
+def test_the_unicode_kernel_passes_errors_on_and_refuses_a_broken_table() -> None:
+    assert textfp.native is not None
+    stage1, stage2, expansions = textfp._unicode_table()
+
+    def broken(text: str, start: int, end: int, word: int) -> bytes:
+        raise RuntimeError("resolve failed")
+
+    with pytest.raises(RuntimeError, match="resolve failed"):
+        textfp.native.fingerprint_unicode("cafe\u0301", stage1, stage2, expansions, broken)
+    with pytest.raises(ValueError, match="uint64"):
+        textfp.native.fingerprint_unicode("cafe\u0301", stage1, stage2, expansions, lambda *_: b"abc")
+    with pytest.raises(ValueError, match="code point table"):
+        textfp.native.fingerprint_unicode("版权", stage1[:-2], stage2, expansions, textfp._resolve)
+    bad_block = np.frombuffer(stage1, dtype=np.uint16).copy()
+    bad_block[0x4E] = 60000  # the block of U+4E00 points past stage2
+    with pytest.raises(ValueError, match="outside"):
+        textfp.native.fingerprint_unicode("丁", bad_block.tobytes(), stage2, expansions, textfp._resolve)

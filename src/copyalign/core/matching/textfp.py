@@ -22,10 +22,13 @@ On the token sequence:
   its signature is cut into ``BANDS`` bands of ``ROWS`` rows for locality-sensitive bucketing (Broder 1997; the scheme
   datatrove and text-dedup use at corpus scale).
 
-Text whose words are ASCII (web text with typographic quotes, dashes and no-break spaces included) goes
-through a fused C kernel (``_kernels.c``: tokens, hashes, k-grams and winnowing in one pass, 5-6x
-faster than numpy's many passes); where it was not built, a numpy implementation gives identical arrays.
-Text with words outside ASCII is tokenised by a regex loop in Python.
+Where the C kernel was built (``_kernels.c``: tokens, hashes, k-grams and winnowing in one pass), it
+fingerprints every text: ASCII in a byte loop, any other (Chinese, Japanese, Korean, accented, mixed) from a
+per-code-point table of the token pattern's classes and each character's normalised form
+(:func:`_unicode_table`), asking Python only for the rare token whose normalisation depends on its
+neighbours; 50-100x faster than the regex loop on Chinese. Without it, text whose words are ASCII (web text
+with typographic quotes, dashes and no-break spaces included) takes a vectorised numpy path and other text a
+regex loop in Python; all three give identical arrays.
 
 Example:
     >>> fp = text_fingerprint("Shall I compare thee to a summer's day? Thou art more lovely and more temperate.")
@@ -46,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 import rensa
 
+from copyalign.core import kernels
 from copyalign.core.kernels import native
 
 FINGERPRINT_VERSION = 2
@@ -84,10 +88,10 @@ _LINE_HYPHEN = "[-\u2010][ \t]*\r?\n[ \t]*"
 
 
 @lru_cache(maxsize=1)
-def _token_re() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The token pattern, and the pattern of the glue characters to delete from inside a token."""
-    # Combining marks (category M) belong to the word they modify; Python's \w leaves them out.
-    marks: list[str] = []
+def _mark_ranges() -> tuple[tuple[int, int], ...]:
+    """The combining marks (category M), as inclusive ranges: they belong to the word they modify, and
+    Python's ``\\w`` leaves them out."""
+    marks: list[tuple[int, int]] = []
     start = None
     # Marks above U+1FFFF are only the variation selectors supplement; scanning the planes above would cost
     # half a second at import.
@@ -96,9 +100,20 @@ def _token_re() -> tuple[re.Pattern[str], re.Pattern[str]]:
         if is_mark and start is None:
             start = cp
         elif not is_mark and start is not None:
-            marks.append(f"{_esc(start)}-{_esc(cp - 1)}" if cp - 1 > start else _esc(start))
+            marks.append((start, cp - 1))
             start = None
-    mark_class = "".join(marks) + f"{_esc(0xE0100)}-{_esc(0xE01EF)}"
+    return (*marks, (0xE0100, 0xE01EF))
+
+
+def _mark_class() -> str:
+    """:func:`_mark_ranges` as the body of a regex character class."""
+    return "".join(f"{_esc(a)}-{_esc(b)}" if b > a else _esc(a) for a, b in _mark_ranges())
+
+
+@lru_cache(maxsize=1)
+def _token_re() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The token pattern, and the pattern of the glue characters to delete from inside a token."""
+    mark_class = _mark_class()
     word = f"(?:[^\\W_{_CHAR_SCRIPTS}]|[{mark_class}])+"
     glue = f"(?:(?:[^\\s\\w{_CHAR_SCRIPTS}{mark_class}]|_)+|{_LINE_HYPHEN})"
     return re.compile(f"([{_CHAR_SCRIPTS}])|({word}(?:{glue}{word})*)"), re.compile(f"(?:[^\\w{mark_class}]|_)+")
@@ -268,25 +283,35 @@ def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
-    nfkc = unicodedata.normalize
-    token_re, glue_re = _token_re()
+    token_re, _ = _token_re()
     for m in token_re.finditer(text):
         tok = m.group()
-        if not tok.isalnum():  # glue, combining marks or CJK
-            tok = glue_re.sub("", tok) if m.group(2) else tok
-        if not tok.isascii():
-            tok = nfkc("NFKC", tok)
-            # A compatibility character can decompose to a space or punctuation ("½" -> "1⁄2"): split again.
-            parts = token_re.findall(tok)
-            if len(parts) != 1:
-                for single, word in parts:
-                    tokens.append(glue_re.sub("", single or word).casefold())
-                    spans.append(m.span())
-                continue
-            tok = glue_re.sub("", tok) if parts[0][1] else tok
-        tokens.append(tok.casefold())
-        spans.append(m.span())
+        if tok.isascii() and tok.isalnum():  # most words: nothing to delete or normalise
+            tokens.append(tok.lower())
+            spans.append(m.span())
+            continue
+        span = m.span()
+        for t in _normal_tokens(tok, m.group(2) is not None):
+            tokens.append(t)
+            spans.append(span)
     return tokens, spans
+
+
+def _normal_tokens(tok: str, word: bool) -> list[str]:
+    """The tokens of one match of the token pattern: a word (``word``) or a character of a script written
+    without spaces, glue deleted, NFKC, case-folded. Usually one; none or several where NFKC makes spaces or
+    such characters ("½" -> "1⁄2" stays one, "ｶﾀｶﾅ" -> "カタカナ" is four)."""
+    token_re, glue_re = _token_re()
+    if word and not tok.isalnum():
+        tok = glue_re.sub("", tok)
+    if tok.isascii():
+        return [tok.casefold()]
+    tok = unicodedata.normalize("NFKC", tok)
+    # A compatibility character can decompose to a space or punctuation ("½" -> "1⁄2"): split again.
+    parts = token_re.findall(tok)
+    if len(parts) != 1:
+        return [glue_re.sub("", single or w).casefold() for single, w in parts]
+    return [(glue_re.sub("", tok) if parts[0][1] else tok).casefold()]
 
 
 def hash_tokens(tokens: list[str]) -> U64:
@@ -332,20 +357,66 @@ def winnow(hashes: U64, w: int = W) -> I64:
     return out
 
 
-_MAP_KEEP, _MAP_SPACE, _MAP_PUNCT, _MAP_HYPHEN = 0, 1, 2, 3
-_TABLE_END = 0x20000
+# Classes of the compiled Unicode path's table (``_kernels.c``: U_OTHER ... U_CHAR_MARK).
+_U_OTHER, _U_GLUE, _U_HYPHEN, _U_WORD, _U_CHAR, _U_CHAR_MARK = range(6)
 
 
 @lru_cache(maxsize=1)
-def _separator_table() -> bytes:
-    """:data:`_TO_ASCII` as the C kernel's table: one byte per code point below U+20000 (emoji included)."""
-    out = bytearray(_TABLE_END)
-    for cp in range(128, _TABLE_END):
-        to = _TO_ASCII[cp]
-        out[cp] = (
-            _MAP_KEEP if to == cp else _MAP_HYPHEN if to == ord("-") else _MAP_SPACE if to == ord(" ") else _MAP_PUNCT
-        )
-    return bytes(out)
+def _unicode_table() -> tuple[bytes, bytes, bytes]:
+    """The token pattern's character classes and each character's normalised form, for ``fingerprint_unicode``.
+
+    Classes come from the pattern's own pieces, matched against every code point, so the kernel splits text
+    exactly where :func:`tokenize` does. Results:
+
+    * a word character is *simple* where NFKC cannot join it to its neighbours (:class:`kernels.UnicodeFacts`
+      ``boundary_before``) and turns it into word characters only (not "½" -> "1⁄2", not "ｶ" -> "カ"): a token of
+      simple characters is then, exactly, the concatenation of each one's ``casefold(NFKC(c))``. A token with any
+      other character is handed back to :func:`_normal_tokens`.
+    * a character of a script written without spaces is a token on its own whatever surrounds it, so its
+      tokens' hashes are computed here, by :func:`_normal_tokens` itself, where NFKC or case folding changes it.
+    """
+    facts = kernels.unicode_facts()
+    text = kernels.everything()
+    char = kernels.member(f"[{_CHAR_SCRIPTS}]", text)
+    mark = np.zeros(kernels.CODE_POINTS, dtype=bool)
+    for a, b in _mark_ranges():  # as the class of the pattern (matching it against every code point is slow)
+        mark[a : b + 1] = True
+    underscore = np.zeros(kernels.CODE_POINTS, dtype=bool)
+    underscore[ord("_")] = True
+    word = ((facts.word & ~underscore) | mark) & ~char
+    glue = (~facts.space & ~facts.word & ~char & ~mark) | underscore
+    if not glue[[ord("-"), 0x2010]].all():
+        raise AssertionError("the line-break hyphens must be glue")
+    entries = np.full(kernels.CODE_POINTS, _U_OTHER, dtype=np.uint32)
+    entries[glue] = _U_GLUE
+    entries[[ord("-"), 0x2010]] = _U_HYPHEN
+    entries[word] = _U_WORD | kernels.SIMPLE * facts.boundary_before[word]
+    entries[char & ~mark] = _U_CHAR | kernels.SIMPLE
+    entries[char & mark] = _U_CHAR_MARK | kernels.SIMPLE
+    exp = kernels.Expansions()
+    singles: dict[int, list[str]] = {}
+    for cp in sorted(facts.nfkc.keys() | facts.casefold.keys()):
+        if word[cp]:
+            nfkc = facts.nfkc_of(cp)
+            folded = facts.casefold_of(nfkc)
+            if facts.boundary_before[cp] and all(word[ord(c)] for c in nfkc) and len(folded) <= kernels.MAX_LENGTH:
+                entries[cp] = exp.mapping(_U_WORD, cp, folded)
+            else:
+                entries[cp] = _U_WORD
+        elif char[cp]:
+            singles[cp] = _normal_tokens(chr(cp), word=False)
+    hashes = iter(hash_tokens([t for tokens in singles.values() for t in tokens]).tolist())
+    for cp, tokens in singles.items():
+        cls = _U_CHAR_MARK if mark[cp] else _U_CHAR
+        got = [next(hashes) for _ in tokens]
+        entries[cp] = exp.token_hashes(cls, got) if 1 <= len(got) <= kernels.MAX_LENGTH else cls
+    stage1, stage2 = kernels.two_stage(entries)
+    return stage1, stage2, exp.tobytes()
+
+
+def _resolve(text: str, start: int, end: int, word: int) -> bytes:
+    """The compiled Unicode path's question: the hashes of the tokens that ``text[start:end]`` makes."""
+    return hash_tokens(_normal_tokens(text[start:end], bool(word))).tobytes()
 
 
 def _i64(buf: bytes) -> I64:
@@ -357,14 +428,15 @@ def _u64(buf: bytes) -> U64:
 
 
 def text_fingerprint(text: str) -> TextFingerprint:
-    """Tokens, k-grams and winnowed fingerprints of ``text``; text whose words are ASCII takes the C kernel
-    or, without it, a fully vectorised path."""
-    if native is not None:
-        arrays = native.fingerprint(text, b"" if text.isascii() else _separator_table())
-        if arrays is not None:
-            starts, ends, th, kg, win = arrays
-            return TextFingerprint(_i64(starts), _i64(ends), _u64(th), _u64(kg), _i64(win), len(text))
-    return numpy_fingerprint(text)
+    """Tokens, k-grams and winnowed fingerprints of ``text``, by the C kernel where it was built (ASCII text,
+    and any other from :func:`_unicode_table`), else by :func:`numpy_fingerprint`."""
+    if native is None:
+        return numpy_fingerprint(text)
+    arrays = native.fingerprint(text) if text.isascii() else None
+    if arrays is None:
+        arrays = native.fingerprint_unicode(text, *_unicode_table(), _resolve)
+    starts, ends, th, kg, win = arrays
+    return TextFingerprint(_i64(starts), _i64(ends), _u64(th), _u64(kg), _i64(win), len(text))
 
 
 def numpy_fingerprint(text: str) -> TextFingerprint:
