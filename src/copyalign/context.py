@@ -38,6 +38,7 @@ from copyalign.services.registry.parties import PartyService
 from copyalign.services.registry.preferences import PreferenceService
 from copyalign.services.registry.works import WorkService
 from copyalign.services.scan.service import ScanService
+from copyalign.services.takedown.desk import TakedownService
 from copyalign.settings import Settings
 from copyalign.store.blobs import BlobStore, DirectoryBlobStore
 from copyalign.store.db import Store
@@ -76,6 +77,7 @@ class Copyalign:
     scan: ScanService
     guard: GuardService
     audit: AuditService
+    takedown: TakedownService
 
     def close(self) -> None:
         self.store.dispose()
@@ -128,6 +130,16 @@ def connect(
     preferences = PreferenceService(deps)
     notices = NoticeService(deps)
     preferences.on_opt_out.append(notices.after_opt_out)  # dynamic filtering: a deny updates finalised notices
+    guard = GuardService(
+        deps,
+        matching,
+        secret=load_or_create_secret(settings.guard_key_file),
+        blocklist=MatchIndex(settings.blocklist_dir, database=_database_identity(settings)),
+        c2pa_dir=settings.c2pa_dir,
+        refresh_seconds=settings.index_refresh_seconds,
+    )
+    takedown = TakedownService(deps, guard, matching)
+    guard.user_checks.append(takedown.user_check)  # graduated response: a suspended user's requests are refused
     return Copyalign(
         settings=settings,
         store=store,
@@ -143,15 +155,9 @@ def connect(
         notices=notices,
         licensing=LicensingService(deps),
         scan=ScanService(deps, matching),
-        guard=GuardService(
-            deps,
-            matching,
-            secret=load_or_create_secret(settings.guard_key_file),
-            blocklist=MatchIndex(settings.blocklist_dir, database=_database_identity(settings)),
-            c2pa_dir=settings.c2pa_dir,
-            refresh_seconds=settings.index_refresh_seconds,
-        ),
+        guard=guard,
         audit=AuditService(deps),
+        takedown=takedown,
     )
 
 
