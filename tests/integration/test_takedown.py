@@ -70,7 +70,9 @@ def scene(n: int = 0, size: int = 1800) -> str:
 
 
 @pytest.fixture
-def make_ca(db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path) -> Iterator[Callable[[str], Copyalign]]:
+def make_ca(
+    db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path
+) -> Iterator[Callable[[str], Copyalign]]:
     """A Copyalign on the test database under a preset policy (one per test: the schema is the test's)."""
     made: list[Copyalign] = []
 
@@ -242,8 +244,13 @@ def test_us_notice_counter_notice_and_restoration_after_ten_business_days(make_c
     assert restore.earliest == datetime(2026, 3, 17, 4, 0, tzinfo=UTC)
     assert restore.due == datetime(2026, 3, 21, 4, 0, tzinfo=UTC)
     with ca.store.read() as s:
-        forwarded = s.execute(select(m.Notification).where(m.Notification.kind == "takedown.counter.forwarded")).scalar_one()
-    assert forwarded.party_id == w.holder.party_id and forwarded.body["counter_notice_copy"]["contact"]["name"] == "Bob User"
+        forwarded = s.execute(
+            select(m.Notification).where(m.Notification.kind == "takedown.counter.forwarded")
+        ).scalar_one()
+    assert (
+        forwarded.party_id == w.holder.party_id
+        and forwarded.body["counter_notice_copy"]["contact"]["name"] == "Bob User"
+    )
 
     clock.set(restore.earliest - timedelta(minutes=1))
     assert ca.takedown.due(w.operator).restored == []
@@ -252,3 +259,402 @@ def test_us_notice_counter_notice_and_restoration_after_ten_business_days(make_c
     assert ca.takedown.due(w.operator).restored == [nid]
     restored(w, nid)
     assert ca.takedown.due(w.operator).restored == []  # idempotent
+
+
+def test_us_court_action_keeps_the_measures(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("us")
+    w = world(ca, clock)
+    nid = take_down(
+        w,
+        jurisdiction_fields={
+            "sender": Party(name="Northwind Press", email="legal@northwind.example"),
+            "signature": "/NP/",
+            "good_faith": True,
+        },
+        completion=NoticeAmendment(accurate=True, authorised=True),
+    )
+    counter(w, nid, **US_COUNTER)
+    clock.advance(days=5)
+    kept = ca.takedown.court_action(w.holder, nid, "N.D. Cal. No. 3:26-cv-01234")
+    assert kept.status == "kept" and kept.times["court_action_at"] == clock.now()
+    assert not [d for d in kept.deadlines if d.kind == "restore"]  # §512(g)(2)(C): no restoration while in court
+    clock.advance(days=30)
+    assert ca.takedown.due(w.operator).restored == []
+    assert ca.guard.trace(w.provider, w.trace).taken_down and blocklisted(ca, w.provider, near_copy(w.output))
+
+
+CN_SENDER = Party(
+    name="Northwind Press",
+    email="legal@northwind.example",
+    address="1 Chang'an Ave, Beijing",
+    identity_proof="business licence 91110000MA01",
+)
+
+
+def test_cn_restoration_fifteen_days_after_the_forwarded_statement(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    nid = take_down(
+        w,
+        jurisdiction_fields={"explanation": "the output copies chapter 2"},
+        completion=NoticeAmendment(sender=CN_SENDER, evidence=("registration certificate 2026-A-0001",)),
+    )
+    act = [d for d in ca.takedown.notice(w.provider, nid).deadlines if d.kind == "act"][0]
+    assert act.status == "met" and act.binding  # 24 hours, NCAC 2015: a binding number
+    clock.set(datetime(2026, 3, 4, 2, 0, tzinfo=UTC))  # 10:00 in Beijing
+    incomplete = ca.takedown.counter_notice(w.provider, nid, CounterInput(user="bob", contact=Party(name="Bo")))
+    assert incomplete.state == "incomplete"
+    assert {x["element"] for x in incomplete.missing} >= {"contact", "address", "evidence", "identity"}
+    assert ca.takedown.notice(w.provider, nid).status == "measures_applied"  # an incomplete statement starts nothing
+    done = ca.takedown.complete_counter(
+        w.provider,
+        incomplete.id,
+        CounterInput(
+            user="bob",
+            contact=Party(name="Bo", phone="+86 10 5555 0100", address="2 Xidan St", identity_proof="ID 1101"),
+            explanation="the passage is my own translation, made under licence",
+            evidence=("licence agreement 2025-07",),
+        ),
+    )
+    assert done.state == "forwarded" and done.forwarded_at == clock.now()
+    view = ca.takedown.notice(w.provider, nid)
+    [restore] = [d for d in view.deadlines if d.kind == "restore"]
+    # 15 days after the forwarded statement arrives (E-Commerce Law Art. 43): the 4th is not counted, the period
+    # ends at midnight in Beijing after the 19th; then promptly, by the next business day (Monday the 23rd)
+    assert restore.earliest == datetime(2026, 3, 19, 16, 0, tzinfo=UTC)
+    assert restore.due == datetime(2026, 3, 23, 16, 0, tzinfo=UTC)
+    clock.set(restore.earliest - timedelta(hours=1))
+    assert ca.takedown.due(w.operator).restored == []
+    clock.set(restore.earliest + timedelta(hours=1))
+    assert ca.takedown.due(w.operator).restored == [nid]
+    restored(w, nid)
+    assert [d.status for d in ca.takedown.notice(w.provider, nid).deadlines if d.kind == "restore"] == ["met"]
+
+
+def test_eu_appeal_reverses_the_decision(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("eu")
+    w = world(ca, clock)
+    nid = take_down(
+        w,
+        jurisdiction_fields={"explanation": "the output reproduces a registered poem"},
+        completion=NoticeAmendment(
+            sender=Party(name="Northwind Press", email="legal@northwind.example"), accurate=True
+        ),
+    )
+    [decision] = ca.takedown.notice(w.provider, nid).decisions
+    assert decision.statement is not None and "AT" in decision.statement["territorial_scope"]
+    assert decision.statement["source_type"] == "SOURCE_ARTICLE_16"
+    clock.advance(days=40)
+    complaint = ca.takedown.complain(
+        w.provider, nid, ComplaintInput(by="user", user="bob", reason="I wrote this passage myself in 2019.")
+    )
+    assert complaint.state == "filed" and complaint.channel == "internal"
+    # filed on Sunday 12 April: 14 days end on Sunday the 26th, which rolls to Monday; midnight in Brussels
+    assert complaint.due_at == datetime(2026, 4, 27, 22, 0, tzinfo=UTC)
+    with pytest.raises(Exception, match="solely by automated means"):
+        ca.takedown.resolve_complaint(w.provider, complaint.id, outcome="reversed", explanation="x", human=False)
+    clock.advance(days=3)
+    decided = ca.takedown.resolve_complaint(
+        w.provider, complaint.id, outcome="reversed", explanation="The user showed an earlier publication."
+    )
+    assert decided.state == "reversed" and decided.decided_at == clock.now()
+    restored(w, nid)
+    view = ca.takedown.notice(w.provider, nid)
+    assert [c.state for c in view.complaints] == ["reversed"]
+    assert [d.trigger for d in view.decisions] == ["notice", "complaint"]
+    [met] = [d for d in view.deadlines if d.kind == "complaint_decide"]
+    assert met.status == "met"
+
+
+def test_eu_complaints_close_six_months_after_the_decision(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("eu")
+    w = world(ca, clock)
+    nid = take_down(
+        w,
+        jurisdiction_fields={"explanation": "copy", "sender": Party(name="NP", email="np@example.org")},
+        completion=NoticeAmendment(accurate=True),
+    )
+    clock.advance(days=186)
+    before = counts(ca)
+    with pytest.raises(Exception, match="closed on") as err:
+        ca.takedown.complain(w.provider, nid, ComplaintInput(by="user", user="bob", reason="late"))
+    assert getattr(err.value, "status", None) == 409 and counts(ca) == before
+
+
+def test_jp_objection_then_appeal(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("jp")
+    w = world(ca, clock)
+    nid = take_down(
+        w,
+        jurisdiction_fields={"sender": Party(name="Northwind Press", email="legal@northwind.example")},
+        completion=NoticeAmendment(explanation="the output reproduces the work's second chapter"),
+    )
+    counter(w, nid)  # the poster's objection has no prescribed form
+    clock.advance(days=60)
+    assert ca.takedown.due(w.operator).restored == []  # no statutory restoration window in Japan
+    complaint = ca.takedown.complain(w.provider, nid, ComplaintInput(by="user", user="bob", reason="quotation"))
+    ca.takedown.resolve_complaint(w.provider, complaint.id, outcome="reversed", explanation="a lawful quotation")
+    restored(w, nid)
+
+
+# -- bad input: each a clear 4xx, and nothing half-written -------------------------------------------------
+
+
+def refused(ca: Copyalign, call: Callable[[], object], status: int, code: str | None = None) -> str:
+    """Run ``call``, which must fail with ``status`` (and ``code``) and change no table and no log entry."""
+    before = counts(ca)
+    with pytest.raises(Exception) as err:  # noqa: PT011 - the status and code are checked below
+        call()
+    exc = err.value
+    assert getattr(exc, "status", None) == status, repr(exc)
+    if code is not None:
+        assert getattr(exc, "code", None) == code, repr(exc)
+    assert counts(ca) == before
+    return str(getattr(exc, "message", exc))
+
+
+def photo(size: int = 512) -> bytes:
+    import io
+
+    import skimage.data
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.astronaut()).convert("RGB").resize((size, size)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_bad_notices_are_refused_and_write_nothing(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    import dataclasses
+
+    import numpy as np
+    from PIL import Image
+
+    from copyalign.core.guard.watermark import embed_watermark
+    from copyalign.services.guard import labels
+    from copyalign.services.guard.results import trace_payload
+
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    holder, provider = w.holder, w.provider
+
+    def notice(*materials: MaterialInput, work: str | None = w.work, **more: object) -> Callable[[], object]:
+        claim = WorkClaim(work_id=work, description=None if work else "a poem", materials=materials)
+        return lambda: ca.takedown.file(holder, NoticeFiling(works=(claim,), **more))  # type: ignore[arg-type]
+
+    # an unknown trace, and a trace id that is not one
+    msg = refused(ca, notice(MaterialInput("trace", "tr_0123456789abcdef")), 404)
+    assert "no trace tr_0123456789abcdef" in msg
+    refused(ca, notice(MaterialInput("trace", "not-a-trace")), 400)
+    # a work the complainant does not hold, and one that does not exist
+    other, _ = make_party(ca, w.operator, "rights_holder", "Someone Else")
+    theirs = ca.works.register(other, WorkInput(data=scene(1, 900).encode(), title="Theirs")).id
+    msg = refused(ca, notice(MaterialInput("trace", w.trace), work=theirs), 403)
+    assert f"work {theirs} is not held by" in msg
+    refused(ca, notice(MaterialInput("trace", w.trace), work="wrk_nope"), 404)
+    # an agent without an authorisation on record
+    agent, _ = make_party(ca, w.operator, "rights_holder", "Agency")
+    claim = WorkClaim(work_id=w.work, materials=(MaterialInput("trace", w.trace),))
+    refused(
+        ca,
+        lambda: ca.takedown.file(agent, NoticeFiling((claim,), principal_id=holder.party_id)),
+        403,
+        "no_authorisation",
+    )
+    # a delivered image whose AIGC label was altered: the MAC fails
+    image = ca.guard.deliver(provider, photo(), user="bob")
+    assert image.content is not None and image.marks["watermark"]
+    label = labels.read_aigc(image.content)
+    assert label is not None
+    forged = labels.write_aigc(image.content, dataclasses.replace(label, reserved_code1="0" * 32))
+    msg = refused(ca, notice(MaterialInput("delivered_file", content=forged)), 400, "forged_label")
+    assert "MAC" in msg
+    # a label written by someone else onto a picture this service never delivered
+    stranger = labels.write_aigc(photo(256), dataclasses.replace(label, reserved_code1="1" * 32))
+    refused(ca, notice(MaterialInput("delivered_file", content=stranger)), 400, "forged_label")
+    # a watermark made with another key, naming a real trace: not this deployment's mark
+    pixels = np.asarray(Image.open(__import__("io").BytesIO(photo())).convert("RGB"))
+    marked = Image.fromarray(embed_watermark(pixels, trace_payload(image.trace_id), key=b"someone else's key" * 2))
+    buf = __import__("io").BytesIO()
+    marked.save(buf, "PNG")
+    refused(ca, notice(MaterialInput("delivered_file", content=buf.getvalue())), 400, "untraceable_file")
+    # no provider to address it to
+    refused(ca, notice(MaterialInput("url", "https://example.org/copy"), work=None), 400)
+    # a material kind the desk does not know
+    refused(ca, notice(MaterialInput("rumour", "x")), 400)
+    # the untouched picture is accepted: its label verifies and leads to the session
+    ok = ca.takedown.file(
+        holder, NoticeFiling((WorkClaim(w.work, materials=(MaterialInput("delivered_file", content=image.content),)),))
+    )
+    assert ok.items[0].trace_id == image.trace_id
+
+
+def test_steps_out_of_order_and_strangers_are_refused(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("us")
+    w = world(ca, clock)
+    view = ca.takedown.file(w.holder, filing(w))  # incomplete
+    # an incomplete notice cannot be triaged or decided (its clocks have not started)
+    refused(ca, lambda: ca.takedown.triage(w.provider, view.id), 409, "notice_transition")
+    refused(ca, lambda: ca.takedown.decide(w.provider, view.id, DecisionInput("upheld", "x")), 409)
+    # another provider's desk is not this one's
+    other, _ = make_party(ca, w.operator, "provider", "Other AI")
+    ca.takedown.complete(
+        w.holder,
+        view.id,
+        NoticeAmendment(
+            sender=Party(name="NP", email="np@example.org"),
+            signature="/NP/",
+            good_faith=True,
+            accurate=True,
+            authorised=True,
+        ),
+    )
+    refused(ca, lambda: ca.takedown.triage(other, view.id), 403, "forbidden")
+    refused(ca, lambda: ca.takedown.triage(w.holder, view.id), 403, "forbidden")
+    ca.takedown.triage(w.provider, view.id)
+    refused(ca, lambda: ca.takedown.decide(w.provider, view.id, DecisionInput("maybe", "x")), 400)
+    refused(ca, lambda: ca.takedown.decide(w.provider, view.id, DecisionInput("upheld", "x", measures=("jail",))), 400)
+    ca.takedown.decide(w.provider, view.id, DecisionInput("upheld", "a copy", puid="np-2026-0001"))
+    ca.takedown.act(w.provider, view.id)
+    # a counter-notice by someone other than the session's user, or through another provider
+    msg = refused(
+        ca,
+        lambda: ca.takedown.counter_notice(w.provider, view.id, CounterInput(user="mallory")),
+        403,
+        "not_the_session_user",
+    )
+    assert "only the user of the session" in msg
+    refused(ca, lambda: ca.takedown.counter_notice(other, view.id, CounterInput(user="bob")), 403)
+    # a second notice decided with the same puid: never reused (the Transparency Database refuses it too)
+    second = ca.takedown.file(
+        w.holder,
+        filing(
+            w,
+            sender=Party(name="NP", email="np@example.org"),
+            signature="/NP/",
+            good_faith=True,
+            accurate=True,
+            authorised=True,
+        ),
+    )
+    ca.takedown.triage(w.provider, second.id)
+    refused(
+        ca,
+        lambda: ca.takedown.decide(w.provider, second.id, DecisionInput("upheld", "again", puid="np-2026-0001")),
+        409,
+        "puid_not_unique",
+    )
+    assert ca.takedown.notice(w.provider, second.id).status == "triaged"
+    # restoring twice, undoing an undone measure: harmless; applying to a closed state: refused
+    measure = ca.takedown.notice(w.provider, view.id).measures[0]
+    ca.takedown.undo_measure(w.provider, measure.id, reason="correction")
+    size = ca.ledger.size()
+    assert ca.takedown.undo_measure(w.provider, measure.id, reason="again").state == "undone"
+    assert ca.ledger.size() == size
+
+
+def test_agents_file_with_an_authorisation_on_record(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    agent, _ = make_party(ca, w.operator, "rights_holder", "Lex & Partners")
+    auth = ca.takedown.authorise(
+        w.holder, agent_id=agent.party_id, document="power of attorney PA-17", work_ids=[w.work]
+    )
+    claim = WorkClaim(work_id=w.work, materials=(MaterialInput("trace", w.trace),))
+    view = ca.takedown.file(agent, NoticeFiling((claim,), principal_id=w.holder.party_id, sender=CN_SENDER))
+    assert view.channel == "agent" and view.principal_party_id == w.holder.party_id
+    assert view.elements is not None and view.elements["authorisation"] == "power of attorney PA-17"
+    assert ca.takedown.notice(w.holder, view.id).id == view.id  # the principal follows it too
+    assert auth.log_index > 0
+    refused(
+        ca,
+        lambda: ca.takedown.authorise(agent, agent_id=agent.party_id, document="x", holder_id=w.holder.party_id),
+        403,
+    )
+
+
+def test_public_sender_completes_with_its_token_and_floods_are_limited(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    from copyalign.errors import RateLimitedError
+
+    ca = make_ca("eu")
+    w = world(ca, clock)
+    sender = Party(name="Ada Author", email="ada@example.org")
+    claim = WorkClaim(description="My poem 'Tides'", materials=(MaterialInput("trace", w.trace),))
+    view = ca.takedown.file_public(NoticeFiling((claim,), sender=sender, explanation="copied"), origin="203.0.113.7")
+    assert view.channel == "public" and view.token and view.status == "incomplete"
+    assert view.sender_ref.startswith("cpl_") and "ada" not in view.sender_ref  # a keyed pseudonym, not the address
+    with ca.store.read() as s:
+        [entry] = [e for e in s.execute(select(m.LogEntry)).scalars() if e.event == "takedown.notice.receive"]
+        mail = s.execute(select(m.Notification).where(m.Notification.kind == "takedown.received")).scalar_one()
+    assert b"ada@example.org" not in entry.entry and b"Ada Author" not in (entry.payload or b"")
+    assert mail.party_id == w.provider.party_id and mail.body["to"] == "ada@example.org"
+    # completion needs the token
+    refused(ca, lambda: ca.takedown.complete(None, view.id, NoticeAmendment(accurate=True), token="wrong"), 403)
+    done = ca.takedown.complete(None, view.id, NoticeAmendment(accurate=True), token=view.token)
+    assert done.status == "complete"
+    # floods: per address, then per network address
+    for _ in range(4):
+        ca.takedown.file_public(NoticeFiling((claim,), sender=sender), origin="203.0.113.7")
+    with pytest.raises(RateLimitedError) as err:
+        ca.takedown.file_public(NoticeFiling((claim,), sender=sender), origin="203.0.113.8")
+    assert 0 < err.value.retry_after <= 3600 and err.value.status == 429
+    refused(ca, lambda: ca.takedown.file_public(NoticeFiling((claim,), sender=sender)), 429, "rate_limited")
+    clock.advance(hours=1, seconds=1)
+    ca.takedown.file_public(NoticeFiling((claim,), sender=sender), origin="203.0.113.8")
+    # a registered work belongs to an account holder: it files, not an outsider
+    owned = WorkClaim(work_id=w.work, materials=(MaterialInput("trace", w.trace),))
+    refused(ca, lambda: ca.takedown.file_public(NoticeFiling((owned,), sender=Party(email="x@example.org"))), 403)
+
+
+def test_manifestly_unfounded_notices_count_against_the_sender(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("eu")
+    w = world(ca, clock)
+    sender = Party(name="Troll", email="troll@example.org")
+    claim = WorkClaim(description="everything", materials=(MaterialInput("trace", w.trace),))
+    statements = []
+    for i in range(5):
+        v = ca.takedown.file_public(NoticeFiling((claim,), sender=sender, explanation="mine", accurate=True))
+        assert v.status == "complete", v.missing
+        if i == 4:
+            assert v.priority == 1  # deprioritised after a warning and another unfounded notice
+            break
+        ca.takedown.triage(w.provider, v.id)
+        ca.takedown.decide(w.provider, v.id, DecisionInput("manifestly_unfounded", "not a work of the sender"))
+        with ca.store.read() as s:
+            row = s.get(m.TakedownComplainant, v.sender_ref)
+            statements.append((row.status, len(row.warnings)))
+        clock.advance(days=1)
+    assert statements == [("ok", 0), ("ok", 0), ("warn", 1), ("deprioritise", 1)]
+    queue = ca.takedown.queue(w.provider)
+    assert queue[-1].priority == 1  # last in the desk queue
+
+
+def test_the_guard_refuses_a_suspended_user(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    section = ca.policy.takedown.model_copy(update={"strike_ladder": ["suspend", "terminate"], "suspend_days": 7})
+    ca.takedown.policy = ca.policy.model_copy(update={"takedown": section})
+    view = ca.takedown.file(w.holder, filing(w, sender=CN_SENDER, evidence=("certificate",), explanation="copy"))
+    ca.takedown.triage(w.provider, view.id)
+    ca.takedown.decide(w.provider, view.id, DecisionInput("upheld", "a copy"))
+    ca.takedown.act(w.provider, view.id)
+    [decision] = ca.takedown.notice(w.provider, view.id).decisions
+    assert decision.statement and decision.statement["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
+
+    verdict = ca.guard.check_prompt(w.provider, "tell me a story", user="bob")
+    assert verdict.decision is GuardAction.BLOCK
+    [reason] = verdict.reasons
+    assert reason.rule == "user.suspend" and "suspended until 2026-03-10" in reason.evidence["message"]
+    calls: list[str] = []
+    refused_delivery = ca.guard.generate(
+        w.provider, "tell me a story", lambda p: calls.append(p) or "a story", user="bob"
+    )
+    assert refused_delivery.decision is GuardAction.BLOCK and calls == []
+    assert refused_delivery.notice is not None and "repeat-infringer policy" in refused_delivery.notice
+    assert ca.guard.deliver(w.provider, "a story", user="bob").content is None
+    assert ca.guard.check_prompt(w.provider, "tell me a story", user="carol").decision is GuardAction.ALLOW
+    assert ca.guard.check_prompt(w.provider, "tell me a story").decision is GuardAction.ALLOW  # no user named
+    clock.advance(days=8)  # the suspension ends; the strike stays active (it expires after 90 days)
+    assert ca.guard.check_prompt(w.provider, "tell me a story", user="bob").decision is GuardAction.ALLOW
+    policy = ca.takedown.repeat_infringer_policy(w.provider.party_id)
+    assert "Pixel Foundry AI terminates" in policy and "suspension of the account for 7 days" in policy

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -416,7 +417,7 @@ class Intake(ServiceBase):
                     )
                 ).one()
                 if count >= limit and oldest is not None:
-                    retry = max(1, int((oldest + window - now).total_seconds()) + 1)
+                    retry = max(1, math.ceil((oldest + window - now).total_seconds()))
                     raise RateLimitedError(
                         f"{count} notices from {what} in the last {self.window_seconds // 60} minutes; the limit is "
                         f"{limit}: try again in {retry} seconds",
