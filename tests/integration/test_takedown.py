@@ -10,6 +10,7 @@ provider; the measures are restored when the jurisdiction's window has run — o
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -414,8 +415,6 @@ def refused(ca: Copyalign, call: Callable[[], object], status: int, code: str | 
 
 
 def photo(size: int = 512) -> bytes:
-    import io
-
     import skimage.data
     from PIL import Image
 
@@ -473,9 +472,9 @@ def test_bad_notices_are_refused_and_write_nothing(make_ca, clock: FakeClock) ->
     stranger = labels.write_aigc(photo(256), dataclasses.replace(label, reserved_code1="1" * 32))
     refused(ca, notice(MaterialInput("delivered_file", content=stranger)), 400, "forged_label")
     # a watermark made with another key, naming a real trace: not this deployment's mark
-    pixels = np.asarray(Image.open(__import__("io").BytesIO(photo())).convert("RGB"))
+    pixels = np.asarray(Image.open(io.BytesIO(photo())).convert("RGB"))
     marked = Image.fromarray(embed_watermark(pixels, trace_payload(image.trace_id), key=b"someone else's key" * 2))
-    buf = __import__("io").BytesIO()
+    buf = io.BytesIO()
     marked.save(buf, "PNG")
     refused(ca, notice(MaterialInput("delivered_file", content=buf.getvalue())), 400, "untraceable_file")
     # no provider to address it to
