@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from copyalign import __version__
 from copyalign.api import errors
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
+from copyalign.api.routers import guard, log, lookup, match, notices, parties, takedown, works
 from copyalign.context import Copyalign
 from copyalign.services.idempotency import IdempotencyStore
 from copyalign.web.pages import STATIC, error_page
@@ -29,13 +29,17 @@ logger = logging.getLogger("copyalign.api")
 
 
 def _tick(ca: Copyalign) -> None:
-    """The server's scheduled work: sign a checkpoint, then finalise notices whose window has closed."""
+    """The server's scheduled work: sign a checkpoint, finalise notices whose window has closed, and the takedown
+    desk's due work (restorations whose window opened; the same as ``copyalign takedown due``)."""
     ca.ledger.checkpoint()
     op = ca.parties.operator()
     if op is not None:
         done = ca.notices.close_due(op)
         if done:
             logger.info("finalised notices %s", ", ".join(done))
+        due = ca.takedown.due(op)
+        if due.restored:
+            logger.info("restored takedown notices %s", ", ".join(due.restored))
 
 
 async def _checkpoint_loop(ca: Copyalign) -> None:
@@ -76,8 +80,9 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     )
     app.state.ca = ca
     errors.install(app, html=error_page)
-    for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
-        app.include_router(r, prefix="/v1")
+    routers = (parties, works, lookup, match, notices, log, guard, takedown)
+    for r in routers:
+        app.include_router(r.router, prefix="/v1")
 
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -106,16 +106,17 @@ class World:
     output: str
     delivered: bytes
     trace: str
+    keys: dict[str, str]
 
 
 def world(ca: Copyalign, clock: FakeClock) -> World:
     """A provider delivers an output carrying a passage of a text that is registered only afterwards."""
     op_party = ca.parties.create(None, name="Test CMO", role="operator")
-    ca.parties.issue_key(None, op_party.id)
+    op_key = ca.parties.issue_key(None, op_party.id).secret
     operator = ca.parties.operator()
     assert operator is not None
-    holder, _ = make_party(ca, operator, "rights_holder", "Northwind Press")
-    provider, _ = make_party(ca, operator, "provider", "Pixel Foundry AI")
+    holder, holder_key = make_party(ca, operator, "rights_holder", "Northwind Press")
+    provider, provider_key = make_party(ca, operator, "provider", "Pixel Foundry AI")
     text = scene()
     passage = text[400 : text.index(" ", 900)]
     output = "Here is the poem you asked for.\n\n" + passage + "\n\nI hope you enjoy it."
@@ -124,7 +125,8 @@ def world(ca: Copyalign, clock: FakeClock) -> World:
     clock.advance(days=2)
     work = ca.works.register(holder, WorkInput(data=text.encode(), title="The Lantern Keeper's Daughter"))
     ca.matching.refresh()
-    return World(ca, clock, operator, holder, provider, work.id, passage, output, d.content, d.trace_id)
+    keys = {"operator": op_key, "holder": holder_key, "provider": provider_key}
+    return World(ca, clock, operator, holder, provider, work.id, passage, output, d.content, d.trace_id, keys)
 
 
 def counts(ca: Copyalign) -> dict[str, int]:
@@ -657,3 +659,158 @@ def test_the_guard_refuses_a_suspended_user(make_ca, clock: FakeClock) -> None: 
     assert ca.guard.check_prompt(w.provider, "tell me a story", user="bob").decision is GuardAction.ALLOW
     policy = ca.takedown.repeat_infringer_policy(w.provider.party_id)
     assert "Pixel Foundry AI terminates" in policy and "suspension of the account for 7 days" in policy
+
+
+# -- the interfaces ---------------------------------------------------------------------------------------
+
+
+def test_the_desk_over_http(ca: Copyalign, clock: FakeClock) -> None:
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from copyalign.server import create_app
+    from tests.integration.conftest import auth
+
+    w = world(ca, clock)
+    h, p = auth(w.keys["holder"]), auth(w.keys["provider"])
+    with TestClient(create_app(ca, checkpoints=False)) as client:
+        body = {
+            "works": [{"work_id": w.work, "materials": [{"kind": "delivered_file", "text": w.delivered.decode()}]}],
+            "sender": {"name": "Northwind Press", "email": "legal@northwind.example", "address": "1 Chang'an Ave"},
+        }
+        r = client.post("/v1/takedown/notices", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        v = r.json()
+        assert v["status"] == "incomplete" and {x["element"] for x in v["missing"]} == {"evidence", "identity"}
+        nid = v["id"]
+        r = client.patch(
+            f"/v1/takedown/notices/{nid}",
+            json={"sender": {**body["sender"], "identity_proof": "licence 911"}, "evidence": ["certificate"]},
+            headers=h,
+        )
+        assert r.status_code == 200 and r.json()["status"] == "complete", r.text
+        assert client.post(f"/v1/takedown/notices/{nid}/triage", headers=h).status_code == 403  # not the holder's desk
+        r = client.post(f"/v1/takedown/notices/{nid}/triage", headers=p)
+        assert r.status_code == 200 and r.json()["recommendation"] == "act"
+        decision = {"outcome": "upheld", "explanation": "a copied passage", "measures": ["disable_output", "strike"]}
+        r = client.post(f"/v1/takedown/notices/{nid}/decision", json=decision, headers=p)
+        assert r.status_code == 200 and [x["kind"] for x in r.json()["measures"]] == ["disable_output", "strike"]
+        r = client.post(f"/v1/takedown/notices/{nid}/measures", headers=p)
+        assert r.status_code == 200 and r.json()["status"] == "measures_applied"
+
+        trace = client.get(f"/v1/traces/{w.trace}", headers=p).json()
+        assert trace["taken_down"] is True and trace["takedown_measure"]
+        assert client.get(f"/v1/traces/{w.trace}", headers=h).status_code == 403  # holders see traces via notices
+        mine = client.get(f"/v1/takedown/notices/{nid}", headers=h).json()
+        assert mine["items"][0]["evidence"]["trace"]["id"] == w.trace and mine["contact"]["sender"]["name"]
+        assert client.get("/v1/takedown/notices", headers=h).json()["notices"][0]["id"] == nid
+        assert [n["id"] for n in client.get("/v1/takedown/notices", headers=p).json()["notices"]] == [nid]
+
+        # a counter-notice for someone else's session, an unknown trace, a typo: clear 4xx
+        r = client.post(f"/v1/takedown/notices/{nid}/counter-notices", json={"user": "mallory"}, headers=p)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_the_session_user"
+        bad = {"works": [{"work_id": w.work, "materials": [{"kind": "trace", "value": "tr_0000000000000000"}]}]}
+        r = client.post("/v1/takedown/notices", json=bad, headers=h)
+        assert r.status_code == 404 and r.json()["error"]["field"] == "material.value"
+        assert client.post("/v1/takedown/notices", json={"wroks": []}, headers=h).status_code == 422
+        assert client.get("/v1/takedown/notices").status_code == 401
+
+        # public: statements of reasons (no personal data) and the repeat-infringer policy
+        [st] = client.get("/v1/takedown/statements").json()["statements"]
+        assert st["category"] == "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
+        assert "Northwind" not in str(st) and "legal@" not in str(st)
+        text = client.get(f"/v1/takedown/providers/{w.provider.party_id}/repeat-infringer-policy").text
+        assert "17 U.S.C. §512(i)(1)(A)" in text
+
+        # a sender without an account: token to follow; floods refused with Retry-After
+        public = {
+            "works": [{"description": "my poem", "materials": [{"kind": "url", "value": "https://example.org/p"}]}],
+            "provider_id": w.provider.party_id,
+            "sender": {"name": "Ada", "email": "ada@example.org"},
+        }
+        r = client.post("/v1/takedown/public/notices", json=public)
+        assert r.status_code == 201, r.text
+        token, pid = r.json()["token"], r.json()["id"]
+        assert client.get(f"/v1/takedown/public/notices/{pid}", headers={"X-Takedown-Token": token}).status_code == 200
+        assert client.get(f"/v1/takedown/public/notices/{pid}", headers={"X-Takedown-Token": "x"}).status_code == 403
+        for _ in range(4):
+            assert client.post("/v1/takedown/public/notices", json=public).status_code == 201
+        before = counts(ca)
+        r = client.post("/v1/takedown/public/notices", json=public)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+        assert int(r.headers["Retry-After"]) > 0 and counts(ca) == before
+
+        # the cron work over HTTP: the operator, or a provider for its own desk
+        assert client.post("/v1/takedown/due", headers=auth(w.keys["operator"])).json() == {
+            "restored": [],
+            "overdue": [],
+        }
+        assert client.post("/v1/takedown/due", headers=h).status_code == 403
+        assert base64  # (content could equally be sent as content_base64)
+
+
+def test_the_desk_from_the_command_line(db_url: str, tmp_path: Path, signer: Ed25519Signer) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from copyalign.cli.main import app
+
+    settings = Settings(database_url=db_url, data_dir=str(tmp_path / "data"), log_origin="test.copyalign/log")
+    clock = FakeClock(datetime.now(UTC) - timedelta(days=3))
+    ca = connect(settings, clock=clock, signer=signer, policy=load_policy("cn"))
+    try:
+        w = world(ca, clock)
+    finally:
+        ca.close()
+    runner = CliRunner()
+    base = ["--db", db_url, "--data-dir", settings.data_dir, "--policy", "cn"]
+
+    def run(*args: str, code: int = 0) -> list[dict]:
+        result = runner.invoke(app, [*base, "takedown", *args, "--json"])
+        assert result.exit_code == code, result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        return [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+
+    delivered = tmp_path / "found.txt"
+    delivered.write_bytes(w.delivered)
+    notice = tmp_path / "notice.json"
+    notice.write_text(
+        json.dumps(
+            {
+                "principal_id": w.holder.party_id,
+                "works": [{"work_id": w.work, "materials": [{"kind": "delivered_file", "path": "found.txt"}]}],
+                "sender": {"name": "Northwind Press", "email": "np@example.org", "address": "1 Chang'an Ave"},
+                "evidence": ["certificate"],
+            }
+        )
+    )
+    [filed] = run("file", str(notice))
+    # the operator acts for the holder: the holder's own details are what the CN regulations ask for
+    assert filed["status"] == "incomplete" and filed["channel"] == "operator"
+    assert [x["element"] for x in filed["missing"]] == ["contact", "address", "identity"]
+    amend = tmp_path / "amend.json"
+    holder = {"name": "Northwind Press", "email": "np@example.org", "address": "1 Chang'an Ave", "identity_proof": "911"}
+    amend.write_text(json.dumps({"principal": holder}))
+    assert run("complete", filed["id"], str(amend))[0]["status"] == "complete"
+    [listed] = run("list")
+    assert listed["id"] == filed["id"] and listed["next_deadline"] in ("decide", "act")
+    assert run("triage", filed["id"])[0]["recommendation"] == "act"
+    [decided] = run("decide", filed["id"], "--outcome", "upheld", "--explanation", "a copy")
+    assert decided["status"] == "upheld"
+    [acted] = run("measure", filed["id"])
+    assert acted["status"] == "measures_applied"
+    [shown] = run("show", filed["id"])
+    strike = next(x for x in shown["measures"] if x["kind"] == "strike")
+    [undone] = run("undo", strike["id"], "--reason", "entered in error")
+    assert undone["state"] == "undone"
+    [due] = run("due")
+    assert due == {"restored": [], "overdue": []}
+    [st] = run("statements")
+    assert st["puid"] == decided["decisions"][0]["puid"]
+    [errored] = run("triage", "tdn_nope", code=1)
+    assert errored["error"]["code"] == "not_found"
+    missing = tmp_path / "nope.json"
+    [errored] = run("file", str(missing), code=1)
+    assert errored["error"]["code"] == "invalid_input"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, audit, guard, log, match, notices, scan, works
+from copyalign.cli import admin, audit, guard, log, match, notices, scan, takedown, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.context import Copyalign, connect
 from copyalign.errors import CopyalignError
@@ -33,6 +33,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(guard.guard_app, name="guard")
 app.command("label")(guard.label)
 app.command("trace")(guard.trace)
+app.add_typer(takedown.app, name="takedown")
 
 
 def _version(value: bool) -> None:
