@@ -36,7 +36,7 @@ from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.keys import GuardKeys
 from copyalign.services.registry.parties import Principal
 from copyalign.services.takedown.decisions import items_of
-from copyalign.services.takedown.intake import missing_dicts
+from copyalign.services.takedown.forms import missing_dicts
 from copyalign.services.takedown.measures import Measures
 from copyalign.services.takedown.rows import (
     advance,

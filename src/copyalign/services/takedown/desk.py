@@ -49,7 +49,7 @@ from copyalign.services.takedown.inputs import (
 )
 from copyalign.services.takedown.intake import Intake
 from copyalign.services.takedown.measures import Measures
-from copyalign.services.takedown.reading import Reading, complaint_view, counter_view, measure_view
+from copyalign.services.takedown.reading import Reading, complaint_view, counter_view, measure_order, measure_view
 from copyalign.services.takedown.records import PeriodRecords, Records
 from copyalign.services.takedown.rows import handles, load_notice
 from copyalign.services.takedown.standing import Standings
@@ -225,15 +225,12 @@ class TakedownService(ServiceBase):
         self._handle(actor, notice_id)
         wanted = {MeasureKind(k).value for k in kinds} if kinds is not None else None
         with self.store.read() as s:
-            planned = [
-                m.id
-                for m in s.execute(
-                    select(TakedownMeasure)
-                    .where(TakedownMeasure.notice_id == notice_id, TakedownMeasure.state == MeasureState.PLANNED.value)
-                    .order_by(TakedownMeasure.created_at, TakedownMeasure.id)
-                ).scalars()
-                if wanted is None or m.kind in wanted
-            ]
+            rows = s.execute(
+                select(TakedownMeasure).where(
+                    TakedownMeasure.notice_id == notice_id, TakedownMeasure.state == MeasureState.PLANNED.value
+                )
+            ).scalars()
+            planned = [m.id for m in sorted(rows, key=measure_order) if wanted is None or m.kind in wanted]
         for mid in planned:
             self.measures.apply(actor, mid)
         return self.reading.notice(actor, notice_id)

@@ -30,10 +30,6 @@ from copyalign.core.authz import Action, Role, require
 from copyalign.core.canonical import digest, format_time
 from copyalign.core.takedown.elements import (
     ClaimedWork,
-    Jurisdiction,
-    Material,
-    MaterialKind,
-    MissingElement,
     Notice,
     Party,
 )
@@ -47,6 +43,7 @@ from copyalign.services.guard.keys import GuardKeys
 from copyalign.services.registry.parties import Principal
 from copyalign.services.takedown.agents import find_authorisation
 from copyalign.services.takedown.evidence import EvidenceFinder, Resolved
+from copyalign.services.takedown.forms import core_notice, elements_of, missing_dicts
 from copyalign.services.takedown.inputs import NoticeAmendment, NoticeFiling, WorkClaim
 from copyalign.services.takedown.rows import (
     advance,
@@ -61,48 +58,6 @@ from copyalign.services.takedown.rows import (
 from copyalign.services.takedown.standing import Standings
 from copyalign.store.models import Party as PartyRow
 from copyalign.store.models import TakedownItem, TakedownNotice, Work
-
-
-def missing_dicts(missing: tuple[MissingElement, ...]) -> list[dict[str, str]]:
-    return [{"element": m.element.value, "field": m.field, "source": m.source, "message": m.message} for m in missing]
-
-
-def core_notice(n: TakedownNotice, items: list[TakedownItem]) -> Notice:
-    """The stored notice as the pure core's :class:`~copyalign.core.takedown.elements.Notice`."""
-    by_id = {i.id: i for i in items}
-    e, c = n.elements, n.contact
-    works = tuple(
-        ClaimedWork(
-            w.get("work_id"),
-            w.get("description"),
-            tuple(w.get("original_locations", ())),
-            tuple(
-                Material(MaterialKind(by_id[m["item"]].material_kind), by_id[m["item"]].material_value, m.get("note"))
-                for m in w.get("materials", ())
-            ),
-        )
-        for w in e.get("works", ())
-    )
-    return Notice(
-        n.id,
-        n.received_at,
-        Party(**c["sender"]),
-        Party(**c["principal"]) if c.get("principal") else None,
-        sender_is_agent=bool(e.get("sender_is_agent")),
-        authorisation=e.get("authorisation"),
-        recipient=e.get("recipient"),
-        works=works,
-        explanation=e.get("explanation"),
-        signature=e.get("signature"),
-        good_faith=bool(e.get("good_faith")),
-        accurate=bool(e.get("accurate")),
-        authorised=bool(e.get("authorised")),
-        evidence=tuple(e.get("evidence", ())),
-        sent_at=datetime.fromisoformat(e["sent_at"]) if e.get("sent_at") else None,
-        language=e.get("language"),
-        jurisdiction=Jurisdiction(n.jurisdiction),
-        trusted_flagger=n.trusted_flagger,
-    )
 
 
 class Intake(ServiceBase):
@@ -313,7 +268,7 @@ class Intake(ServiceBase):
         n.missing = missing_dicts(missing)
         if complete:
             n.completed_at = now
-        n.elements = _elements(notice, n.elements, items)
+        n.elements = elements_of(notice, n.elements, items)
         refresh_due(s, n, clocks_for(self.policy, n.jurisdiction))
         payload = {
             "notice": n.id,
@@ -504,22 +459,4 @@ class Intake(ServiceBase):
             raise PermissionDeniedError("only the sender may change its notice")
 
 
-def _elements(notice: Notice, old: dict[str, Any] | None, items: list[TakedownItem]) -> dict[str, Any]:
-    return {
-        **(old or {}),
-        "explanation": notice.explanation,
-        "signature": notice.signature,
-        "good_faith": notice.good_faith,
-        "accurate": notice.accurate,
-        "authorised": notice.authorised,
-        "evidence": list(notice.evidence),
-        "language": notice.language,
-        "sent_at": notice.sent_at.isoformat() if notice.sent_at else None,
-        "sender_is_agent": notice.sender_is_agent,
-        "authorisation": notice.authorisation,
-        "recipient": notice.recipient,
-        "items": len(items),
-    }
-
-
-__all__ = ["Intake", "core_notice", "missing_dicts"]
+__all__ = ["Intake"]

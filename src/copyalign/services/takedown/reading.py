@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.takedown.clocks import DeadlineStatus
-from copyalign.core.takedown.states import NoticeState
+from copyalign.core.takedown.states import MeasureKind, NoticeState
 from copyalign.errors import InvalidInputError
 from copyalign.services.base import ServiceBase
 from copyalign.services.registry.parties import Principal
@@ -48,7 +48,13 @@ from copyalign.store.models import (
     TakedownNotice,
 )
 
+_KIND_ORDER = {k.value: i for i, k in enumerate(MeasureKind)}
 _PRIVATE_MATERIAL = frozenset({"output_text", "prompt"})  # long texts: the reader gets their digest and the item
+
+
+def measure_order(m: TakedownMeasure) -> tuple[datetime, int, str]:
+    """A decision's measures in the order of :class:`MeasureKind` (disable first, strike last), then target."""
+    return (m.created_at, _KIND_ORDER.get(m.kind, len(_KIND_ORDER)), m.target)
 
 
 def may_read(actor: Principal, n: TakedownNotice) -> None:
@@ -185,11 +191,9 @@ class Reading(ServiceBase):
         ]
         measures = [
             measure_view(m)
-            for m in s.execute(
-                select(TakedownMeasure)
-                .where(TakedownMeasure.notice_id == n.id)
-                .order_by(TakedownMeasure.created_at, TakedownMeasure.id)
-            ).scalars()
+            for m in sorted(
+                s.execute(select(TakedownMeasure).where(TakedownMeasure.notice_id == n.id)).scalars(), key=measure_order
+            )
         ]
         counters = [
             counter_view(c, contact=counter_contact)
