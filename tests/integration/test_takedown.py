@@ -791,7 +791,12 @@ def test_the_desk_from_the_command_line(db_url: str, tmp_path: Path, signer: Ed2
     assert filed["status"] == "incomplete" and filed["channel"] == "operator"
     assert [x["element"] for x in filed["missing"]] == ["contact", "address", "identity"]
     amend = tmp_path / "amend.json"
-    holder = {"name": "Northwind Press", "email": "np@example.org", "address": "1 Chang'an Ave", "identity_proof": "911"}
+    holder = {
+        "name": "Northwind Press",
+        "email": "np@example.org",
+        "address": "1 Chang'an Ave",
+        "identity_proof": "911",
+    }
     amend.write_text(json.dumps({"principal": holder}))
     assert run("complete", filed["id"], str(amend))[0]["status"] == "complete"
     [listed] = run("list")
@@ -814,3 +819,55 @@ def test_the_desk_from_the_command_line(db_url: str, tmp_path: Path, signer: Ed2
     missing = tmp_path / "nope.json"
     [errored] = run("file", str(missing), code=1)
     assert errored["error"]["code"] == "invalid_input"
+
+
+def test_model_level_measures_and_a_notifier_appeal(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    # a training-phase complaint: the model itself reproduces the work (seed 004 ¶89)
+    claim = WorkClaim(work_id=w.work, materials=(MaterialInput("model", "toy-1"),))
+    v = ca.takedown.file(
+        w.holder,
+        NoticeFiling((claim,), sender=CN_SENDER, evidence=("extraction log",), provider_id=w.provider.party_id),
+    )
+    assert v.status == "complete"
+    assert ca.takedown.triage(w.provider, v.id).recommendation == "human_review"  # nothing to compare automatically
+    ca.takedown.decide(
+        w.provider,
+        v.id,
+        DecisionInput("upheld", "the model emits the work", measures=("model_blocklist", "model_reaudit")),
+    )
+    acted = ca.takedown.act(w.provider, v.id)
+    assert acted.status == "measures_applied"
+    assert ca.takedown.model_blocklist(w.provider, "toy-1") == [w.work]
+    task = next(x for x in acted.measures if x.kind == "model_reaudit")
+    done = ca.takedown.attach_audit(
+        w.provider, task.id, {"audit": "aud_1", "report_sha256": "ab" * 32, "gate": "passed"}
+    )
+    assert done.detail["status"] == "done" and done.detail["result"]["audit"] == "aud_1"
+    blocked = next(x for x in acted.measures if x.kind == "model_blocklist")
+    ca.takedown.undo_measure(w.provider, blocked.id, reason="the re-audit passed")
+    assert ca.takedown.model_blocklist(w.provider, "toy-1") == []
+
+    # a notice about a URL the provider removes itself: acting records that it acted
+    url = WorkClaim(description="a poem", materials=(MaterialInput("url", "https://cdn.example/p.txt"),))
+    u = ca.takedown.file(
+        w.holder, NoticeFiling((url,), sender=CN_SENDER, evidence=("screenshot",), provider_id=w.provider.party_id)
+    )
+    ca.takedown.triage(w.provider, u.id)
+    ca.takedown.decide(w.provider, u.id, DecisionInput("upheld", "removed from the CDN"))
+    assert ca.takedown.act(w.provider, u.id).status == "measures_applied"
+
+    # the notifier's appeal against a rejection: reversed, the notice is upheld with a new decision and statement
+    r = ca.takedown.file(w.holder, filing(w, sender=CN_SENDER, evidence=("certificate",)))
+    ca.takedown.triage(w.provider, r.id)
+    ca.takedown.decide(w.provider, r.id, DecisionInput("rejected", "looks like a quotation"))
+    complaint = ca.takedown.complain(
+        w.holder, r.id, ComplaintInput(by="notifier", reason="300 characters is no quotation")
+    )
+    ca.takedown.resolve_complaint(w.provider, complaint.id, outcome="reversed", explanation="not a quotation")
+    view = ca.takedown.notice(w.provider, r.id)
+    assert view.status == "upheld" and [d.outcome for d in view.decisions] == ["rejected", "upheld"]
+    assert view.decisions[-1].trigger == "complaint" and view.decisions[-1].statement is not None
+    assert ca.takedown.act(w.provider, r.id).status == "measures_applied"
+    assert ca.guard.trace(w.provider, w.trace).taken_down

@@ -233,6 +233,8 @@ class TakedownService(ServiceBase):
             planned = [m.id for m in sorted(rows, key=measure_order) if wanted is None or m.kind in wanted]
         for mid in planned:
             self.measures.apply(actor, mid)
+        if wanted is None:
+            self.measures.settle(actor, notice_id)  # nothing left planned: the act clock is met
         return self.reading.notice(actor, notice_id)
 
     def _measure_notice(self, actor: Principal, measure_id: str) -> None:

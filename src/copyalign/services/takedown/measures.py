@@ -335,6 +335,26 @@ class Measures(ServiceBase):
             log(s, self.ledger, "takedown.reaudit.attach", actor.party_id, m.id, {"measure": m.id, **clean}, now)
             return m
 
+    def settle(self, actor: Principal, notice_id: str) -> None:
+        """An upheld decision with no measure this system can take (the material is a URL the provider removes
+        itself, say): acting is recording that it acted, with its log entry."""
+        with self.store.write() as s:
+            n = load_notice(s, notice_id, for_update=True)
+            if n.status not in (NoticeState.UPHELD, NoticeState.PARTIALLY_UPHELD):
+                return
+            planned = s.execute(
+                select(TakedownMeasure.id).where(
+                    TakedownMeasure.notice_id == n.id, TakedownMeasure.state == MeasureState.PLANNED.value
+                )
+            ).first()
+            if planned is not None:
+                return
+            now = self.clock.now()
+            self._acted(s, n, now)
+            n.updated_log_index = log(
+                s, self.ledger, "takedown.notice.act", actor.party_id, n.id, {"notice": n.id, "status": n.status}, now
+            )
+
     # -- helpers ---------------------------------------------------------------------------------------
     def _acted(self, s: Session, n: TakedownNotice, now: datetime) -> None:
         """When a decision's last planned measure is applied, the notice's act clock is met."""
