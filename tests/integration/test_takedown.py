@@ -871,3 +871,37 @@ def test_model_level_measures_and_a_notifier_appeal(make_ca, clock: FakeClock) -
     assert view.decisions[-1].trigger == "complaint" and view.decisions[-1].statement is not None
     assert ca.takedown.act(w.provider, r.id).status == "measures_applied"
     assert ca.guard.trace(w.provider, w.trace).taken_down
+
+
+def test_measures_applied_and_undone_in_any_order_keep_the_guard_in_step(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    view = ca.takedown.file(w.holder, filing(w, sender=CN_SENDER, evidence=("certificate",)))
+    ca.takedown.triage(w.provider, view.id)
+    ca.takedown.decide(w.provider, view.id, DecisionInput("upheld", "a copy"))
+    measures = {x.kind: x.id for x in ca.takedown.act(w.provider, view.id).measures}
+    kinds = sorted(measures)
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.sampled_from(kinds), st.booleans()), min_size=1, max_size=6))
+    def steps(ops: list[tuple[str, bool]]) -> None:
+        for kind, apply in ops:
+            before = {x.id: x.state for x in ca.takedown.notice(w.provider, view.id).measures}
+            size = ca.ledger.size()
+            if apply:
+                ca.takedown.apply_measure(w.provider, measures[kind])
+            else:
+                ca.takedown.undo_measure(w.provider, measures[kind], reason="property")
+            changed = before[measures[kind]] != ("applied" if apply else "undone")
+            grew = ca.ledger.size() - size
+            assert grew >= 1 if changed else grew == 0  # a change is logged; a repeat is not
+            state = {x.kind: x.state for x in ca.takedown.notice(w.provider, view.id).measures}
+            assert ca.guard.trace(w.provider, w.trace).taken_down == (state["disable_output"] == "applied")
+            assert blocklisted(ca, w.provider, near_copy(w.output)) == (state["block_regeneration"] == "applied")
+            strikes = ca.takedown.standing(w.provider, user="bob").active_strikes
+            assert strikes == (1 if state["strike"] == "applied" else 0)
+
+    steps()
