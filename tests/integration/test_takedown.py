@@ -329,7 +329,9 @@ def test_cn_restoration_fifteen_days_after_the_forwarded_statement(make_ca, cloc
     clock.set(restore.earliest - timedelta(hours=1))
     assert ca.takedown.due(w.operator).restored == []
     clock.set(restore.earliest + timedelta(hours=1))
-    assert ca.takedown.due(w.operator).restored == [nid]
+    from copyalign.server import _tick
+
+    _tick(ca)  # the server's scheduled work runs the same as `copyalign takedown due`
     restored(w, nid)
     assert [d.status for d in ca.takedown.notice(w.provider, nid).deadlines if d.kind == "restore"] == ["met"]
 
@@ -871,6 +873,13 @@ def test_model_level_measures_and_a_notifier_appeal(make_ca, clock: FakeClock) -
     assert view.decisions[-1].trigger == "complaint" and view.decisions[-1].statement is not None
     assert ca.takedown.act(w.provider, r.id).status == "measures_applied"
     assert ca.guard.trace(w.provider, w.trace).taken_down
+    # a dispute over a fee or de-minimis use goes to the simplified channel, on its 48-hour clock
+    fee = ca.takedown.complain(
+        w.provider, r.id, ComplaintInput(by="user", user="bob", reason="de minimis", subject="fee")
+    )
+    assert fee.channel == "simplified" and fee.due_at - fee.filed_at <= timedelta(hours=48)
+    [clock_] = [d for d in ca.takedown.notice(w.provider, r.id).deadlines if d.kind == "complaint_decide"]
+    assert clock_.due == fee.due_at and "48" in clock_.source
 
 
 def test_measures_applied_and_undone_in_any_order_keep_the_guard_in_step(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
@@ -905,3 +914,29 @@ def test_measures_applied_and_undone_in_any_order_keep_the_guard_in_step(make_ca
             assert strikes == (1 if state["strike"] == "applied" else 0)
 
     steps()
+
+
+def test_the_queue_orders_by_deadline_and_lists_overdue_work(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
+    ca = make_ca("cn")
+    w = world(ca, clock)
+    ids = []
+    for hours in (0, 5, 2):
+        clock.advance(hours=hours)
+        ids.append(ca.takedown.file(w.holder, filing(w, sender=CN_SENDER, evidence=("certificate",))).id)
+    incomplete = ca.takedown.file(w.holder, filing(w)).id  # only its acknowledgement runs (and was met at once)
+    queue = ca.takedown.queue(w.provider)
+    assert [q.id for q in queue][:3] == [ids[0], ids[1], ids[2]]  # by the act deadline: 24 h after completion
+    assert all(q.next_deadline == "act" for q in queue[:3]) and queue[-1].id == incomplete
+    assert ca.takedown.queue(w.provider, overdue=True) == []
+    clock.advance(hours=23)  # 30 hours after the first: the first two are past their 24 hours
+    late = ca.takedown.queue(w.provider, overdue=True)
+    assert [q.id for q in late] == ids[:2] and all(q.overdue for q in late)
+    report = ca.takedown.due(w.provider)
+    assert [q.id for q in report.overdue] == ids[:2] and report.restored == []
+    assert [q.id for q in ca.takedown.queue(w.provider, status="incomplete")] == [incomplete]
+    ca.takedown.triage(w.provider, ids[0])
+    ca.takedown.decide(w.provider, ids[0], DecisionInput("upheld", "a copy"))
+    ca.takedown.act(w.provider, ids[0])
+    assert [q.id for q in ca.takedown.queue(w.provider, overdue=True)] == [ids[1]]
+    [act] = [d for d in ca.takedown.notice(w.provider, ids[0]).deadlines if d.kind == "act"]
+    assert act.status == "met_late"  # the record says it was late, and by how much
