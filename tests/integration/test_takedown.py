@@ -284,6 +284,12 @@ def test_us_court_action_keeps_the_measures(make_ca, clock: FakeClock) -> None: 
     clock.advance(days=30)
     assert ca.takedown.due(w.operator).restored == []
     assert ca.guard.trace(w.provider, w.trace).taken_down and blocklisted(ca, w.provider, near_copy(w.output))
+    # the user's complaint, partially reversed: the strike goes, the output stays disabled
+    c = ca.takedown.complain(w.provider, nid, ComplaintInput(by="user", user="bob", reason="a first, honest mistake"))
+    done = ca.takedown.resolve_complaint(w.provider, c.id, outcome="partially_reversed", explanation="no strike")
+    assert done.state == "partially_reversed"
+    assert ca.takedown.standing(w.provider, user="bob").active_strikes == 0
+    assert ca.guard.trace(w.provider, w.trace).taken_down and ca.takedown.notice(w.provider, nid).status == "kept"
 
 
 CN_SENDER = Party(
