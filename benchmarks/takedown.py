@@ -15,6 +15,8 @@ Each notice is what a rights holder files: its work and the output text it found
 * ``triage`` — ``TakedownService.triage``: the matching engine on the output against the named work
   (passage, coverage), the trace's guard decision, the licence check, the recommendation, stored with its log
   entry;
+* ``guard_prompt_check`` — the guard's prompt check with and without a named user: the difference is the
+  desk's user check (the strike standing read on every request, seed 004 ¶85);
 * ``decide + act`` (a sample of ``--act-samples``) — the decision with its statement of reasons and the four
   measures (disable the output, block regeneration through the provider's blocklist, notify, strike), each
   with its log entry: the desk's own share of the time to action.
@@ -220,6 +222,19 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, read top to bottom
         ca.takedown.act(provider, nid)
         act_t.append(time.perf_counter() - t)
 
+    # the guard's user check (the desk's graduated response) on every request that names a user
+    prompts = [f"write a short poem about the sea, take {i}" for i in range(300)]
+    hook_on: list[float] = []
+    for i, prompt in enumerate(prompts):
+        t = time.perf_counter()
+        ca.guard.check_prompt(provider, prompt, user=f"user-{i % 50}")
+        hook_on.append(time.perf_counter() - t)
+    hook_off = []
+    for prompt in prompts:
+        t = time.perf_counter()
+        ca.guard.check_prompt(provider, prompt)
+        hook_off.append(time.perf_counter() - t)
+
     per_cpu = n / cpu_s
     whole = [a + b for a, b in zip(file_t, triage_t, strict=True)]
     p99_notice_s = float(np.percentile(whole, 99)) + float(np.percentile(act_t, 99))
@@ -242,6 +257,7 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, read top to bottom
         "file_and_triage": stats(whole),
         "decide_and_act": stats(act_t),
         "recommendations": dict(recommendations),
+        "guard_prompt_check": {"with_user": stats(hook_on), "without_user": stats(hook_off)},
         "throughput": {
             "notices_per_cpu_second": round(per_cpu, 2),
             "notices_per_wall_second": round(n / wall_s, 2),
