@@ -12,9 +12,11 @@ A complainant's standing is computed from the decisions on its notices and the w
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from copyalign.core.canonical import format_time
@@ -29,7 +31,7 @@ from copyalign.core.takedown.strikes import (
     standing,
 )
 from copyalign.ids import new_id
-from copyalign.services.base import ServiceBase
+from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.results import Refusal
 from copyalign.services.takedown.rows import log
 from copyalign.services.takedown.views import StandingView
@@ -44,6 +46,44 @@ def _strike(row: TakedownStrike) -> Strike:
 
 
 class Standings(ServiceBase):
+    def __init__(self, deps: Deps, *, refresh_seconds: float = 1.0) -> None:
+        super().__init__(deps)
+        self.refresh_seconds = refresh_seconds
+        self._struck: frozenset[tuple[str, str]] = frozenset()
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def struck(self) -> frozenset[tuple[str, str]]:
+        """The (provider, user) pairs with a strike not removed: only they can be under a sanction. Kept in
+        memory and checked against the table at most every ``refresh_seconds`` (the term base's pattern), so
+        the guard's check of a user with no strike costs no query; a strike written by this process is seen
+        at once, one written by another within ``refresh_seconds``."""
+        with self._lock:
+            if time.monotonic() - self._checked < self.refresh_seconds:
+                return self._struck
+            with self.store.read() as s:
+                stamp = s.execute(
+                    select(
+                        func.coalesce(func.max(TakedownStrike.log_index), -1),
+                        func.coalesce(func.max(TakedownStrike.removed_log_index), -1),
+                        func.count(),
+                    )
+                ).one()
+                key = (int(stamp[0]), -1 if stamp[1] is None else int(stamp[1]), int(stamp[2]))
+                if key != self._stamp:
+                    rows = s.execute(
+                        select(TakedownStrike.provider_id, TakedownStrike.user_ref)
+                        .where(TakedownStrike.removed_at.is_(None))
+                        .distinct()
+                    ).all()
+                    self._struck, self._stamp = frozenset((p, u) for p, u in rows), key
+            self._checked = time.monotonic()
+            return self._struck
+
+    def _changed(self) -> None:
+        self._checked = float("-inf")
+
     # -- users -----------------------------------------------------------------------------------------
     def strike_rows(self, s: Session, provider_id: str, user_ref: str) -> list[TakedownStrike]:
         q = select(TakedownStrike).where(TakedownStrike.provider_id == provider_id, TakedownStrike.user_ref == user_ref)
@@ -79,7 +119,7 @@ class Standings(ServiceBase):
 
     def refusal(self, provider_id: str, user_ref: str) -> Refusal | None:
         """The guard's user check: a suspended or terminated user is refused, saying why and until when."""
-        if not user_ref:
+        if not user_ref or (provider_id, user_ref) not in self.struck():
             return None
         now = self.clock.now()
         with self.store.read() as s:
@@ -135,6 +175,7 @@ class Standings(ServiceBase):
         payload["sanction"] = after.value
         payload["previous_sanction"] = before.value
         row.log_index = log(s, self.ledger, "takedown.strike", actor_id, sid, payload, now)
+        self._changed()
         return row
 
     def remove_strike(self, s: Session, row: TakedownStrike, *, actor_id: str, reason: str, now: datetime) -> None:
@@ -143,6 +184,7 @@ class Standings(ServiceBase):
         row.removed_at = now
         payload = {"strike": row.id, "provider": row.provider_id, "user": row.user_ref, "reason": reason[:200]}
         row.removed_log_index = log(s, self.ledger, "takedown.strike.remove", actor_id, row.id, payload, now)
+        self._changed()
 
     # -- complainants ----------------------------------------------------------------------------------
     def decided(self, s: Session, ref: str) -> list[Decided]:
