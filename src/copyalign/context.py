@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from copyalign.services.registry.preferences import PreferenceService
     from copyalign.services.registry.works import WorkService
     from copyalign.services.scan.service import ScanService
+    from copyalign.services.takedown.desk import TakedownService
 
 
 def load_or_create_signer(path: Path, origin: str) -> Signer:
@@ -182,7 +183,7 @@ class Copyalign:
 
         with self._building:
             s = self.settings
-            return GuardService(
+            guard = GuardService(
                 self.deps,
                 self.matching,
                 secret=load_or_create_secret(s.guard_key_file),
@@ -190,6 +191,18 @@ class Copyalign:
                 c2pa_dir=s.c2pa_dir,
                 refresh_seconds=s.index_refresh_seconds,
             )
+            # the graduated response (seed 004 ¶85): a suspended user's requests are refused; the desk sits above
+            # the guard, so the guard calls it through this hook, and it is built on the first user checked
+            guard.user_checks.append(lambda provider, user: self.takedown.user_check(provider, user))
+            return guard
+
+    @cached_property
+    def takedown(self) -> TakedownService:
+        """The takedown desk: notice and necessary measures, counter-notices, complaints, strikes (004 ¶84-92)."""
+        from copyalign.services.takedown.desk import TakedownService
+
+        with self._building:
+            return TakedownService(self.deps, self.guard, self.matching)
 
     @cached_property
     def audit(self) -> AuditService:

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from copyalign import __version__
 from copyalign.api import errors, openapi
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
+from copyalign.api.routers import guard, log, lookup, match, notices, parties, takedown, works
 from copyalign.context import Copyalign
 from copyalign.errors import CopyalignError
 from copyalign.services.idempotency import IdempotencyStore
@@ -37,7 +37,8 @@ REMIND_EVERY_SECONDS = 900.0
 
 
 def _tick(ca: Copyalign, *, remind: bool = True) -> None:
-    """The server's scheduled work: sign a checkpoint, finalise notices whose window has closed, and (``remind``)
+    """The server's scheduled work: sign a checkpoint, finalise notices whose window has closed, the takedown
+    desk's due work (restorations whose window opened; the same as ``copyalign takedown due``), and (``remind``)
     put a reminder of each overdue usage report in its developer's outbox (once per missing period)."""
     ca.ledger.checkpoint()
     idempotency_store(ca).purge()  # idempotency records past COPYALIGN_IDEMPOTENCY_TTL_SECONDS
@@ -46,6 +47,9 @@ def _tick(ca: Copyalign, *, remind: bool = True) -> None:
         done = ca.notices.close_due(op)
         if done:
             logger.info("finalised notices %s", ", ".join(done))
+        due = ca.takedown.due(op)
+        if due.restored:
+            logger.info("restored takedown notices %s", ", ".join(due.restored))
         if remind:
             reminded = ca.reporting.remind(op)
             if reminded:
@@ -111,8 +115,9 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     app.state.ca = ca
     errors.install(app, html=error_page)
     openapi.document_errors(app)
-    for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
-        app.include_router(r, prefix="/v1")
+    routers = (parties, works, lookup, match, notices, log, guard, takedown)
+    for r in routers:
+        app.include_router(r.router, prefix="/v1")
 
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

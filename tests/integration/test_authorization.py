@@ -209,7 +209,8 @@ class _Outcome:
         return str(self.body)
 
 
-CELLS = [(r, a, o) for r in ROLES for a in Action for o in (True, False)]
+# the takedown actions have their own cells (TAKEDOWN_EXPECTED, below)
+CELLS = [(r, a, o) for r in ROLES for a in Action for o in (True, False) if not a.value.startswith("takedown.")]
 
 
 @pytest.mark.parametrize(
@@ -287,3 +288,111 @@ def test_hardening_cell(client: TestClient, ca: Copyalign, world: dict, action: 
     r = _request(client, ca, world, role, action, True)
     assert (r.status_code < 400) is expected, (r.status_code, r.text)
     assert allowed(role, action, owner=True) is expected and allowed(role, action, owner=False) is expected
+
+
+# -- the takedown desk (seed 004 ¶84-92) --------------------------------------------------------------------
+# The expected cells, written here as data (not read from copyalign.core.authz): for each action, each role's
+# answer on its own object and on someone else's. "Own" is: a holder's own notice (filed by it) or authorisation;
+# a provider's own desk (the notice addressed to it). Operators act on every desk; auditors only read.
+
+T, F = True, False
+TAKEDOWN_EXPECTED: dict[Action, dict[Role, tuple[bool, bool]]] = {
+    #                       operator      holder        developer     provider      auditor
+    Action.TAKEDOWN_FILE: dict(zip(ROLES, [(T, T), (T, F), (F, F), (F, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_AUTHORISE: dict(zip(ROLES, [(T, T), (T, F), (F, F), (F, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_READ: dict(zip(ROLES, [(T, T), (T, F), (F, F), (T, F), (T, T)], strict=True)),
+    Action.TAKEDOWN_HANDLE: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_COUNTER: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_COURT_ACTION: dict(zip(ROLES, [(T, T), (T, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_COMPLAIN: dict(zip(ROLES, [(T, T), (T, F), (F, F), (T, F), (F, F)], strict=True)),
+}
+TAKEDOWN_CELLS = [(r, a, o) for a in TAKEDOWN_EXPECTED for r in ROLES for o in (True, False)]
+_CN_SENDER = {"name": "Other Holder", "email": "oh@example.org", "address": "1 Road", "identity_proof": "ID 1"}
+_CN_USER = {"name": "U One", "phone": "+86 1", "address": "2 Road", "identity_proof": "ID 2"}
+
+
+def _td_notice(ca: Copyalign, world: dict, filer: Principal, provider: Principal, stage: str) -> str:
+    """A complete notice by ``filer`` to ``provider``'s desk (the cn profile's elements), taken to ``stage``."""
+    from copyalign.core.takedown.elements import Party
+    from copyalign.services.takedown.inputs import CounterInput, DecisionInput, MaterialInput, NoticeFiling, WorkClaim
+
+    op = world["principals"][Role.OPERATOR]
+    delivered = ca.guard.deliver(provider, f"an output for {filer.party_id} {stage}", user="u1")
+    claim = WorkClaim(description="a poem", materials=(MaterialInput("trace", delivered.trace_id),))
+    filing = NoticeFiling((claim,), sender=Party(**_CN_SENDER), evidence=("certificate",))
+    nid = ca.takedown.file(filer, filing).id
+    if stage == "complete":
+        return nid
+    ca.takedown.triage(op, nid)
+    if stage == "rejected":
+        ca.takedown.decide(op, nid, DecisionInput("rejected", "not shown to be a copy"))
+        return nid
+    ca.takedown.decide(op, nid, DecisionInput("upheld", "a copy", measures=("disable_output",)))
+    ca.takedown.act(op, nid)
+    if stage == "forwarded":
+        user = CounterInput("u1", Party(**_CN_USER), explanation="mine", evidence=("draft",))
+        assert ca.takedown.counter_notice(op, nid, user).state == "forwarded"
+    return nid
+
+
+def _takedown_request(client: TestClient, ca: Copyalign, world: dict, role: Role, action: Action, owner: bool):  # noqa: ANN202
+    me = world["principals"][role]
+    h = auth(world["keys"][role])
+    if "other_provider" not in world:
+        world["other_provider"], _ = make_party(ca, world["principals"][Role.OPERATOR], "provider", "Other Provider")
+    other = world["other"]
+    desk = me if owner and role is Role.PROVIDER else world["other_provider"]
+    filer = me if owner and role is Role.RIGHTS_HOLDER else other
+    match action:
+        case Action.TAKEDOWN_FILE:
+            claim = {"description": "a poem", "materials": [{"kind": "url", "value": "https://example.org/copy"}]}
+            body: dict = {"works": [claim], "provider_id": world["other_provider"].party_id}
+            if not owner or role is Role.OPERATOR:
+                body["principal_id"] = other.party_id  # as an agent, with no authorisation on record
+                body["works"] = [{**claim, "work_id": world["theirs"]}]
+            return client.post("/v1/takedown/notices", json=body, headers=h)
+        case Action.TAKEDOWN_AUTHORISE:
+            holder = me.party_id if owner else other.party_id
+            agent = world["other_developer"].party_id
+            return client.post(
+                "/v1/takedown/authorisations",
+                json={"agent_id": agent, "holder_id": holder, "document": "PoA"},
+                headers=h,
+            )
+        case Action.TAKEDOWN_READ:
+            return client.get(f"/v1/takedown/notices/{_td_notice(ca, world, filer, desk, 'complete')}", headers=h)
+        case Action.TAKEDOWN_HANDLE:
+            return client.post(
+                f"/v1/takedown/notices/{_td_notice(ca, world, filer, desk, 'complete')}/triage", headers=h
+            )
+        case Action.TAKEDOWN_COUNTER:
+            nid = _td_notice(ca, world, filer, desk, "applied")
+            return client.post(f"/v1/takedown/notices/{nid}/counter-notices", json={"user": "u1"}, headers=h)
+        case Action.TAKEDOWN_COURT_ACTION:
+            nid = _td_notice(ca, world, filer, desk, "forwarded")
+            return client.post(f"/v1/takedown/notices/{nid}/court-action", json={"reference": "case 1"}, headers=h)
+        case Action.TAKEDOWN_COMPLAIN:
+            nid = _td_notice(ca, world, filer, desk, "rejected")
+            body = {"by": "notifier", "reason": "it is a copy"}
+            return client.post(f"/v1/takedown/notices/{nid}/complaints", json=body, headers=h)
+    raise AssertionError(action)
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "owner"),
+    TAKEDOWN_CELLS,
+    ids=[f"{r.value}-{a.value}-{'own' if o else 'other'}" for r, a, o in TAKEDOWN_CELLS],
+)
+def test_takedown_matrix_cell(
+    client: TestClient, ca: Copyalign, world: dict, role: Role, action: Action, owner: bool
+) -> None:
+    r = _takedown_request(client, ca, world, role, action, owner)
+    expected = TAKEDOWN_EXPECTED[action][role][0 if owner else 1]
+    if expected:
+        assert r.status_code < 400, (r.status_code, r.text)
+    else:
+        assert r.status_code == 403, (r.status_code, r.text)
+
+
+def test_the_takedown_table_covers_every_takedown_action() -> None:
+    assert set(TAKEDOWN_EXPECTED) == {a for a in Action if a.value.startswith("takedown.")}

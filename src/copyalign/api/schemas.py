@@ -198,6 +198,7 @@ def time_json(t: datetime | None) -> str | None:
 
 class GuardPrompt(Input):
     prompt: str = Field(min_length=1, max_length=100_000)
+    user: str = Field(default="", max_length=200, description="The provider's user id: a sanctioned user is refused.")
 
 
 class GuardOutput(ContentInput):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from copyalign import __version__
-from copyalign.cli import admin, audit, blobs, guard, log, match, notices, scan, works
+from copyalign.cli import admin, audit, blobs, guard, log, match, notices, scan, takedown, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.errors import CopyalignError
 
@@ -36,6 +36,7 @@ app.add_typer(guard.guard_app, name="guard")
 app.add_typer(blobs.app, name="blobs")
 app.command("label")(guard.label)
 app.command("trace")(guard.trace)
+app.add_typer(takedown.app, name="takedown")
 
 
 def _version(value: bool) -> None:

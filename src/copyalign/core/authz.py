@@ -57,6 +57,13 @@ class Action(enum.StrEnum):
     CANARY_MAKE = "audit.canary"
     # issue 20: deleting content blobs no row refers to (`copyalign blobs gc`)
     BLOB_GC = "blob.gc"
+    TAKEDOWN_FILE = "takedown.file"
+    TAKEDOWN_AUTHORISE = "takedown.authorise"
+    TAKEDOWN_READ = "takedown.read"
+    TAKEDOWN_HANDLE = "takedown.handle"
+    TAKEDOWN_COUNTER = "takedown.counter"
+    TAKEDOWN_COURT_ACTION = "takedown.court_action"
+    TAKEDOWN_COMPLAIN = "takedown.complain"
 
 
 class Grant(enum.Enum):
@@ -110,6 +117,20 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.CANARY_MAKE: (_A, _N, _O, _N, _N),
         # storage housekeeping: only the operator who runs the registry deletes unreferenced content blobs
         Action.BLOB_GC: (_A, _N, _N, _N, _N),
+        # the takedown desk (seed 004 ¶84-92): a holder files and follows notices for its own works, or as an agent
+        # with an authorisation on record, and names its agents; the CMO acts for the holders it represents. A
+        # provider runs its own desk (triage, decisions, measures, complaints) and files its users' counter-
+        # notices, for their own sessions only (checked against the trace). The complainant (or the provider that
+        # received it) records a court action; either side complains about a decision (DSA Art. 20). Auditors read
+        # every notice, never contact details. The public channel (no account) and the statements of reasons
+        # need no key: they are not cells of this matrix.
+        Action.TAKEDOWN_FILE: (_A, _O, _N, _N, _N),
+        Action.TAKEDOWN_AUTHORISE: (_A, _O, _N, _N, _N),
+        Action.TAKEDOWN_READ: (_A, _O, _N, _O, _A),
+        Action.TAKEDOWN_HANDLE: (_A, _N, _N, _O, _N),
+        Action.TAKEDOWN_COUNTER: (_A, _N, _N, _O, _N),
+        Action.TAKEDOWN_COURT_ACTION: (_A, _O, _N, _O, _N),
+        Action.TAKEDOWN_COMPLAIN: (_A, _O, _N, _O, _N),
     }.items()
 }
 

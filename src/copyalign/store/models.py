@@ -367,6 +367,8 @@ class BlockedOutput(Base):
     actor_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
     log_index: Mapped[int] = mapped_column(BigInt, index=True)
+    # A takedown's restoration lifts the block (seed 004 ¶88); the row and both log entries stay.
+    lifted_at: Mapped[datetime | None]
 
 
 class GenerationTrace(Base):
@@ -392,3 +394,229 @@ class GenerationTrace(Base):
     created_at: Mapped[datetime]
     leaf: Mapped[str] = mapped_column(String(64))
     sealed_index: Mapped[int | None] = mapped_column(BigInt, index=True)
+    # Set while a takedown measure disables the delivered output (seed 004 ¶87); cleared when it is undone.
+    # Not part of ``leaf``: the sealed record of the generation does not change when a notice acts on it.
+    taken_down_at: Mapped[datetime | None]
+    takedown_ref: Mapped[str | None] = mapped_column(String(40))
+
+
+# -- the takedown desk: notice and necessary measures (seed 004 ¶84-92) ---------------------------------------
+# States are the values of the enums in copyalign.core.takedown.states; every change has its log entry. Contact
+# details live only in the ``contact`` columns: logs, statements of reasons and public views carry pseudonyms.
+
+
+class TakedownAuthorisation(Base):
+    """An agent's authority to file notices for a rights holder (17 U.S.C. §512(c)(3)(A)(vi); Lumen's principal
+    role). ``work_ids`` empty: every work of the holder."""
+
+    __tablename__ = "takedown_authorisations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    document: Mapped[str] = mapped_column(String(500))
+    work_ids: Mapped[list[Any]]
+    valid_until: Mapped[datetime | None]
+    actor_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class TakedownNotice(Base):
+    """One infringement notice addressed to a provider's desk, with the times its clocks run from."""
+
+    __tablename__ = "takedown_notices"
+    __table_args__ = (
+        Index("ix_takedown_notices_queue", "provider_id", "due_at"),
+        Index("ix_takedown_notices_sender", "sender_ref", "received_at"),
+        Index("ix_takedown_notices_origin", "origin_ref", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    jurisdiction: Mapped[str] = mapped_column(String(4))
+    channel: Mapped[str] = mapped_column(String(10))  # holder | agent | operator | public
+    sender_party_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    principal_party_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    authorisation_id: Mapped[str | None] = mapped_column(ForeignKey("takedown_authorisations.id"))
+    sender_ref: Mapped[str] = mapped_column(String(64))  # a party id, or a keyed pseudonym of a public sender
+    origin_ref: Mapped[str | None] = mapped_column(String(64))  # keyed pseudonym of a public sender's address
+    token_sha256: Mapped[str | None] = mapped_column(String(64))  # a public sender follows its notice with it
+    contact: Mapped[dict[str, Any]]
+    elements: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    missing: Mapped[list[Any]]
+    recommendation: Mapped[str | None] = mapped_column(String(16))
+    simplified: Mapped[bool]
+    trusted_flagger: Mapped[bool]
+    priority: Mapped[int]  # 0 normal; 1 deprioritised (DSA Art. 23)
+    upheld: Mapped[bool | None]
+    received_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    acted_at: Mapped[datetime | None]
+    user_inquired_at: Mapped[datetime | None]
+    counter_notice_at: Mapped[datetime | None]
+    counter_forwarded_at: Mapped[datetime | None]
+    court_action_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]  # the earliest pending deadline: what the queue sorts by
+    log_index: Mapped[int] = mapped_column(BigInt)
+    updated_log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class TakedownItem(Base):
+    """One claimed work with one piece of material (Lumen: a work with its infringing location), and what
+    triage found about it."""
+
+    __tablename__ = "takedown_items"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("takedown_notices.id"), index=True)
+    position: Mapped[int]
+    work_id: Mapped[str | None] = mapped_column(ForeignKey("works.id"), index=True)
+    work_description: Mapped[str | None] = mapped_column(Text)
+    original_locations: Mapped[list[Any]]
+    material_kind: Mapped[str] = mapped_column(String(16))
+    material_value: Mapped[str] = mapped_column(Text)
+    material_sha256: Mapped[str] = mapped_column(String(64))
+    content_sha256: Mapped[str | None] = mapped_column(String(64))  # the submitted file or text, in the blob store
+    trace_id: Mapped[str | None] = mapped_column(ForeignKey("generation_traces.id"), index=True)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    recommendation: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    guard_missed: Mapped[bool | None]
+    upheld: Mapped[bool | None]
+
+
+class TakedownDecision(Base):
+    """A human decision on a notice or a complaint, with the fields a statement of reasons needs (DSA Art. 17)."""
+
+    __tablename__ = "takedown_decisions"
+    __table_args__ = (UniqueConstraint("notice_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("takedown_notices.id"), index=True)
+    seq: Mapped[int]
+    trigger: Mapped[str] = mapped_column(String(12))  # notice | complaint
+    outcome: Mapped[str] = mapped_column(String(24))
+    decided_by: Mapped[str] = mapped_column(String(40))
+    ground: Mapped[str | None] = mapped_column(String(24))  # illegal_content | incompatible_content
+    legal_ground: Mapped[str | None] = mapped_column(String(500))
+    explanation: Mapped[str] = mapped_column(Text)
+    automated_detection: Mapped[bool]
+    automated_decision: Mapped[str] = mapped_column(String(40))
+    measures: Mapped[list[Any]]
+    items: Mapped[list[Any]]
+    puid: Mapped[str | None] = mapped_column(String(500), unique=True)
+    statement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    decided_at: Mapped[datetime] = mapped_column(index=True)
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class TakedownMeasure(Base):
+    """One necessary measure: planned by a decision, applied and undone, each step with its log entry."""
+
+    __tablename__ = "takedown_measures"
+    __table_args__ = (Index("ix_takedown_measures_pending_undo", "state", "undo_reason"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("takedown_notices.id"), index=True)
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("takedown_decisions.id"))
+    item_id: Mapped[str | None] = mapped_column(ForeignKey("takedown_items.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(12))
+    target: Mapped[str] = mapped_column(String(200))
+    refs: Mapped[list[Any]]  # what the measure made: blocked outputs, terms, strikes
+    detail: Mapped[dict[str, Any]]
+    # Set, with the decision that asks for it, before the undo runs: a restoration interrupted half-way is
+    # finished by the next ``takedown due``.
+    undo_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+    undone_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+    applied_log_index: Mapped[int | None] = mapped_column(BigInt)
+    undone_log_index: Mapped[int | None] = mapped_column(BigInt)
+
+
+class TakedownCounterNotice(Base):
+    """A user's counter-notice, filed through the provider (17 U.S.C. §512(g)(3); Civil Code Art. 1196)."""
+
+    __tablename__ = "takedown_counter_notices"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("takedown_notices.id"), index=True)
+    user_ref: Mapped[str] = mapped_column(String(64))
+    filed_by: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(12))
+    contact: Mapped[dict[str, Any]]
+    elements: Mapped[dict[str, Any]]
+    missing: Mapped[list[Any]]
+    received_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    forwarded_at: Mapped[datetime | None]
+    court_action_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class TakedownComplaint(Base):
+    """An internal complaint against a decision (DSA Art. 20), or a dispute over fees or de-minimis use in the
+    simplified channel (seed 003 §4.4 ③)."""
+
+    __tablename__ = "takedown_complaints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("takedown_notices.id"), index=True)
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("takedown_decisions.id"))
+    by: Mapped[str] = mapped_column(String(10))  # user | notifier
+    complainant_ref: Mapped[str] = mapped_column(String(64))
+    filed_by: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(12))  # internal | simplified
+    subject: Mapped[str] = mapped_column(String(12))  # decision | fee | de_minimis
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    filed_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+    decided_log_index: Mapped[int | None] = mapped_column(BigInt)
+
+
+class TakedownStrike(Base):
+    """A strike against a user of a provider (its pseudonym) for an upheld notice (seed 004 ¶85)."""
+
+    __tablename__ = "takedown_strikes"
+    __table_args__ = (Index("ix_takedown_strikes_user", "provider_id", "user_ref"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    user_ref: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[str] = mapped_column(ForeignKey("takedown_notices.id"), index=True)
+    measure_id: Mapped[str | None] = mapped_column(String(40))
+    issued_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInt)
+    removed_log_index: Mapped[int | None] = mapped_column(BigInt)
+
+
+class TakedownComplainant(Base):
+    """A complainant's standing (DSA Art. 23): its decided and manifestly unfounded notices and the warnings it
+    was given; ``status`` and ``until`` cache what :func:`copyalign.core.takedown.strikes.complainant_standing`
+    last said."""
+
+    __tablename__ = "takedown_complainants"
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decided: Mapped[int]
+    unfounded: Mapped[int]
+    warnings: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -17,7 +17,7 @@ router = APIRouter(tags=["guard"])
 @router.post("/guard/prompt")
 def check_prompt(body: GuardPrompt, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     """Screen a prompt before generation: ``decision`` is allow, warn or block, with the reasons."""
-    return ca.guard.check_prompt(principal, body.prompt).to_dict()
+    return ca.guard.check_prompt(principal, body.prompt, user=body.user).to_dict()
 
 
 @router.post("/guard/output")

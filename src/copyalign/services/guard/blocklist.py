@@ -102,6 +102,23 @@ class Blocklist(ServiceBase):
         self.refresh(force=True)
         return view
 
+    def lift(self, actor: Principal, block_id: str, *, reason: str) -> BlockedView:
+        """Lift a block (a restored takedown, seed 004 ¶88): the output no longer blocks; the row, its log
+        entry and this one stay. Lifting twice is harmless."""
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInputError("say why the block is lifted", field="reason")
+        with self.store.write() as s:
+            row = s.get(BlockedOutput, block_id)
+            if row is None:
+                raise NotFoundError(f"no blocked output {block_id}", field="block_id")
+            require(actor.role, Action.GUARD_BLOCK, owner=row.provider_id == actor.party_id)
+            if row.lifted_at is None:
+                payload = {"id": block_id, "provider_id": row.provider_id, "reason": reason[:500]}
+                self.ledger.append(s, [Event("guard.unblock", actor.party_id, block_id, payload)])
+                row.lifted_at = self.clock.now()
+            return BlockedView(row.id, row.provider_id, row.kind, row.sha256, row.reason, row.source, row.log_index)
+
     def refresh(self, *, force: bool = False) -> None:
         """Index the outputs blocked since the index's watermark (checked at most every ``refresh_seconds``)."""
         self.index.reload()
@@ -137,7 +154,7 @@ class Blocklist(ServiceBase):
         if not found:
             return []
         with self.store.read() as s:
-            q = select(BlockedOutput).where(BlockedOutput.id.in_(list(found)))
+            q = select(BlockedOutput).where(BlockedOutput.id.in_(list(found)), BlockedOutput.lifted_at.is_(None))
             if provider_id is not None:
                 q = q.where(BlockedOutput.provider_id == provider_id)
             rows = list(s.scalars(q))

@@ -6,6 +6,7 @@ Plain frozen records with ``to_dict`` for the API and ``--json``; the service in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -111,6 +112,13 @@ class TraceView:
     retain_until: datetime | None
     leaf: str
     sealed_index: int | None
+    taken_down_at: datetime | None = None
+    takedown_ref: str | None = None
+
+    @property
+    def taken_down(self) -> bool:
+        """A takedown measure disabled this output (seed 004 ¶87); the provider no longer serves it."""
+        return self.taken_down_at is not None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -129,6 +137,9 @@ class TraceView:
             "retain_until": format_time(self.retain_until) if self.retain_until else None,
             "leaf": self.leaf,
             "sealed_in_log_entry": self.sealed_index,
+            "taken_down": self.taken_down,
+            "taken_down_at": format_time(self.taken_down_at) if self.taken_down_at else None,
+            "takedown_measure": self.takedown_ref,
         }
         if self.prompt is not None:
             out["prompt"] = self.prompt
@@ -168,6 +179,21 @@ class TraceLookup:
             "trace": self.trace.to_dict() if self.trace is not None else None,
             "notes": self.notes,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a user's request is refused before any screening: the graduated response of seed 004 ¶85 (a
+    suspended or terminated account), decided above the guard and handed to it through
+    :attr:`~copyalign.services.guard.service.GuardService.user_checks`."""
+
+    message: str
+    rule: str = "user.sanction"
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+UserCheck = Callable[[str, str], Refusal | None]
+"""Called with a provider id and a user pseudonym; answers a :class:`Refusal`, or None to go on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,4 +274,6 @@ def trace_view(row: GenerationTrace, now: datetime) -> TraceView:
         row.retain_until,
         row.leaf,
         row.sealed_index,
+        row.taken_down_at,
+        row.takedown_ref,
     )

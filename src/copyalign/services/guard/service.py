@@ -21,6 +21,8 @@ the provider's blocklist (:mod:`.blocklist`).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from PIL import Image
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.guard.prompts import PromptRules
-from copyalign.core.guard.rules import GuardAction, OutputRules
+from copyalign.core.guard.rules import GuardAction, OutputRules, Reason
 from copyalign.core.guard.terms import TermBase
 from copyalign.core.policy import PolicyProfile
 from copyalign.services.base import Deps, ServiceBase
@@ -38,9 +40,11 @@ from copyalign.services.guard.keys import GuardKeys, load_or_create_secret
 from copyalign.services.guard.results import (
     BlockedView,
     Delivery,
+    Refusal,
     TermView,
     TraceLookup,
     TraceView,
+    UserCheck,
     Verdict,
     trace_id_from_payload,
     trace_payload,
@@ -72,6 +76,11 @@ class GuardService(ServiceBase):
         self.screening = Screening(deps, matching, self.term_store, self.blocklist)
         self.traces = Traces(deps, self.keys)
         self.deliveries = Deliveries(deps, self.keys, self.traces, c2pa_dir=c2pa_dir)
+        self.user_checks: list[UserCheck] = []
+        """Consulted, with the provider id and the user's pseudonym, before a request of a named user is
+        screened: the first :class:`Refusal` refuses it. The takedown desk, a mechanism above the guard,
+        subscribes its graduated response here (seed 004 ¶85: a suspended user's requests are refused), as
+        ``PreferenceService.on_opt_out`` lets the notices react to an opt-out."""
         self._parts: tuple[ServiceBase, ...] = (
             self.term_store,
             self.blocklist,
@@ -133,9 +142,22 @@ class GuardService(ServiceBase):
         return self.term_store.base()
 
     # -- screening -------------------------------------------------------------------------------------
-    def check_prompt(self, actor: Principal, prompt: str) -> Verdict:
+    def check_prompt(self, actor: Principal, prompt: str, *, user: str = "") -> Verdict:
+        """Screen a prompt; with ``user``, a user under a sanction that refuses service is refused first."""
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
-        return self.screening.prompt(prompt)
+        refused = self.refusal(actor.party_id, user, prompt)
+        return refused if refused is not None else self.screening.prompt(prompt)
+
+    def refusal(self, provider_id: str, user: str, prompt: str | None = None) -> Verdict | None:
+        """The verdict refusing ``user``'s request, when a user check refuses it (None for an unnamed user)."""
+        if not user or not self.user_checks:
+            return None
+        user_ref = self.keys.user_ref(user)
+        for check in self.user_checks:
+            found = check(provider_id, user_ref)
+            if found is not None:
+                return _refusal_verdict(found, user_ref, prompt)
+        return None
 
     def check_output(
         self,
@@ -176,6 +198,9 @@ class GuardService(ServiceBase):
         can show what it refused and why. An in-memory image is delivered as PNG.
         """
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
+        refused = self.refusal(actor.party_id, user, prompt)
+        if refused is not None:
+            return self._refused(actor.party_id, refused, prompt=prompt, user=user, model=model)
         verdicts: list[Verdict] = []
         if prompt is not None:
             verdicts.append(self.screening.prompt(prompt))
@@ -197,6 +222,9 @@ class GuardService(ServiceBase):
     ) -> Delivery:
         """Guard one generation end to end: a blocked prompt never reaches ``generator``."""
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
+        refused = self.refusal(actor.party_id, user, prompt)
+        if refused is not None:
+            return self._refused(actor.party_id, refused, prompt=prompt, user=user, model=model)
         pv = self.screening.prompt(prompt)
         if pv.decision is GuardAction.BLOCK:
             return self.deliveries.refused(actor.party_id, [pv], prompt=prompt, user=user, model=model)
@@ -205,6 +233,11 @@ class GuardService(ServiceBase):
         return self.deliveries.deliver(
             actor.party_id, data, decoded, ov.kind, [pv, ov], prompt=prompt, user=user, model=model
         )
+
+    def _refused(self, provider_id: str, verdict: Verdict, *, prompt: str | None, user: str, model: str) -> Delivery:
+        """A request refused for its user: traced, never screened or generated; the user is told why."""
+        d = self.deliveries.refused(provider_id, [verdict], prompt=prompt, user=user, model=model)
+        return dataclasses.replace(d, notice=verdict.reasons[0].evidence.get("message"))
 
     # -- traces ----------------------------------------------------------------------------------------
     def trace(self, actor: Principal, trace_id: str) -> TraceView:
@@ -233,14 +266,28 @@ class GuardService(ServiceBase):
         """Add an output that a takedown marked to a provider's blocklist; it and its near copies block."""
         return self.blocklist.add(actor, content, reason=reason, source=source, provider_id=provider_id, kind=kind)
 
+    def unblock_output(self, actor: Principal, block_id: str, *, reason: str) -> BlockedView:
+        """Lift a block when the takedown that asked for it is restored or reversed (seed 004 ¶88)."""
+        return self.blocklist.lift(actor, block_id, reason=reason)
+
+
+def _refusal_verdict(refusal: Refusal, user_ref: str, prompt: str | None) -> Verdict:
+    evidence = {"message": refusal.message, "user": user_ref, **refusal.evidence}
+    sha = hashlib.sha256((prompt or "").encode()).hexdigest()
+    return Verdict(
+        "prompt", "text", sha, GuardAction.BLOCK, (Reason(refusal.rule, GuardAction.BLOCK, (), (), evidence),)
+    )
+
 
 __all__ = [
     "BlockedView",
     "Delivery",
     "GuardService",
+    "Refusal",
     "TermView",
     "TraceLookup",
     "TraceView",
+    "UserCheck",
     "Verdict",
     "load_or_create_secret",
     "trace_id_from_payload",

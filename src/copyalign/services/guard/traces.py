@@ -195,6 +195,14 @@ class Traces(ServiceBase):
                 notes.append(f"trace {tid} belongs to another provider")
         return TraceLookup(kind, sha, found, aigc, authentic, c2pa_info, wm, trace, notes)
 
+    def mark_taken_down(self, session: Session, trace_id: str, *, ref: str | None, at: datetime | None) -> None:
+        """Mark (``at`` set) or clear (``at`` None) a trace's output as taken down, in the caller's transaction:
+        the takedown desk writes it with the measure and its log entry (seed 004 ¶87)."""
+        row = session.get(GenerationTrace, trace_id)
+        if row is None:
+            raise NotFoundError(f"no trace {trace_id}", field="trace_id")
+        row.taken_down_at, row.takedown_ref = at, ref if at is not None else None
+
     def seal(self, actor_id: str) -> int | None:
         """Commit every unsealed trace to the log; returns the log index, or None when nothing was unsealed."""
         with self.store.write() as s:

@@ -4,7 +4,7 @@ Issue 22: a usage report records whether its feature share was measured from a l
 notice carries its licence's reporting period, the policy overrides in force and any research claim; an invoice
 names its procedure (``simplified`` for de-minimis use, queued for the simplified procedure).
 
-Revision ID: 0005_licensing_measured_use
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30 10:00:00
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_licensing_measured_use"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

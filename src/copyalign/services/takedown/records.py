@@ -1,0 +1,254 @@
+"""The desk's work of a period as the pure core's records: what the transparency report and the statements-of-
+reasons export are computed from (:mod:`copyalign.core.takedown.report`, :mod:`copyalign.core.takedown.sor`).
+
+The records carry no personal data: notices by id, users by pseudonym, statements as stored (their facts name
+traces and works by id). Own-initiative measures are the guard's automated refusals of outputs (DSA Art.
+15(1)(c): measures taken on the provider's own initiative, detected and decided by automated means).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from copyalign.core.takedown.report import (
+    AccuracySample,
+    ComplaintRecord,
+    Ground,
+    NoticeRecord,
+    OwnInitiativeRecord,
+    Period,
+    Row,
+    SuspensionReason,
+    SuspensionRecord,
+    transparency_report,
+)
+from copyalign.core.takedown.sor import StatementOfReasons
+from copyalign.core.takedown.sor_vocab import AutomatedDecision, DecisionVisibility, YesNo
+from copyalign.core.takedown.states import COMPLAINT_OUTCOMES, ComplaintState
+from copyalign.core.takedown.strikes import Sanction, Strike, standing
+from copyalign.services.base import ServiceBase
+from copyalign.store.models import (
+    GenerationTrace,
+    TakedownComplainant,
+    TakedownComplaint,
+    TakedownDecision,
+    TakedownItem,
+    TakedownNotice,
+    TakedownStrike,
+)
+
+_RESTRICTION_FIELDS = ("decision_visibility", "decision_monetary", "decision_provision", "decision_account")
+_UPHOLDING = ("upheld", "partially_upheld")
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRecords:
+    """Everything a period's transparency report and statement export need (see the module docstring)."""
+
+    period: Period
+    provider_id: str | None
+    notices: tuple[NoticeRecord, ...]
+    own_initiative: tuple[OwnInitiativeRecord, ...]
+    complaints: tuple[ComplaintRecord, ...]
+    suspensions: tuple[SuspensionRecord, ...]
+    samples: tuple[AccuracySample, ...]
+    statements: tuple[StatementOfReasons, ...]
+
+    def report(self) -> dict[str, tuple[Row, ...]]:
+        """The harmonised template's sheets for this period (Implementing Regulation 2024/2835)."""
+        return transparency_report(
+            self.period,
+            notices=self.notices,
+            own_initiative=self.own_initiative,
+            complaints=self.complaints,
+            suspensions=self.suspensions,
+            samples=self.samples,
+        )
+
+
+def statement_from_payload(payload: dict[str, Any]) -> StatementOfReasons:
+    """A stored statement (its Transparency Database payload) as the typed statement again."""
+    kw: dict[str, Any] = {}
+    for k, v in payload.items():
+        if k in ("automated_detection", "incompatible_content_illegal"):
+            kw[k] = v == YesNo.YES.value
+        elif k in ("content_date", "application_date") or k.startswith("end_date_"):
+            kw[k] = date.fromisoformat(v)
+        elif isinstance(v, list):
+            kw[k] = tuple(v)
+        else:
+            kw[k] = v
+    return StatementOfReasons(**kw)
+
+
+def restrictions_of(statement: dict[str, Any] | None) -> tuple[str, ...]:
+    if not statement:
+        return ()
+    out: list[str] = []
+    for f in _RESTRICTION_FIELDS:
+        v = statement.get(f)
+        out += [str(x) for x in v] if isinstance(v, list) else [str(v)] if v else []
+    return tuple(out)
+
+
+class Records(ServiceBase):
+    def period(self, period: Period, provider_id: str | None) -> PeriodRecords:
+        with self.store.read() as s:
+            return PeriodRecords(
+                period,
+                provider_id,
+                self._notices(s, period, provider_id),
+                self._own_initiative(s, period, provider_id),
+                self._complaints(s, period, provider_id),
+                self._suspensions(s, period, provider_id),
+                self._samples(s, period, provider_id),
+                tuple(statement_from_payload(p) for p in self.statements(s, period, provider_id)),
+            )
+
+    def statements(
+        self, s: Session, period: Period | None, provider_id: str | None, *, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        q = (
+            select(TakedownDecision.statement)
+            .join(TakedownNotice, TakedownNotice.id == TakedownDecision.notice_id)
+            .where(TakedownDecision.statement.is_not(None))
+        )
+        if period is not None:
+            q = q.where(TakedownDecision.decided_at >= period.start, TakedownDecision.decided_at < period.end)
+        if provider_id is not None:
+            q = q.where(TakedownNotice.provider_id == provider_id)
+        q = q.order_by(TakedownDecision.decided_at, TakedownDecision.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        return [dict(p) for p in s.execute(q).scalars() if p]
+
+    @staticmethod
+    def _notice_query(provider_id: str | None) -> Any:
+        q = select(TakedownNotice)
+        return q if provider_id is None else q.where(TakedownNotice.provider_id == provider_id)
+
+    def _notices(self, s: Session, period: Period, provider_id: str | None) -> tuple[NoticeRecord, ...]:
+        q = self._notice_query(provider_id).where(
+            TakedownNotice.received_at >= period.start, TakedownNotice.received_at < period.end
+        )
+        notices = list(s.execute(q.order_by(TakedownNotice.received_at)).scalars())
+        ids = [n.id for n in notices]
+        counts: dict[str, int] = {}
+        upholding: dict[str, TakedownDecision] = {}
+        for part in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            counts.update(
+                s.execute(
+                    select(TakedownItem.notice_id, func.count())
+                    .where(TakedownItem.notice_id.in_(part))
+                    .group_by(TakedownItem.notice_id)
+                ).all()
+            )
+            for row in s.execute(
+                select(TakedownDecision)
+                .where(TakedownDecision.notice_id.in_(part), TakedownDecision.outcome.in_(_UPHOLDING))
+                .order_by(TakedownDecision.seq)
+            ).scalars():
+                upholding.setdefault(row.notice_id, row)
+        out = []
+        for n in notices:
+            d = upholding.get(n.id)
+            acted = n.acted_at if d is not None else None
+            out.append(
+                NoticeRecord(
+                    n.id,
+                    n.received_at,
+                    max(1, counts.get(n.id, 0)),
+                    n.trusted_flagger,
+                    acted_at=acted,
+                    ground=Ground(d.ground) if d is not None and acted and d.ground else None,
+                    restrictions=restrictions_of(d.statement) if d is not None and acted else (),
+                    automated_processing=n.recommendation is not None,
+                )
+            )
+        return tuple(out)
+
+    def _own_initiative(self, s: Session, period: Period, provider_id: str | None) -> tuple[OwnInitiativeRecord, ...]:
+        q = select(GenerationTrace.created_at).where(
+            GenerationTrace.decision == "block",
+            GenerationTrace.created_at >= period.start,
+            GenerationTrace.created_at < period.end,
+        )
+        if provider_id is not None:
+            q = q.where(GenerationTrace.provider_id == provider_id)
+        restriction = (DecisionVisibility.CONTENT_REMOVED.value,)
+        return tuple(
+            OwnInitiativeRecord(at, Ground.LAW, restriction, True, AutomatedDecision.FULLY)
+            for at in s.execute(q).scalars()
+        )
+
+    def _complaints(self, s: Session, period: Period, provider_id: str | None) -> tuple[ComplaintRecord, ...]:
+        q = select(TakedownComplaint).join(TakedownNotice, TakedownNotice.id == TakedownComplaint.notice_id)
+        q = q.where(TakedownComplaint.filed_at >= period.start, TakedownComplaint.filed_at < period.end)
+        if provider_id is not None:
+            q = q.where(TakedownNotice.provider_id == provider_id)
+        out = []
+        for c in s.execute(q).scalars():
+            decided = ComplaintState(c.state) in COMPLAINT_OUTCOMES and c.decided_at is not None
+            out.append(
+                ComplaintRecord(
+                    c.filed_at, c.decided_at if decided else None, ComplaintState(c.state) if decided else None
+                )
+            )
+        return tuple(out)
+
+    def _suspensions(self, s: Session, period: Period, provider_id: str | None) -> tuple[SuspensionRecord, ...]:
+        """A user suspended or terminated by a strike in the period; a complainant limited under Art. 23."""
+        policy = self.policy.takedown.strike_policy()
+        q = select(TakedownStrike).where(
+            TakedownStrike.issued_at >= period.start, TakedownStrike.issued_at < period.end
+        )
+        if provider_id is not None:
+            q = q.where(TakedownStrike.provider_id == provider_id)
+        out: list[SuspensionRecord] = []
+        for row in s.execute(q).scalars():
+            history = s.execute(
+                select(TakedownStrike).where(
+                    TakedownStrike.provider_id == row.provider_id, TakedownStrike.user_ref == row.user_ref
+                )
+            ).scalars()
+            strikes = [Strike(r.user_ref, r.notice_id, r.issued_at, r.removed_at) for r in history]
+            now = standing(row.user_ref, strikes, row.issued_at, policy).sanction
+            before = standing(row.user_ref, [x for x in strikes if x.issued_at < row.issued_at], row.issued_at, policy)
+            if now in (Sanction.SUSPEND, Sanction.TERMINATE) and before.sanction.severity < now.severity:
+                out.append(SuspensionRecord(row.issued_at, SuspensionReason.MANIFESTLY_ILLEGAL_CONTENT))
+        if provider_id is None:
+            days = self.policy.takedown.unfounded_period_days
+            for c in s.execute(select(TakedownComplainant).where(TakedownComplainant.until.is_not(None))).scalars():
+                if c.until is not None:
+                    imposed = c.until - timedelta(days=days)
+                    if imposed in period:
+                        out.append(SuspensionRecord(imposed, SuspensionReason.UNFOUNDED_NOTICES))
+        return tuple(out)
+
+    def _samples(self, s: Session, period: Period, provider_id: str | None) -> tuple[AccuracySample, ...]:
+        """Items whose truth a person decided, against what the guard did with the output."""
+        q = (
+            select(TakedownItem.upheld, GenerationTrace.decision, TakedownNotice.decided_at)
+            .join(TakedownNotice, TakedownNotice.id == TakedownItem.notice_id)
+            .join(GenerationTrace, GenerationTrace.id == TakedownItem.trace_id)
+            .where(
+                TakedownItem.upheld.is_not(None),
+                TakedownNotice.decided_at >= period.start,
+                TakedownNotice.decided_at < period.end,
+            )
+        )
+        if provider_id is not None:
+            q = q.where(TakedownNotice.provider_id == provider_id)
+        return tuple(
+            AccuracySample(at, decision in ("block", "warn"), bool(upheld))
+            for upheld, decision, at in s.execute(q)
+            if at is not None
+        )
+
+
+__all__ = ["PeriodRecords", "Records", "restrictions_of", "statement_from_payload"]
