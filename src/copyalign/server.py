@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from copyalign import __version__
-from copyalign.api import errors
+from copyalign.api import docs, errors
 from copyalign.api.middleware import BodyLimit, Idempotency
 from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
 from copyalign.context import Copyalign
@@ -71,11 +71,12 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
         description="Registry of works and AI-use preferences, with a verifiable transparency log.",
         lifespan=lifespan,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served from an installed package by api.docs, so that it works offline
         redoc_url=None,
     )
     app.state.ca = ca
     errors.install(app, html=error_page)
+    docs.install(app)
     for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
         app.include_router(r, prefix="/v1")
 

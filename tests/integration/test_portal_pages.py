@@ -171,7 +171,7 @@ def test_a_holder_cannot_open_anothers_work(
     theirs = ca.works.register(other, WorkInput(data=b"not yours to see", title="Private"))
     signin(client, holder[1])
     r = client.get(f"/works/{theirs.id}", headers=HTML)
-    assert r.status_code == 403 and "only on its own" in r.text and "<html" in r.text and "Private" not in r.text
+    assert r.status_code == 403 and "only its own" in r.text and "<html" in r.text and "Private" not in r.text
     before = ca.ledger.size()
     r = client.post(f"/works/{theirs.id}/preferences", data={"purpose": "train-ai", "value": "allow"}, headers=HTML)
     assert r.status_code == 403 and "<html" in r.text

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
 
@@ -83,7 +84,7 @@ def scan(
             highlight=False,
         )
         for shard, error in result.shard_errors:
-            err.print(f"[bold yellow]corrupt shard:[/] {shard}: {error}", highlight=False)
+            err.print(Text.assemble(("corrupt shard:", "bold yellow"), f" {shard}: {error}"), highlight=False)
         out.print(f"manifest {result.out / 'manifest.parquet'} (sha256 {result.manifest_sha256})", highlight=False)
         out.print(f"report   {result.out / 'report.html'}; EU summary {result.out / 'eu-summary.md'}", highlight=False)
 
@@ -112,13 +113,43 @@ def fetch(
             try:
                 urls += [r.url for r in read_shard(corpus.resolve(), shard)]
             except CorruptShardError as exc:
-                err.print(f"[bold yellow]skipped:[/] {exc.message}", highlight=False)
+                err.print(Text.assemble(("skipped:", "bold yellow"), f" {exc.message}"), highlight=False)
         target = sites or corpus / ".copyalign-sites"
+        records = []
         with httpx.Client(timeout=timeout, headers={"User-Agent": agent}) as client:
             for scheme, host in hosts_of(urls):
                 rec = fetch_site(client, scheme, host, target, now=ca.clock.now())
+                records.append(rec)
                 if as_json:
                     emit(rec)
                 else:
                     files = ", ".join(f"{n} {e.get('status', e.get('error'))}" for n, e in rec["files"].items())
                     out.print(f"{host}: {files}", highlight=False)
+    _fetch_outcome(records)
+
+
+def _fetch_outcome(records: list[dict[str, Any]]) -> None:
+    """Exit 1 when not one request reached a site (every file of every site recorded an error: no network, a
+    proxy, DNS), so that a script does not scan on as if the sites had said nothing; a 404 is an answer."""
+    files = [f for rec in records for f in rec.get("files", {}).values()]
+    if not records:
+        err.print("no site to fetch: no record of the corpus carries an http(s) URL", highlight=False)
+        return
+    failed = sum(1 for f in files if "error" in f)
+    if files and failed == len(files):
+        err.print(
+            Text.assemble(
+                ("error:", "bold red"),
+                f" every fetch failed ({failed} requests to {len(records)} sites); the scan will hold these sites' "
+                "items. Check the network, then run 'copyalign signals fetch' again",
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    if failed:
+        err.print(
+            Text.assemble(
+                ("warning:", "bold yellow"), f" {failed} of {len(files)} fetches failed; see the errors above"
+            ),
+            highlight=False,
+        )

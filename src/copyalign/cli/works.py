@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
 from copyalign.errors import InvalidInputError, ItemError, ManifestError
@@ -162,7 +163,9 @@ def lookup(
             return
         for m in result.matches:
             out.print(
-                f"{path}: [bold]{m.title}[/] ({m.work_id}), {m.match} match, holder {m.holder_name}",
+                Text.assemble(
+                    f"{path}: ", (m.title, "bold"), f" ({m.work_id}), {m.match} match, holder {m.holder_name}"
+                ),
                 highlight=False,
             )
             for purpose in Purpose:
