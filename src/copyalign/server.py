@@ -19,11 +19,13 @@ from fastapi.staticfiles import StaticFiles
 from copyalign import __version__
 from copyalign.api import docs, errors
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import guard, log, lookup, match, notices, parties, works
+from copyalign.api.routers import conflicts, guard, log, lookup, match, notices, parties, works
 from copyalign.context import Copyalign
 from copyalign.services.idempotency import IdempotencyStore
+from copyalign.web.log_pages import router as log_pages
 from copyalign.web.pages import STATIC, error_page
 from copyalign.web.pages import router as web_router
+from copyalign.web.review import router as review_pages
 
 logger = logging.getLogger("copyalign.api")
 
@@ -79,8 +81,11 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     docs.install(app)
     for r in (parties.router, works.router, lookup.router, match.router, notices.router, log.router, guard.router):
         app.include_router(r, prefix="/v1")
+    app.include_router(conflicts.router, prefix="/v1")
 
     app.include_router(web_router)
+    app.include_router(review_pages)
+    app.include_router(log_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Idempotency, store=IdempotencyStore(ca.store, ca.clock))
     app.add_middleware(BodyLimit, max_bytes=ca.settings.max_upload_bytes)

@@ -31,6 +31,7 @@ from copyalign.core.content import Limits, decode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
 from copyalign.core.matching.query import TextQuery, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
+from copyalign.core.registry.conflicts import Conflict, conflicts_in
 from copyalign.core.registry.preferences import parse_jurisdiction, resolve_all
 from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
@@ -207,6 +208,25 @@ class MatchService(ServiceBase):
                 out.append(self.match(actor, data, kind=kind, limit=limit))
             except CopyalignError as exc:
                 out.append(exc)
+        return out
+
+    def duplicates(self, contents: Sequence[tuple[str, bytes]], holder_id: str) -> list[list[Conflict]]:
+        """For each ``(kind, data)`` about to be registered for ``holder_id``, the works of other holders it
+        duplicates (the registry's ``find_conflicts`` hook; the registry authorised its caller). The index is
+        brought up to date first, whatever ``refresh_seconds`` says: a work registered a moment ago counts."""
+        if not contents:
+            return []
+        self.index.reload()
+        self.refresh()
+        out: list[list[Conflict]] = []
+        for kind, data in contents:
+            if kind == "text":
+                found = self.search_text(decode_text(data), data)
+            else:
+                img, _ = open_image(data, self.limits)
+                found = self.search_image(img, data)
+            share = self.policy.registry.conflict_min_share
+            out.append(conflicts_in(found.matches, holder_id, query_tokens=found.tokens, min_share=share))
         return out
 
     # -- the engine without authorisation (the guard and the scanner authorise their own callers) --------
