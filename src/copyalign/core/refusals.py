@@ -28,6 +28,7 @@ _IMAGE_NAMES = {
     ".avif": "AVIF",
     ".svg": "SVG",
 }
+_TEXT_NAMES = {".txt", ".md", ".text", ".html", ".htm", ".csv", ".json", ".jsonl", ".xml", ".srt", ".tex"}
 _AGAIN = "export it again as PNG or JPEG and upload that"
 
 
@@ -37,8 +38,15 @@ def in_words(name: str, code: str, message: str) -> str:
     Codes it knows: ``invalid_text_encoding``, ``binary_text``, ``invalid_image``, ``empty_content``; any other
     error's own message is already plain and is returned as it is.
     """
-    fmt = _IMAGE_NAMES.get(PurePath(name).suffix.lower())
+    suffix = PurePath(name).suffix.lower()
+    fmt = _IMAGE_NAMES.get(suffix)
     if code == "invalid_text_encoding":
+        if suffix in _TEXT_NAMES:
+            return (
+                f"{name} is not valid UTF-8 text, the encoding this registry reads (it may have been saved as "
+                "Latin-1 or Windows-1252): save it again as UTF-8 (most editors offer this under Save as) and "
+                "upload that."
+            )
         if fmt is not None:
             return (
                 f"{name} is named like a {fmt} image, but it is not a {fmt} image, nor any image this registry "

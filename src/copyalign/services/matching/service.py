@@ -218,6 +218,9 @@ class MatchService(ServiceBase):
             return []
         self.index.reload()
         self.refresh()
+        # the registration this check precedes adds works right after it: the next query must look for them,
+        # whatever refresh_seconds says (else a scan or a guard check a moment later would miss them)
+        self._checked = float("-inf")
         out: list[list[Conflict]] = []
         for kind, data in contents:
             if kind == "text":

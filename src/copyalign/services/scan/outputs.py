@@ -4,7 +4,9 @@
   signals seen, the decision with all its reasons, the matched works and the duplicate it repeats;
 * ``usage.json`` — per registered work found: items, kept items, matched tokens and bytes, decisions; and
   per finalised notice the ``lines`` a usage report takes (``POST /v1/notices/{id}/reports``);
-* ``report.json`` / ``report.html`` — counts per decision, reason, signal, kind, shard errors, with charts;
+* ``report.json`` / ``report.html`` — counts per decision, reason, signal, kind, shard errors, with charts, and the
+  per-item table (``listing``: decision, reasons linked to their causes, matched works and holders, signals;
+  capped per decision, :mod:`~copyalign.services.scan.report_html`);
 * ``eu-summary.json`` / ``eu-summary.md`` — the public summary of training content (AI Act Art. 53(1)(d),
   the AI Office template of July 2025), sections 1.1-3.3, filled from what the scan saw; what a scan cannot
   know (the provider, the model, other data sources) is marked for the provider to complete.
@@ -13,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import math
 import os
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from copyalign.core.scan.decide import Decision, WorkFacts, WorkUse
-from copyalign.services.charts import STYLE, count_bars
 
 DECISIONS = ("keep", "keep-licensed", "hold", "drop")
 
@@ -135,35 +135,11 @@ def report(
 
 
 def report_html(rep: Mapping[str, Any]) -> str:
-    errs = "".join(
-        f"<tr><td>{html.escape(e['shard'])}</td><td>{html.escape(e['error'])}</td></tr>" for e in rep["shard_errors"]
-    )
-    refused = "".join(
-        f"<tr><td>{html.escape(e['path'])}</td><td>{html.escape(e['why'])}</td></tr>" for e in rep["refused_paths"]
-    )
-    steps = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>" for k, v in rep["steps"].items()
-    )
-    scan = rep["scan"]
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>copyalign scan report</title>
-<style>{STYLE}</style>
-</head><body>
-<h1>Corpus scan</h1>
-<p>{rep["items"]} items from <code>{html.escape(str(scan.get("corpus", "")))}</code>, checked against registry
-checkpoint {html.escape(str(scan.get("checkpoint", {}).get("size", "")))}
-(log entry {html.escape(str(scan.get("log_index", "not yet recorded")))}).</p>
-<h2>Decisions</h2>{count_bars(rep["decisions"], "#4a7")}
-<h2>Reasons</h2>{count_bars(rep["reasons"], "#c63")}
-<h2>Opt-out signals seen</h2>{count_bars(rep["signals"], "#36c")}
-<h2>Kinds</h2>{count_bars(rep["kinds"], "#888")}
-<h2>Shards that could not be read</h2>
-<table><tr><th>shard</th><th>error</th></tr>{errs or '<tr><td colspan="2">none</td></tr>'}</table>
-<h2>Paths refused</h2>
-<table><tr><th>path</th><th>why</th></tr>{refused or '<tr><td colspan="2">none</td></tr>'}</table>
-<h2>Steps</h2><table><tr><th>step</th><th>figures</th></tr>{steps}</table>
-</body></html>
-"""
+    """The HTML report (:mod:`copyalign.services.scan.report_html`: colours by decision, the per-item table with
+    filters and links to each reason's cause, the steps as figures)."""
+    from copyalign.services.scan.report_html import render
+
+    return render(rep)
 
 
 # -- the EU public summary of training content ---------------------------------------------------------
