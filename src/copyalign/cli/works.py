@@ -1,4 +1,4 @@
-"""``copyalign works``: add, import, lookup, list, show, prefer."""
+"""``copyalign works``: add, import, lookup, list, prefer, and the operator's ``conflicts`` and ``resolve``."""
 
 from __future__ import annotations
 
