@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from copyalign.services.matching.embeddings import Embedder
     from copyalign.services.matching.service import MatchService
     from copyalign.services.registry.blobgc import BlobService
+    from copyalign.services.registry.conflicts import ConflictService
     from copyalign.services.registry.lookup import LookupService
     from copyalign.services.registry.parties import PartyService
     from copyalign.services.registry.preferences import PreferenceService
@@ -104,7 +105,18 @@ class Copyalign:
         from copyalign.services.registry.works import WorkService
 
         with self._building:
-            return WorkService(self.deps)
+            # a registration asks the matching engine (a mechanism above the registry) whether it duplicates
+            # another holder's work; the engine is reached through the hook, built on the first registration
+            return WorkService(
+                self.deps, find_conflicts=lambda contents, holder: self.matching.duplicates(contents, holder)
+            )
+
+    @cached_property
+    def conflicts(self) -> ConflictService:
+        from copyalign.services.registry.conflicts import ConflictService
+
+        with self._building:
+            return ConflictService(self.deps)
 
     @cached_property
     def preferences(self) -> PreferenceService:

@@ -100,8 +100,32 @@ class AuthenticationError(CopyalignError):
 
 
 class PermissionDeniedError(CopyalignError):
+    """A refusal by role or ownership. The message is for people ("a rights holder may not read invoices");
+    ``action`` and ``role``, where known, are the machine codes (``invoice.read``, ``rights_holder``)."""
+
     code = "forbidden"
     status = 403
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        action: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field, code=code)
+        self.action = action
+        self.role = role
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.action is not None:
+            out["action"] = self.action
+        if self.role is not None:
+            out["role"] = self.role
+        return out
 
 
 class NotFoundError(CopyalignError):

@@ -20,14 +20,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from copyalign import __version__
-from copyalign.api import errors, openapi
+from copyalign.api import docs, errors, openapi
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import guard, log, lookup, match, notices, parties, takedown, works
+from copyalign.api.routers import conflicts, guard, log, lookup, match, notices, parties, takedown, works
 from copyalign.context import Copyalign
 from copyalign.errors import CopyalignError
 from copyalign.services.idempotency import IdempotencyStore
+from copyalign.web.log_pages import router as log_pages
 from copyalign.web.pages import STATIC, error_page
 from copyalign.web.pages import router as web_router
+from copyalign.web.review import router as review_pages
 
 logger = logging.getLogger("copyalign.api")
 
@@ -109,17 +111,20 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
         description="Registry of works and AI-use preferences, with a verifiable transparency log.",
         lifespan=lifespan,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served from an installed package by api.docs, so that it works offline
         redoc_url=None,
     )
     app.state.ca = ca
     errors.install(app, html=error_page)
     openapi.document_errors(app)
-    routers = (parties, works, lookup, match, notices, log, guard, takedown)
+    docs.install(app)
+    routers = (parties, works, lookup, match, notices, log, guard, takedown, conflicts)
     for r in routers:
         app.include_router(r.router, prefix="/v1")
 
     app.include_router(web_router)
+    app.include_router(review_pages)
+    app.include_router(log_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Idempotency, store=idempotency_store(ca), authenticate=_party_of(ca))
     app.add_middleware(BodyLimit, max_bytes=ca.settings.max_upload_bytes)

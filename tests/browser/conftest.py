@@ -43,8 +43,8 @@ def serving(ca: Copyalign) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
+def make_browser(profile: Path, *extra: str) -> object:
+    """Headless Debian Chromium; ``extra`` arguments after ours (``--host-resolver-rules=…`` to go offline)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -61,11 +61,18 @@ def browser(tmp_path: Path) -> Iterator[object]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
+        f"--user-data-dir={profile}",
         "--window-size=1200,900",
+        *extra,
     ):
         opts.add_argument(arg)
     b = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
     b.implicitly_wait(5)
+    return b
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    b = make_browser(tmp_path / "chromium")
     yield b
-    b.quit()
+    b.quit()  # type: ignore[attr-defined]

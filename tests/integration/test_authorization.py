@@ -191,6 +191,8 @@ def _guard_request(client, ca, world, role, action, owner, work, h):  # noqa: AN
         case Action.TRACE_READ:
             d = ca.guard.deliver(provider, "a delivered output", user="u1")
             return client.get(f"/v1/traces/{d.trace_id}", headers=h)
+        case Action.CONFLICT_REVIEW:  # the operator's queue of registration conflicts
+            return client.get("/v1/conflicts", headers=h)
     raise AssertionError(action)
 
 

@@ -439,11 +439,12 @@ def test_cli_guard_label_and_trace(ca: Copyalign, world: dict, db_url: str, tmp_
         assert result.exit_code == code, result.stdout + result.stderr
         return json.loads(result.stdout.splitlines()[-1])
 
-    assert run("guard", "prompt", "draw Zorblax in the style of Mara Quill", "--json")["decision"] == "block"
+    # guard prompt and guard output exit with the decision: 0 allow, 10 warn, 11 block
+    assert run("guard", "prompt", "draw Zorblax in the style of Mara Quill", "--json", code=11)["decision"] == "block"
     assert run("guard", "prompt", "draw a lighthouse at dawn", "--json")["decision"] == "allow"
     copy = tmp_path / "copy.txt"
     copy.write_text(world["scene"])
-    assert run("guard", "output", str(copy), "--json")["decision"] == "block"
+    assert run("guard", "output", str(copy), "--json", code=11)["decision"] == "block"
 
     generated = tmp_path / "gen.png"
     generated.write_bytes(_photo("rocket", 384))

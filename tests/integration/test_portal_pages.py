@@ -25,7 +25,9 @@ def signin(client: TestClient, key: str) -> None:
 def register(client: TestClient, name: str, data: bytes, **form: object) -> str:
     r = client.post("/works/new", files={"file": (name, data)}, data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
-    return str(r.headers["location"])
+    location = str(r.headers["location"])
+    assert location.endswith("?registered=1")  # the work's page confirms the registration
+    return location.split("?")[0]
 
 
 def test_pages_require_sign_in(client: TestClient) -> None:
@@ -82,9 +84,12 @@ def test_register_list_and_change_preference(client: TestClient, ca: Copyalign, 
         data={"purpose": "train-ai", "value": "deny", "jurisdiction": "EU"},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == work_url
+    assert r.status_code == 303 and r.headers["location"].startswith(f"{work_url}?recorded=")
+    confirmed = client.get(r.headers["location"]).text
+    assert "Your statement was recorded" in confirmed and "in EU" in confirmed
     r = client.post(f"{work_url}/preferences", data={"purpose": "train-ai", "value": "allow"}, follow_redirects=False)
     assert r.status_code == 303
+    assert "Your statement was recorded" not in client.get(work_url).text  # only right after recording
     page = client.get(work_url).text
     history = page[page.index('class="history"') :]
     assert history.count("<tr>") == 1 + 3  # the header row and all three statements: nothing overwritten
@@ -171,7 +176,7 @@ def test_a_holder_cannot_open_anothers_work(
     theirs = ca.works.register(other, WorkInput(data=b"not yours to see", title="Private"))
     signin(client, holder[1])
     r = client.get(f"/works/{theirs.id}", headers=HTML)
-    assert r.status_code == 403 and "only on its own" in r.text and "<html" in r.text and "Private" not in r.text
+    assert r.status_code == 403 and "only its own" in r.text and "<html" in r.text and "Private" not in r.text
     before = ca.ledger.size()
     r = client.post(f"/works/{theirs.id}/preferences", data={"purpose": "train-ai", "value": "allow"}, headers=HTML)
     assert r.status_code == 403 and "<html" in r.text

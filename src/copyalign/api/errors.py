@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,6 +64,25 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def bad_json(error: Mapping[str, Any], body: object) -> dict[str, object]:
+    """A body that is not JSON, said as a person would: what is wrong and where (line and column), not
+    pydantic's ``"1: JSON decode error"`` with the character offset posing as a field name."""
+    loc = error.get("loc", ())
+    pos = loc[-1] if loc and isinstance(loc[-1], int) else None
+    why = str((error.get("ctx") or {}).get("error", "")) or "not valid JSON"
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body if isinstance(body, str) else None
+    if pos is None or text is None:
+        return error_body("invalid_json", f"the request body is not valid JSON: {why}")
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return error_body(
+        "invalid_json",
+        f"the request body is not valid JSON: {why} at line {line}, column {column} (character {pos + 1})",
+        line=line,
+        column=column,
+    )
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
 
@@ -97,6 +117,8 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0]
+        if first.get("type") == "json_invalid":
+            return _render(request, 400, bad_json(first, exc.body))
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
         field = ".".join(loc) or None
         msg = str(first.get("msg", "invalid input")).removeprefix("Value error, ")

@@ -189,6 +189,9 @@ def work_json(w: WorkView) -> dict[str, Any]:
     }
     if w.receipt is not None:
         out["receipt"] = w.receipt.to_dict()
+    if w.conflicts:  # a registration that duplicates another holder's work says so (registry.conflict_action)
+        out["conflicts"] = {"action": w.conflict_action, "works": [c.to_dict() for c in w.conflicts]}
+        out["warnings"] = w.warnings
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
 from copyalign.policy import PRESETS
@@ -42,7 +43,9 @@ def party_add(
             )
         else:
             out.print(
-                f"created {party.id} ({party.role.value}); API key [bold]{key.secret}[/] (shown once)",
+                Text.assemble(
+                    f"created {party.id} ({party.role.value}); API key ", (key.secret, "bold"), " (shown once)"
+                ),
                 highlight=False,
             )
 
@@ -77,7 +80,7 @@ def key_issue(
         if as_json:
             emit({"key_id": key.key_id, "party_id": key.party_id, "api_key": key.secret})
         else:
-            out.print(f"{key.key_id}: [bold]{key.secret}[/] (shown once)", highlight=False)
+            out.print(Text.assemble(f"{key.key_id}: ", (key.secret, "bold"), " (shown once)"), highlight=False)
 
 
 @keys.command("revoke")
@@ -112,7 +115,10 @@ def policy_show(
         if as_json:
             emit({**prof.model_dump(mode="json"), "over_preset": prof.over_preset, "departures": departures})
             return
-        out.print(f"[bold]{prof.profile.name}[/] ({prof.profile.jurisdiction}): {prof.profile.rule}", highlight=False)
+        out.print(
+            Text.assemble((prof.profile.name, "bold"), f" ({prof.profile.jurisdiction}): {prof.profile.rule}"),
+            highlight=False,
+        )
         out.print(f"source: {prof.profile.source}", highlight=False)
         if prof.over_preset:
             out.print(f"read over the {prof.over_preset} preset: every setting the file omits is the preset's")
@@ -130,8 +136,11 @@ def policy_show(
         out.print(floors if prof.floors else "no legal floor bounds these settings in this jurisdiction")
         for d in departures:
             out.print(
-                f"[bold red]OVERRIDE[/] {d['setting']} = {d['value']} departs from the floor ({d['floor']}; "
-                f"{d['source']}): {d['reason']}",
+                Text.assemble(
+                    ("OVERRIDE", "bold red"),
+                    f" {d['setting']} = {d['value']} departs from the floor ({d['floor']}; {d['source']}): "
+                    f"{d['reason']}",
+                ),
                 highlight=False,
             )
 

@@ -24,9 +24,13 @@ if TYPE_CHECKING:
     from copyalign.services.registry.parties import Principal
     from copyalign.settings import Settings
 
-# soft_wrap: a message (a path, a key) is never broken across lines, whatever the terminal width
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)  # keys and digests must stay on one line to be copied
+# soft_wrap: a message (a path, a key) is never broken across lines, whatever the terminal width.
+# markup=False: what the CLI prints is mostly user data (titles, names, reasons, file names), and Rich would read
+# "[c2pa]" or "[bold]" in a title as markup and eat it. Styled output is built as rich.text.Text
+# (``Text.assemble(("error:", "bold red"), " ", message)``), never by formatting user data into markup;
+# tests/unit/test_cli_output.py refuses a print call that writes markup with markup off, or with user data in it.
+err = Console(stderr=True, soft_wrap=True, markup=False)
+out = Console(soft_wrap=True, markup=False)  # keys and digests must stay on one line to be copied
 
 
 @dataclass

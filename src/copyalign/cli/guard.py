@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, handled, open_ca, operator, out
 from copyalign.errors import InvalidInputError, NotFoundError
@@ -30,6 +31,9 @@ guard_app.add_typer(term_app, name="term")
 ProviderOpt = Annotated[str | None, typer.Option("--provider", help="Act as this provider (party id).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 _COLOUR = {"allow": "green", "warn": "yellow", "block": "bold red"}
+#: ``guard prompt`` and ``guard output`` exit with the decision, so that a script can branch on it without
+#: parsing: 0 allow, 10 warn, 11 block (1 stays "the command failed", 2 "bad usage", as everywhere else).
+EXIT_CODES = {"allow": 0, "warn": 10, "block": 11}
 
 
 def _actor(ca: Copyalign, provider: str | None) -> Principal:
@@ -54,11 +58,19 @@ def _read(path: Path) -> bytes:
 
 
 def _show(v: Verdict) -> None:
-    out.print(f"[{_COLOUR[v.decision.value]}]{v.decision.value}[/]  {v.stage} ({v.kind})")
+    out.print(Text.assemble((v.decision.value, _COLOUR[v.decision.value]), f"  {v.stage} ({v.kind})"))
     for r in v.reasons:
         what = ", ".join(r.titles) or ", ".join(r.refs) or "-"
         detail = {k: val for k, val in r.evidence.items() if k in ("match", "chars", "score", "intent", "distance")}
-        out.print(f"  {r.action.value:5}  {r.rule:22} {what}  {json.dumps(detail, ensure_ascii=False)}")
+        out.print(
+            f"  {r.action.value:5}  {r.rule:22} {what}  {json.dumps(detail, ensure_ascii=False)}", highlight=False
+        )
+
+
+def _decided(v: Verdict, as_json: bool) -> None:
+    """Print the verdict, then exit with its decision's code (:data:`EXIT_CODES`)."""
+    emit(v.to_dict()) if as_json else _show(v)
+    raise typer.Exit(EXIT_CODES[v.decision.value])
 
 
 @guard_app.command("prompt")
@@ -68,12 +80,15 @@ def guard_prompt(
     provider: ProviderOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Screen a prompt: allow, warn or block, with the works, the rule and the evidence."""
+    """Screen a prompt: allow, warn or block, with the works, the rule and the evidence.
+
+    Exits 0 on allow, 10 on warn, 11 on block (1 on an error).
+    """
     with handled(as_json):
         ca = open_ca(ctx)
         prompt = sys.stdin.read() if text == "-" else text
         v = ca.guard.check_prompt(_actor(ca, provider), prompt)
-        emit(v.to_dict()) if as_json else _show(v)
+    _decided(v, as_json)
 
 
 @guard_app.command("output")
@@ -84,11 +99,14 @@ def guard_output(
     provider: ProviderOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Screen an output against the registry and the provider's blocklist."""
+    """Screen an output against the registry and the provider's blocklist.
+
+    Exits 0 on allow, 10 on warn, 11 on block (1 on an error).
+    """
     with handled(as_json):
         ca = open_ca(ctx)
         v = ca.guard.check_output(_actor(ca, provider), _read(file), kind=kind)
-        emit(v.to_dict()) if as_json else _show(v)
+    _decided(v, as_json)
 
 
 @guard_app.command("block")
@@ -176,7 +194,7 @@ def label(
             if as_json:
                 emit(d.to_dict())
             else:
-                out.print(f"[bold red]blocked[/]: {d.notice}  (trace {d.trace_id})")
+                out.print(Text.assemble(("blocked", "bold red"), f": {d.notice}  (trace {d.trace_id})"))
                 for v in d.verdicts:
                     _show(v)
             raise typer.Exit(1)
@@ -188,7 +206,9 @@ def label(
             emit({**d.to_dict(), "out": str(out_file)})
             return
         marks = ", ".join(k for k, v in d.marks.items() if v)
-        out.print(f"[{_COLOUR[d.decision.value]}]{d.decision.value}[/]  {out_file}  trace {d.trace_id}  ({marks})")
+        out.print(
+            Text.assemble((d.decision.value, _COLOUR[d.decision.value]), f"  {out_file}  trace {d.trace_id}  ({marks})")
+        )
         if d.notice:
             out.print(f"  notice: {d.notice}")
 
@@ -211,7 +231,7 @@ def trace(
 
 
 def _show_lookup(d: dict[str, Any]) -> None:
-    out.print(f"trace     {d['trace_id'] or '[red]none found[/]'}")
+    out.print(Text.assemble("trace     ", d["trace_id"] or ("none found", "red")))
     for how, tid in d["found"].items():
         out.print(f"  {how:9} {tid}")
     if d["aigc"]:
@@ -225,4 +245,4 @@ def _show_lookup(d: dict[str, Any]) -> None:
         out.print(f"session   provider {t['provider_id']}  user {t['user'] or '-'}  at {t['created_at']}")
         out.print(f"          model {t['model'] or '-'}  decision {t['decision']}  sealed {t['sealed_in_log_entry']}")
     for n in d["notes"]:
-        out.print(f"[dim]note: {n}[/]")
+        out.print(Text(f"note: {n}", style="dim"))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
 from copyalign.errors import NotFoundError
@@ -114,7 +115,9 @@ def verify(
             report = verify_store(open_ca(ctx).ledger)
         else:
             if key is None:
-                err.print("[yellow]note:[/] using the verifier key inside the bundle; pin it with --key")
+                err.print(
+                    Text.assemble(("note:", "yellow"), " using the verifier key inside the bundle; pin it with --key")
+                )
             report = verify_bundle(bundle, key=key, against=against)
         obj = {
             "ok": True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
 from copyalign import __version__
 from copyalign.cli import admin, audit, blobs, guard, log, match, notices, scan, takedown, works
@@ -106,7 +107,7 @@ def init(
         if (ca.settings.c2pa_dir / "c2pa-cert.pem").exists():
             out.print(f"c2pa signer   {ca.settings.c2pa_dir / 'c2pa-cert.pem'}")
         if secret:
-            out.print(f"operator key  [bold]{secret}[/]  (shown once: keep it safe)")
+            out.print(Text.assemble("operator key  ", (secret, "bold"), "  (shown once: keep it safe)"))
         else:
             out.print("already initialised; no new key issued")
 
@@ -126,12 +127,16 @@ def serve(
     with handled():
         ca, secret = _init(ctx, "Registry operator")
         if secret:
-            out.print(f"operator key  [bold]{secret}[/]  (shown once: keep it safe)")
+            out.print(Text.assemble("operator key  ", (secret, "bold"), "  (shown once: keep it safe)"))
         if demo:
             from copyalign.cli.demo import seed
 
             reg = seed(ca, operator(ca))
-            out.print(f"demo rights holder {reg.holder_id} with {reg.works} works; sign in with [bold]{reg.api_key}[/]")
+            out.print(
+                Text.assemble(
+                    f"demo rights holder {reg.holder_id} with {reg.works} works; sign in with ", (reg.api_key, "bold")
+                )
+            )
         app_ = create_app(ca)
         out.print(f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs)")
     uvicorn.run(app_, host=host, port=port, log_level="info")
@@ -141,7 +146,7 @@ def main() -> None:
     try:
         app()
     except CopyalignError as exc:  # raised outside a command's own handler
-        err.print(f"[bold red]error:[/] {exc.message}")
+        err.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
         raise SystemExit(1) from None
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
 from copyalign.errors import CopyalignError, InvalidInputError
@@ -41,7 +42,7 @@ def match(
                 failed = True
                 if as_json:
                     emit({"path": str(path), "error": exc.to_dict()})
-                err.print(f"[bold red]error:[/] {path}: {exc.message}", highlight=False)
+                err.print(Text.assemble(("error:", "bold red"), f" {path}: {exc.message}"), highlight=False)
                 continue
             if as_json:
                 emit({"path": str(path), **result.to_dict()})
@@ -58,8 +59,11 @@ def match(
                     where = f", region {', '.join(f'{v:.2f}' for v in m.region)}"
                 prefs = ", ".join(f"{k}={v['value']}" for k, v in m.preferences.items())
                 out.print(
-                    f"{path}: [bold]{m.title}[/] ({m.work_id}) {m.match} score {m.score:.3f}{where};"
-                    f" holder {m.holder_name}; {prefs}",
+                    Text.assemble(
+                        f"{path}: ",
+                        (m.title, "bold"),
+                        f" ({m.work_id}) {m.match} score {m.score:.3f}{where}; holder {m.holder_name}; {prefs}",
+                    ),
                     highlight=False,
                 )
     if failed:

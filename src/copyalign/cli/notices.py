@@ -30,8 +30,14 @@ def list_notices(
                 continue
             closes = n.closes_at.isoformat() if n.closes_at else "-"
             out.print(
-                f"{n.id}  {n.title}  {n.purpose}  by {n.developer_name}  closes {closes}  {n.counts}", highlight=False
+                f"{n.id}  {n.title}  {n.purpose}  by {n.developer_name}  closes {closes}  {_counts(n.counts)}",
+                highlight=False,
             )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``{'listed': 3, 'excluded': 8}`` as people write it: ``3 listed, 8 excluded`` (``no works`` when empty)."""
+    return ", ".join(f"{v} {k}" for k, v in counts.items()) or "no works"
 
 
 @notices_app.command("close-due")

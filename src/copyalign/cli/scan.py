@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from copyalign.cli.common import emit, err, handled, open_ca, operator, out
 
@@ -115,15 +116,17 @@ def scan(
             highlight=False,
         )
         for shard, error in result.shard_errors:
-            err.print(f"[bold yellow]corrupt shard:[/] {shard}: {error}", highlight=False)
+            err.print(Text.assemble(("corrupt shard:", "bold yellow"), f" {shard}: {error}"), highlight=False)
         for path, why in result.refused:
-            err.print(f"[bold yellow]refused:[/] {path}: {why}", highlight=False)
+            err.print(Text.assemble(("refused:", "bold yellow"), f" {path}: {why}"), highlight=False)
         missing = result.signal_checks.get("not_captured", {})
         if missing.get("items"):
             err.print(
-                f"[bold yellow]not captured:[/] {missing['items']} web items from {missing['hosts']} sites whose "
-                "opt-out files were never fetched (signals:not-captured); run 'copyalign signals fetch' or "
-                "pass --fetch-signals",
+                Text.assemble(
+                    ("not captured:", "bold yellow"),
+                    f" {missing['items']} web items from {missing['hosts']} sites whose opt-out files were never "
+                    "fetched (signals:not-captured); run 'copyalign signals fetch' or pass --fetch-signals",
+                ),
                 highlight=False,
             )
         out.print(f"manifest {result.out / 'manifest.parquet'} (sha256 {result.manifest_sha256})", highlight=False)
@@ -169,3 +172,31 @@ def fetch(
             else:
                 files = ", ".join(f"{n} {e.get('status', e.get('error'))}" for n, e in rec["files"].items())
                 out.print(f"{rec['host']}: {files}", highlight=False)
+    _fetch_outcome(records)
+
+
+def _fetch_outcome(records: list[dict[str, Any]]) -> None:
+    """Exit 1 when not one request reached a site (every file of every site recorded an error: no network, a
+    proxy, DNS), so that a script does not scan on as if the sites had said nothing; a 404 is an answer."""
+    files = [f for rec in records for f in rec.get("files", {}).values()]
+    if not records:
+        err.print("no site to fetch: no record of the corpus carries an http(s) URL", highlight=False)
+        return
+    failed = sum(1 for f in files if "error" in f)
+    if files and failed == len(files):
+        err.print(
+            Text.assemble(
+                ("error:", "bold red"),
+                f" every fetch failed ({failed} requests to {len(records)} sites); the scan will hold these sites' "
+                "items. Check the network, then run 'copyalign signals fetch' again",
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    if failed:
+        err.print(
+            Text.assemble(
+                ("warning:", "bold yellow"), f" {failed} of {len(files)} fetches failed; see the errors above"
+            ),
+            highlight=False,
+        )

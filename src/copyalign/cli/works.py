@@ -1,4 +1,4 @@
-"""``copyalign works``: add, import, lookup, list, show, prefer."""
+"""``copyalign works``: add, import, lookup, list, prefer, and the operator's ``conflicts`` and ``resolve``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
-from copyalign.cli.common import emit, handled, open_ca, operator, out
+from copyalign.cli.common import emit, err, handled, open_ca, operator, out
 from copyalign.errors import InvalidInputError, ItemError, ManifestError
 
 if TYPE_CHECKING:
@@ -33,7 +34,15 @@ def _work_line(w: WorkView) -> dict[str, object]:
         "iscc": w.iscc,
         "log_index": w.log_index,
         "created_at": format_time(w.created_at),
+        **({"conflicts": [c.to_dict() for c in w.conflicts], "warnings": w.warnings} if w.conflicts else {}),
     }
+
+
+def _warn(views: list[WorkView], where: list[str]) -> None:
+    """A registration that duplicates another holder's work says so on stderr (registry.conflict_action)."""
+    for w, at in zip(views, where, strict=True):
+        for text in w.warnings:
+            err.print(Text.assemble(("warning:", "bold yellow"), f" {at}: {text}"), highlight=False)
 
 
 def _read(path: Path) -> bytes:
@@ -83,13 +92,20 @@ def add(
         try:
             views = ca.works.register_many(operator(ca), items, holder_id=holder)
         except ItemError as exc:
-            exc.error.message = f"{paths[exc.position]}: {exc.error.message}"
-            raise exc.error from None
+            from copyalign.core.refusals import in_words
+
+            path, error = paths[exc.position], exc.error
+            plain = in_words(str(path), error.code, error.message)
+            # said as plainly as the portal says it: what the file was taken for and why it was refused
+            error.message = plain if plain != error.message else f"{path}: {error.message}"
+            raise error from None
         for p, w in zip(paths, views, strict=True):
             if as_json:
                 emit({"path": str(p), **_work_line(w)})
             else:
                 out.print(f"registered {w.id}  {w.kind:5}  {w.title}  (log index {w.log_index})", highlight=False)
+        if not as_json:
+            _warn(views, [str(p) for p in paths])
 
 
 @app.command("import")
@@ -134,7 +150,8 @@ def import_(
             for n, w in zip(numbers, views, strict=True):
                 emit({"line": n, **_work_line(w)})
         else:
-            out.print(f"registered {len(views)} works from {manifest}")
+            out.print(f"registered {len(views)} works from {manifest}", highlight=False)
+            _warn(views, [f"line {n}" for n in numbers])
 
 
 @app.command()
@@ -162,7 +179,9 @@ def lookup(
             return
         for m in result.matches:
             out.print(
-                f"{path}: [bold]{m.title}[/] ({m.work_id}), {m.match} match, holder {m.holder_name}",
+                Text.assemble(
+                    f"{path}: ", (m.title, "bold"), f" ({m.work_id}), {m.match} match, holder {m.holder_name}"
+                ),
                 highlight=False,
             )
             for purpose in Purpose:
@@ -193,6 +212,49 @@ def list_(
         for w in views:
             table.add_row(w.id, w.kind, w.title, format_time(w.created_at))
         out.print(table)
+
+
+@app.command()
+def conflicts(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option(help="open, noted, resolved or all.")] = "open",
+    as_json: JsonOpt = False,
+) -> None:
+    """The operator's queue: registrations that duplicate another holder's work, to resolve."""
+    with handled(as_json):
+        ca = open_ca(ctx)
+        views = ca.conflicts.list(operator(ca), status=None if status == "all" else status)
+        if as_json:
+            for v in views:
+                emit(v.to_dict())
+            return
+        if not views:
+            out.print(f"no {'' if status == 'all' else status + ' '}registration conflict", highlight=False)
+        for v in views:
+            out.print(
+                f"{v.id}  {v.status}  {v.title!r} ({v.work_id}, {v.holder_name}) is {v.match.replace('_', '-')} "
+                f"of {v.other_title!r} ({v.other_work_id}, {v.other_holder_name})"
+                + (f"; decided {v.decision}" if v.decision else ""),
+                highlight=False,
+            )
+
+
+@app.command()
+def resolve(
+    ctx: typer.Context,
+    conflict: Annotated[str, typer.Argument(help="Conflict id (cfl_…).")],
+    decision: Annotated[str, typer.Option(help="both-stand, first-holder or second-holder.")],
+    note: Annotated[str, typer.Option(help="Why (kept in the log).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve a registration conflict with the operator's decision; the decision is logged."""
+    with handled(as_json):
+        ca = open_ca(ctx)
+        v = ca.conflicts.resolve(operator(ca), conflict, decision=decision, note=note)
+        if as_json:
+            emit(v.to_dict())
+        else:
+            out.print(f"{v.id}: {v.decision} (log index {v.resolution_log_index})", highlight=False)
 
 
 @app.command()

@@ -64,6 +64,7 @@ class Action(enum.StrEnum):
     TAKEDOWN_COUNTER = "takedown.counter"
     TAKEDOWN_COURT_ACTION = "takedown.court_action"
     TAKEDOWN_COMPLAIN = "takedown.complain"
+    CONFLICT_REVIEW = "conflict.review"
 
 
 class Grant(enum.Enum):
@@ -131,8 +132,66 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.TAKEDOWN_COUNTER: (_A, _N, _N, _O, _N),
         Action.TAKEDOWN_COURT_ACTION: (_A, _O, _N, _O, _N),
         Action.TAKEDOWN_COMPLAIN: (_A, _O, _N, _O, _N),
+        # registration conflicts (a near-duplicate of another holder's work): the CMO's queue to resolve
+        Action.CONFLICT_REVIEW: (_A, _N, _N, _N, _N),
     }.items()
 }
+
+#: How a message says each role and action to a person (the portal shows these); the machine codes stay on the
+#: error (``action``, ``role``). An action missing here is said by its code.
+ROLE_WORDS: Mapping[Role, str] = {
+    Role.OPERATOR: "the registry operator",
+    Role.RIGHTS_HOLDER: "a rights holder",
+    Role.DEVELOPER: "an AI developer",
+    Role.PROVIDER: "an AI service provider",
+    Role.AUDITOR: "an auditor",
+}
+#: (what the action does, the same restricted to one's own objects)
+ACTION_WORDS: Mapping[Action, tuple[str, str]] = {
+    Action.PARTY_CREATE: ("create parties", "create only itself"),
+    Action.PARTY_READ: ("read parties' records", "read only its own record"),
+    Action.KEY_ISSUE: ("issue API keys", "issue API keys only for itself"),
+    Action.KEY_REVOKE: ("revoke API keys", "revoke only its own API keys"),
+    Action.WORK_REGISTER: ("register works", "register works only in its own name"),
+    Action.WORK_READ: ("read works' records", "read only its own works' records"),
+    Action.WORK_UPDATE: ("change works", "change only its own works"),
+    Action.PREFERENCE_SET: ("state preferences for works", "state preferences only for its own works"),
+    Action.LOOKUP: ("look content up", "look content up"),
+    Action.LOG_READ: ("read the log", "read the log"),
+    Action.LOG_CHECKPOINT: ("sign log checkpoints", "sign log checkpoints"),
+    Action.NOTICE_CREATE: ("publish training notices", "publish training notices only in its own name"),
+    Action.NOTICE_FINALISE: ("finalise training notices", "finalise only its own training notices"),
+    Action.OBJECTION_FILE: ("object to training notices", "object only for its own works"),
+    Action.USAGE_REPORT: ("report usage", "report usage only under its own notices"),
+    Action.INVOICE_READ: ("read invoices", "read only its own invoices"),
+    Action.PAYMENT_RECORD: ("record payments", "record payments"),
+    Action.DISTRIBUTION_RUN: ("run distributions", "run distributions"),
+    Action.STATEMENT_READ: ("read royalty statements", "read only its own royalty statements"),
+    Action.SCAN_RUN: ("scan corpora", "scan corpora only in its own name"),
+    Action.GUARD_CHECK: ("screen prompts and outputs", "screen prompts and outputs only in its own name"),
+    Action.GUARD_TERM: ("curate the prompt filter's terms", "curate terms only for its own works"),
+    Action.GUARD_BLOCK: ("add outputs to a blocklist", "add outputs only to its own blocklist"),
+    Action.TRACE_READ: ("read generation traces", "read only its own generation traces"),
+    Action.AUDIT_RUN: ("run model audits", "run model audits only in its own name"),
+    Action.CANARY_MAKE: ("make audit canaries", "make audit canaries only in its own name"),
+    Action.CONFLICT_REVIEW: ("review registration conflicts", "review registration conflicts"),
+    Action.BLOB_GC: ("delete unreferenced content blobs", "delete unreferenced content blobs"),
+    Action.TAKEDOWN_FILE: ("file takedown notices", "file takedown notices only for its own works"),
+    Action.TAKEDOWN_AUTHORISE: ("authorise agents to file takedown notices", "authorise agents only for itself"),
+    Action.TAKEDOWN_READ: ("read takedown notices", "read only its own takedown notices"),
+    Action.TAKEDOWN_HANDLE: ("handle takedown notices", "handle takedown notices only at its own desk"),
+    Action.TAKEDOWN_COUNTER: ("file counter-notices", "file counter-notices only for its own users' sessions"),
+    Action.TAKEDOWN_COURT_ACTION: ("record court actions", "record court actions only on its own notices"),
+    Action.TAKEDOWN_COMPLAIN: ("complain about takedown decisions", "complain only about its own decisions"),
+}
+
+
+def refusal(role: Role, action: Action) -> str:
+    """Why ``role`` may not do ``action``, in words: "a rights holder may not read invoices", "a rights holder
+    may change only its own works"."""
+    who = ROLE_WORDS.get(role, f"a {role.value}")
+    anything, own = ACTION_WORDS.get(action, (f"perform {action.value}", f"perform {action.value} only on its own"))
+    return f"{who} may {own}" if MATRIX[action][role] is Grant.OWN else f"{who} may not {anything}"
 
 
 def allowed(role: Role, action: Action, *, owner: bool) -> bool:
@@ -143,7 +202,4 @@ def allowed(role: Role, action: Action, *, owner: bool) -> bool:
 def require(role: Role, action: Action, *, owner: bool) -> None:
     """Raise :class:`PermissionDeniedError` naming the role and action when the matrix says no."""
     if not allowed(role, action, owner=owner):
-        whose = "its own" if MATRIX[action][role] is Grant.OWN else "any"
-        if MATRIX[action][role] is Grant.NONE:
-            raise PermissionDeniedError(f"a {role.value} may not perform {action.value}")
-        raise PermissionDeniedError(f"a {role.value} may perform {action.value} only on {whose} objects")
+        raise PermissionDeniedError(refusal(role, action), action=action.value, role=role.value)

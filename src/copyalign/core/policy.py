@@ -108,6 +108,36 @@ class LookupSection(_Section):
     )
 
 
+class RegistrySection(_Section):
+    conflict_action: str = Field(
+        default="flag",
+        pattern="^(allow|flag|refuse)$",
+        description=(
+            "What registration does with a work that is a copy or near-duplicate (the matching engine's exact, "
+            "normalized, near_duplicate or perceptual match) of a work another holder registered: allow it with "
+            "a warning naming the other work and holder; flag it (registered, with the warning, and put on the "
+            "operator's queue of conflicts to resolve: `copyalign works conflicts`, /conflicts); or refuse it "
+            "(409 registration_conflict). Two holders claiming one work is the conflict a CMO must resolve "
+            "before it licenses or pays for the work."
+        ),
+        json_schema_extra=_src(
+            "seed 000 §4.2.1 (accurate registration of works and rights); CISAC / Content ID practice: "
+            "ownership conflicts go to review, not first come first served"
+        ),
+    )
+    conflict_min_share: float = Field(
+        default=0.8,
+        ge=0.5,
+        le=1.0,
+        description=(
+            "A text whose shared passages with another holder's work cover at least this share of both texts "
+            "counts as a near-duplicate too (a few words edited, which the MinHash estimate may miss); a text "
+            "that merely quotes another, or is quoted whole inside a longer one, does not."
+        ),
+        json_schema_extra=_src("Broder 1997 (resemblance and containment); seed 000 §4.2.1"),
+    )
+
+
 class MatchingSection(_Section):
     min_passage_tokens: int = Field(
         default=20,
@@ -662,6 +692,7 @@ class PolicyProfile(_Section):
     profile: ProfileInfo
     preferences: PreferenceSection = Field(default_factory=PreferenceSection)
     lookup: LookupSection = Field(default_factory=LookupSection)
+    registry: RegistrySection = Field(default_factory=RegistrySection)
     matching: MatchingSection = Field(default_factory=MatchingSection)
     log: LogSection = Field(default_factory=LogSection)
     licensing: LicensingSection = Field(default_factory=LicensingSection)

@@ -38,6 +38,7 @@ def hbars(
     top: float | None = None,
     shown: Callable[[float], str] = _plain,
     mark: float | None = None,
+    colours: Sequence[str] | None = None,
 ) -> str:
     """Horizontal bars, one per ``(label, value)``, as an inline ``<svg>``.
 
@@ -48,6 +49,8 @@ def hbars(
             largest value (or 1 when all are zero), so the longest bar spans the chart.
         shown: how a value is written beside its bar (``str`` by default).
         mark: where to draw a dashed vertical threshold line, on the same scale.
+        colours: one fill per row, in the order of ``rows`` (overrides ``colour``: the scan report colours each
+            decision as its meaning, green for keep, red for drop).
 
     Returns:
         The SVG element, or ``<p>none</p>`` when there is nothing to draw.
@@ -60,7 +63,7 @@ def hbars(
         w = max(1, round(_BAR_W * min(v, scale) / scale)) if scale > 0 else 1
         parts.append(
             f'<text x="0" y="{i * _ROW_H + 15}">{html.escape(label)}</text>'
-            f'<rect x="{_X0}" y="{i * _ROW_H + 3}" width="{w}" height="16" fill="{colour}"/>'
+            f'<rect x="{_X0}" y="{i * _ROW_H + 3}" width="{w}" height="16" fill="{colours[i] if colours else colour}"/>'
             f'<text x="{_X0 + 6 + w}" y="{i * _ROW_H + 15}">{html.escape(shown(v))}</text>'
         )
     if mark is not None and scale > 0:
@@ -73,9 +76,12 @@ def hbars(
     )
 
 
-def count_bars(counts: Mapping[str, int], colour: str) -> str:
-    """Bars of counts, scaled to the largest (the scan report's decisions, reasons, signals and kinds)."""
-    return hbars(list(counts.items()), colour=colour)
+def count_bars(counts: Mapping[str, int], colour: str, colours: Mapping[str, str] | None = None) -> str:
+    """Bars of counts, scaled to the largest (the scan report's decisions, reasons, signals and kinds); a label
+    found in ``colours`` is drawn in its own colour."""
+    rows = list(counts.items())
+    fills = [colours.get(label, colour) for label, _ in rows] if colours else None
+    return hbars(rows, colour=colour, colours=fills)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

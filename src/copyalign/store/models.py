@@ -103,6 +103,30 @@ class Preference(Base):
     log_index: Mapped[int] = mapped_column(BigInt)
 
 
+class RegistrationConflict(Base):
+    """A registration that duplicates another holder's work (``core/registry/conflicts.py``): ``noted`` under
+    the profile's ``allow``, ``open`` on the operator's queue under ``flag`` until ``resolved``."""
+
+    __tablename__ = "registration_conflicts"
+    __table_args__ = (Index("ix_registration_conflicts_status", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)  # the new registration
+    holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    other_work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)  # the work it duplicates
+    other_holder_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    match: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(10))  # noted | open | resolved
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)  # the work.registered entry that carries it
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(40))
+    decision: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    resolution_log_index: Mapped[int | None] = mapped_column(BigInt)
+
+
 class LogEntry(Base):
     """A leaf of the transparency log. ``entry`` is the canonical JSON that is hashed into the tree;
     ``payload`` the canonical JSON whose digest the entry carries (erasable without breaking the tree)."""

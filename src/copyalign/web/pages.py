@@ -31,6 +31,7 @@ from copyalign.api.deps import COOKIE, CaDep
 from copyalign.api.errors import status_for
 from copyalign.context import Copyalign
 from copyalign.core.canonical import format_time
+from copyalign.core.refusals import in_words
 from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Resolved, Statement, Value, resolve_all
 from copyalign.errors import AuthenticationError, CopyalignError
 from copyalign.services.registry.parties import Principal
@@ -229,6 +230,9 @@ def new_work(
         )
         view = ca.works.register(me, item)
     except CopyalignError as exc:
+        # said plainly (what the file was taken for, why it was refused, what to do); the precise message is
+        # kept under "technical details"
+        plain = in_words(file.filename or "the file", exc.code, exc.message)
         return render(
             request,
             "new_work.html",
@@ -237,23 +241,31 @@ def new_work(
             purposes=PURPOSES,
             form=form,
             max_bytes=ca.settings.max_upload_bytes,
-            error=exc.message,
+            error=plain,
+            details=exc.message if plain != exc.message else None,
         )
-    return RedirectResponse(f"/works/{view.id}", status_code=303)
+    return RedirectResponse(f"/works/{view.id}?registered=1", status_code=303)
 
 
 @router.get("/works/{work_id}", response_class=HTMLResponse)
-def work_page(request: Request, ca: CaDep, work_id: str) -> Response:
+def work_page(
+    request: Request, ca: CaDep, work_id: str, registered: bool = False, recorded: int | None = None
+) -> Response:
     me = _principal(request, ca)
     if me is None:
         return _signin()
     work = ca.works.get(me, work_id)  # raises 404 / 403 first, so the history below is the holder's own
     history = ca.preferences.history(me, work_id)
+    # the confirmation after a POST-redirect-GET: the statement the redirect names, found in the history
+    just = next((st for st in history if st.log_index == recorded), None) if recorded is not None else None
     return render(
         request,
         "work.html",
         me=me,
         work=work,
+        registered=registered,
+        just_recorded=just,
+        conflicts=ca.conflicts.for_work(me, work_id),
         history=list(reversed(history)),
         current=_current(ca, history),
         purposes=PURPOSES,
@@ -273,8 +285,8 @@ def set_preference(
     jurisdiction: Annotated[str, Form()] = "*",
 ) -> Response:
     def act(me: Principal) -> str:
-        ca.preferences.set(me, work_id=work_id, pref=PreferenceInput.parse(purpose, value, jurisdiction))
-        return f"/works/{work_id}"
+        receipt = ca.preferences.set(me, work_id=work_id, pref=PreferenceInput.parse(purpose, value, jurisdiction))
+        return f"/works/{work_id}?recorded={receipt.index}"  # the page confirms what was recorded
 
     return _form_post(request, ca, act)
 

@@ -19,11 +19,20 @@ def test_only_holders_and_the_operator_register_works() -> None:
     assert allowed(Role.OPERATOR, Action.WORK_REGISTER, owner=False)
 
 
-def test_require_names_role_and_action() -> None:
-    with pytest.raises(PermissionDeniedError, match="developer may not perform work.register"):
+def test_require_says_role_and_action_in_words_and_keeps_the_codes() -> None:
+    with pytest.raises(PermissionDeniedError, match="an AI developer may not register works") as info:
         require(Role.DEVELOPER, Action.WORK_REGISTER, owner=True)
-    with pytest.raises(PermissionDeniedError, match="only on its own"):
+    assert info.value.to_dict()["action"] == "work.register" and info.value.to_dict()["role"] == "developer"
+    with pytest.raises(PermissionDeniedError, match="a rights holder may change only its own works"):
         require(Role.RIGHTS_HOLDER, Action.WORK_UPDATE, owner=False)
+    with pytest.raises(PermissionDeniedError, match="a rights holder may not read invoices"):
+        require(Role.RIGHTS_HOLDER, Action.INVOICE_READ, owner=True)
+
+
+def test_every_action_is_said_in_words() -> None:
+    from copyalign.core.authz import ACTION_WORDS
+
+    assert set(ACTION_WORDS) == set(Action)
 
 
 def test_any_implies_own() -> None:

@@ -8,6 +8,7 @@ segment of every shard and merges the evidence per work (tombstoned works droppe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,43 +75,65 @@ def _span(p: Passage, fp: textfp.TextFingerprint, wstart: np.ndarray, wend: np.n
     )
 
 
-def find_text(index: MatchIndex, q: TextQuery, cfg: MatchingSection) -> dict[str, Evidence]:
+def find_text(
+    index: MatchIndex, q: TextQuery, cfg: MatchingSection, *, extra: Sequence[Segment] = ()
+) -> dict[str, Evidence]:
     """The fingerprint evidence for a text over every shard: what the service, the corpus scanner and the
-    guard share. It needs no database (scanner workers call it with a read-only index)."""
+    guard share. It needs no database (scanner workers call it with a read-only index). ``extra`` segments
+    (in memory, not yet saved: the works a registration must see at once) are probed after the shards."""
     found: dict[str, Evidence] = {}
+
+    def probe(seg: Segment) -> None:
+        for i, ev in probe_text(seg, q, cfg):
+            wid = seg.work_id(i)
+            cur = found.get(wid)
+            found[wid] = ev if cur is None else cur.merge(ev)
+
     for shard in index.shards:
         for seg in shard.live():
-            for i, ev in probe_text(seg, q, cfg):
-                wid = seg.work_id(i)
-                cur = found.get(wid)
-                found[wid] = ev if cur is None else cur.merge(ev)
+            probe(seg)
         for wid in shard.tombstones & found.keys():
             del found[wid]
+    for seg in extra:
+        probe(seg)
     return found
 
 
 def find_image(
-    index: MatchIndex, img: Any, sha: bytes, cfg: MatchingSection, *, query: np.ndarray | None = None
+    index: MatchIndex,
+    img: Any,
+    sha: bytes,
+    cfg: MatchingSection,
+    *,
+    query: np.ndarray | None = None,
+    extra: Sequence[Segment] = (),
 ) -> dict[str, Evidence]:
     """Exact and perceptual evidence for a decoded image over every shard; ``query`` is
-    :func:`image_query`'s result when the caller searches several indexes with one image."""
+    :func:`image_query`'s result when the caller searches several indexes with one image; ``extra`` as in
+    :func:`find_text`."""
     q = image_query(img) if query is None else query
     found: dict[str, Evidence] = {}
+
+    def probe(seg: Segment) -> None:
+        raw_hits, _ = seg.exact(sha, None)
+        for i in raw_hits:
+            found[seg.work_id(i)] = Evidence("exact", 1.0)
+        rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
+        for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
+            wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
+            region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
+            ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
+            cur = found.get(wid)
+            if cur is None or ev.better_than(cur):
+                found[wid] = ev
+
     for shard in index.shards:
         for seg in shard.live():
-            raw_hits, _ = seg.exact(sha, None)
-            for i in raw_hits:
-                found[seg.work_id(i)] = Evidence("exact", 1.0)
-            rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
-            for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
-                wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
-                region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
-                ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
-                cur = found.get(wid)
-                if cur is None or ev.better_than(cur):
-                    found[wid] = ev
+            probe(seg)
         for wid in shard.tombstones & found.keys():
             del found[wid]
+    for seg in extra:
+        probe(seg)
     return found
 
 

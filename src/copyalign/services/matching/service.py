@@ -17,6 +17,7 @@ pool of ``workers`` (:mod:`copyalign.engines`).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,8 +30,10 @@ from sqlalchemy import func, select
 from copyalign.core.authz import Action, require
 from copyalign.core.content import Limits, decode_text, encode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
+from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY
 from copyalign.core.matching.query import TextQuery, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
+from copyalign.core.registry.conflicts import Conflict, conflicts_in
 from copyalign.core.registry.preferences import parse_jurisdiction, resolve_all
 from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
@@ -38,12 +41,15 @@ from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.matching.embeddings import MAX_QUERY_CHUNKS, Embedder, text_chunks
 from copyalign.services.matching.engine import find_image, find_text, index_entry
 from copyalign.services.matching.index import MatchIndex
-from copyalign.services.matching.segment import IndexedWork
+from copyalign.services.matching.segment import IndexedWork, Segment
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import Party, Work
 
 REFRESH_BATCH = 2000
+#: Works a registration probes from memory before the index is refreshed on disk instead (_pending); under the
+#: 64 from which a refresh starts a process pool, so that the refresh it triggers stays in this process.
+PENDING_MAX = 48
 MAX_SEMANTIC_SPANS = 5
 
 
@@ -87,6 +93,10 @@ class MatchService(ServiceBase):
         self.workers = workers
         self.embedders = {e.kind: e for e in embedders}
         self._checked = float("-inf")
+        # registration's view of the works the index has not taken yet (duplicates, _pending)
+        self._pending_lock = threading.Lock()
+        self._pending_entries: dict[str, IndexedWork] = {}
+        self._pending_segment: tuple[tuple[str, ...], Segment] | None = None
 
     # -- keeping the index fresh -----------------------------------------------------------------------
     def refresh(self) -> int:
@@ -208,6 +218,69 @@ class MatchService(ServiceBase):
             except CopyalignError as exc:
                 out.append(exc)
         return out
+
+    def duplicates(self, contents: Sequence[tuple[str, bytes]], holder_id: str) -> list[list[Conflict]]:
+        """For each ``(kind, data)`` about to be registered for ``holder_id``, the works of other holders it
+        duplicates (the registry's ``find_conflicts`` hook; the registry authorised its caller).
+
+        Every registered work counts, a work registered a moment ago too, whatever ``refresh_seconds`` says:
+        the works the index has not taken yet are probed from a segment built in memory (:meth:`_pending`),
+        so that a registration does not pay for saving a segment to disk (~0.3 s with its fsyncs)."""
+        if not contents:
+            return []
+        extra = self._pending()
+        # the registration this check precedes adds works right after it: the next query must look for them,
+        # whatever refresh_seconds says (else a scan or a guard check a moment later would miss them)
+        self._checked = float("-inf")
+        cfg, share = self.policy.matching, self.policy.registry.conflict_min_share
+        out: list[list[Conflict]] = []
+        for kind, data in contents:
+            if kind == "text":
+                text = decode_text(data)
+                q = TextQuery.of(text, data)
+                facts = self._facts(find_text(self.index, q, cfg, extra=extra), q.sha, "text", 20)
+                tokens: int | None = q.fp.size
+            else:
+                img, _ = open_image(data, self.limits)
+                sha = hashlib.sha256(data).digest()
+                facts = self._facts(find_image(self.index, img, sha, cfg, extra=extra), sha, "image", 20)
+                tokens = None
+            out.append(conflicts_in(facts, holder_id, query_tokens=tokens, min_share=share))
+        return out
+
+    def _pending(self) -> list[Segment]:
+        """The works registered since the index's watermark, as one segment in memory (their entries cached
+        from one registration to the next); past :data:`PENDING_MAX` of them the index is refreshed instead."""
+        with self._pending_lock:
+            self.index.reload()
+            with self.store.read() as s:
+                rows = s.execute(
+                    select(Work.id, Work.kind, Work.sha256, Work.norm_sha256)
+                    .where(Work.log_index > self.index.watermark)
+                    .order_by(Work.log_index)
+                    .limit(PENDING_MAX + 1)
+                ).all()
+            if len(rows) > PENDING_MAX:
+                self.refresh()
+                self._pending_entries.clear()
+                return []
+            wanted = {r.id for r in rows}
+            cache = {wid: e for wid, e in self._pending_entries.items() if wid in wanted}
+            for r in rows:
+                if r.id not in cache:
+                    try:
+                        cache[r.id] = index_entry(
+                            r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256), self.limits
+                        )
+                    except CopyalignError:  # a blob damaged since registration: the index skips it too
+                        continue
+            self._pending_entries = cache
+            if not cache:
+                return []
+            key = tuple(sorted(cache))
+            if self._pending_segment is None or self._pending_segment[0] != key:
+                self._pending_segment = (key, Segment.build(list(cache.values()), min_quality=PDQ_MIN_QUALITY))
+            return [self._pending_segment[1]]
 
     # -- the engine without authorisation (the guard and the scanner authorise their own callers) --------
     def search_text(self, text: str, raw: bytes, limit: int = 20, *, query: TextQuery | None = None) -> MatchResult:

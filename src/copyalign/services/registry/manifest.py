@@ -4,7 +4,9 @@ Each line is an object with ``title`` and exactly one of ``path`` (relative to t
 only from the CLI), ``text`` or ``content_base64``, and optionally ``kind``, ``creators``, ``identifiers``
 and ``preferences`` (a list of ``{purpose, value, jurisdiction?, effective_at?}``, or the shorthand
 ``{"train-ai": "deny"}``). Blank lines are skipped. The first bad line stops the import with its line number;
-nothing is registered unless every line is good.
+nothing is registered unless every line is good. An unknown field is named with the fields allowed where it
+stands. The README's "works import" section documents the format with a table and an example; a test keeps
+that table equal to :class:`ManifestLine`'s fields.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ class ManifestLine(_Line):
     creators: list[str] = Field(default_factory=list, max_length=100)
     identifiers: dict[str, str] = Field(default_factory=dict)
     preferences: list[_Pref] | dict[str, str] = Field(default_factory=list)
+
+
+def unknown_field(where: str) -> str:
+    """``unknown field 'file'; a line's fields are: title, path, …`` (the fields of the object it is in)."""
+    model: type[BaseModel] = _Pref if where.startswith("preferences.") else ManifestLine
+    allowed = ", ".join(model.model_fields)
+    whose = "a preference's" if model is _Pref else "a line's"
+    return f"unknown field {where!r}; {whose} fields are: {allowed} (see 'works import' in the README)"
 
 
 def safe_path(base: Path, rel: str, *, field: str = "path") -> Path:
@@ -119,9 +129,10 @@ def parse_lines(lines: Iterator[bytes] | list[bytes], *, base: Path | None) -> t
             line = ManifestLine.model_validate(obj)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            # pydantic names the union member it tried ("preferences.list[_Pref].0.deny"): keep the path only
+            where = ".".join(str(p) for p in first["loc"] if not (isinstance(p, str) and "[" in p))
             msg = (
-                f"unknown field {where!r}"
+                unknown_field(where)
                 if first["type"] == "extra_forbidden"
                 else f"{where}: {first['msg'].removeprefix('Value error, ')}"
             )

@@ -4,6 +4,10 @@ Registration is all-or-nothing at every size: a single upload and a 10,000-line 
 :meth:`WorkService.register_many`, which fingerprints everything first (in a process pool when asked),
 refuses the whole batch on the first bad item (naming it), writes the blobs, and then inserts every row and
 every log entry in one transaction. A crash at any point leaves either the whole batch or none of it.
+
+Before writing, each item is checked against the works other holders registered (``find_conflicts``, the
+matching engine's hook): a copy or near-duplicate is allowed with a warning, flagged for the operator, or
+refused, as the profile's ``registry.conflict_action`` says (:mod:`copyalign.core.registry.conflicts`).
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.content import Limits, check_text
+from copyalign.core.registry.conflicts import Conflict, warning
 from copyalign.core.registry.fingerprint import Fingerprint, fingerprint
 from copyalign.core.registry.identifiers import canonical_all
 from copyalign.core.registry.iscc import bands
 from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ConflictError, CopyalignError, InvalidInputError, ItemError, NotFoundError
 from copyalign.ids import new_id
-from copyalign.services.base import ServiceBase
+from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.log.ledger import Event, Receipt
 from copyalign.services.registry.blobgc import discard_unreferenced
+from copyalign.services.registry.conflicts import record_conflicts
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import PreferenceInput, record_preferences
 from copyalign.store.batching import in_batches
@@ -38,6 +44,10 @@ from copyalign.store.models import Party, Work, WorkRevision
 MAX_CREATORS = 100
 #: From this many items on, registration fingerprints in a process pool and overlaps the blob writes.
 BULK = 64
+
+#: ``find_conflicts(contents, holder_id)``: for each ``(kind, data)``, the registered works of other holders it
+#: duplicates (set by :func:`copyalign.context.connect` to the matching engine's check).
+FindConflicts = Callable[[Sequence[tuple[str, bytes]], str], list[list[Conflict]]]
 
 
 def to_signed64(u: int) -> int:
@@ -73,10 +83,30 @@ class WorkView:
     updated_at: datetime
     log_index: int
     receipt: Receipt | None = None
+    #: other holders' works this registration duplicates, and what the profile did about it
+    conflicts: tuple[Conflict, ...] = ()
+    conflict_action: str | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The registration's warnings in words (one per duplicated work)."""
+        return [warning(c, self.conflict_action or "allow") for c in self.conflicts]
 
     @classmethod
-    def of_row(cls, row: dict[str, Any], receipt: Receipt | None = None) -> WorkView:
-        return cls(**{f: row[f] for f in cls.__dataclass_fields__ if f != "receipt"}, receipt=receipt)
+    def of_row(
+        cls,
+        row: dict[str, Any],
+        receipt: Receipt | None = None,
+        conflicts: Sequence[Conflict] = (),
+        conflict_action: str | None = None,
+    ) -> WorkView:
+        skip = ("receipt", "conflicts", "conflict_action")
+        return cls(
+            **{f: row[f] for f in cls.__dataclass_fields__ if f not in skip},
+            receipt=receipt,
+            conflicts=tuple(conflicts),
+            conflict_action=conflict_action if conflicts else None,
+        )
 
     @classmethod
     def of(cls, w: Work, receipt: Receipt | None = None) -> WorkView:
@@ -166,6 +196,29 @@ def _fingerprint_batch(limits: Limits, items: Sequence[WorkInput]) -> list[Finge
 
 
 class WorkService(ServiceBase):
+    def __init__(self, deps: Deps, *, find_conflicts: FindConflicts | None = None) -> None:
+        super().__init__(deps)
+        self.find_conflicts = find_conflicts
+
+    def _conflicts(self, fps: Sequence[Fingerprint], items: Sequence[WorkInput], holder: str) -> list[list[Conflict]]:
+        """Each item's conflicts with other holders' works; refuses the batch when the profile says so."""
+        if self.find_conflicts is None:
+            return [[] for _ in items]
+        found = self.find_conflicts([(fp.kind, it.data) for fp, it in zip(fps, items, strict=True)], holder)
+        action = self.policy.registry.conflict_action
+        if action == "refuse":
+            for i, conflicts in enumerate(found):
+                if conflicts:
+                    raise ItemError(
+                        i,
+                        ConflictError(
+                            "this content is " + warning(conflicts[0], action),
+                            field="content",
+                            code="registration_conflict",
+                        ),
+                    )
+        return found
+
     def register(self, actor: Principal, item: WorkInput, *, holder_id: str | None = None) -> WorkView:
         try:
             [view] = self.register_many(actor, [item], holder_id=holder_id)
@@ -250,6 +303,8 @@ class WorkService(ServiceBase):
                 raise NotFoundError(f"no party {holder}", field="holder_id")
             if party.role not in (Role.RIGHTS_HOLDER.value, Role.OPERATOR.value):
                 raise InvalidInputError(f"party {holder} is a {party.role}, who cannot hold works", field="holder_id")
+        conflicts = self._conflicts(fps, items, holder)
+        action = self.policy.registry.conflict_action
         with self.store.write() as s:
             existing = self._existing(s, list(seen))
             if existing:
@@ -265,25 +320,24 @@ class WorkService(ServiceBase):
             now = self.clock.now()
             ids = [new_id("wrk") for _ in items]
             events = []
-            for wid, it, (title, idents), fp in zip(ids, items, metas, fps, strict=True):
-                events.append(
-                    Event(
-                        "work.registered",
-                        actor.party_id,
-                        wid,
-                        {
-                            "holder": holder,
-                            "kind": fp.kind,
-                            "title": title,
-                            "creators": list(it.creators),
-                            "identifiers": idents,
-                            "sha256": fp.sha256,
-                            "iscc": fp.iscc,
-                            "size": fp.size_bytes,
-                            "fingerprint_version": fp.version,
-                        },
-                    )
-                )
+            for wid, it, (title, idents), fp, found in zip(ids, items, metas, fps, conflicts, strict=True):
+                payload: dict[str, Any] = {
+                    "holder": holder,
+                    "kind": fp.kind,
+                    "title": title,
+                    "creators": list(it.creators),
+                    "identifiers": idents,
+                    "sha256": fp.sha256,
+                    "iscc": fp.iscc,
+                    "size": fp.size_bytes,
+                    "fingerprint_version": fp.version,
+                }
+                if found:  # the log says, at registration, that another holder claims this work
+                    payload["conflicts"] = {
+                        "action": action,
+                        "works": [{"work": c.work_id, "holder": c.holder_id, "match": c.match} for c in found],
+                    }
+                events.append(Event("work.registered", actor.party_id, wid, payload))
             receipts = self.ledger.append(s, events, at=now)
             rows: list[dict[str, Any]] = []
             revisions: list[dict[str, Any]] = []
@@ -343,7 +397,19 @@ class WorkService(ServiceBase):
                 prefs=[it.preferences for it in items],
                 now=now,
             )
-            return [WorkView.of_row(row, r) for row, r in zip(rows, receipts, strict=True)]
+            if any(conflicts):
+                record_conflicts(
+                    s,
+                    work_ids=ids,
+                    holder_id=holder,
+                    conflicts=conflicts,
+                    action=action,
+                    log_indexes=[r.index for r in receipts],
+                    now=now,
+                )
+            return [
+                WorkView.of_row(row, r, found, action) for row, r, found in zip(rows, receipts, conflicts, strict=True)
+            ]
 
     @staticmethod
     def _existing(s: Session, digests: list[str]) -> dict[str, str]:

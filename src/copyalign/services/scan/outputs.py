@@ -6,8 +6,10 @@
 * ``usage.json`` — per registered work found: items, kept items, matched tokens and bytes, decisions; and
   per finalised notice the ``lines`` a usage report takes (``POST /v1/notices/{id}/reports``);
 * ``report.json`` / ``report.html`` — counts per decision, reason, signal, kind, shard errors, refused paths (tar
-  members and symlinks, with why), and ``signal_checks``: how many items were checked against which source and how
-  many web items were held for want of a capture of their site, with charts;
+  members and symlinks, with why), ``signal_checks`` (how many items were checked against which source and how many
+  web items were held for want of a capture of their site), with charts, and the per-item table (``listing``:
+  decision, reasons linked to their causes, matched works and holders, signals; capped per decision,
+  :mod:`~copyalign.services.scan.report_html`);
 * ``eu-summary.json`` / ``eu-summary.md`` — the public summary of training content (AI Act Art. 53(1)(d),
   the AI Office template of July 2025), sections 1.1-3.3, filled from what the scan saw; what a scan cannot
   know (the provider, the model, other data sources) is marked for the provider to complete.
@@ -16,7 +18,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import math
 import os
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from copyalign.core.scan.decide import Decision, WorkFacts, WorkUse
-from copyalign.services.charts import STYLE, count_bars
 
 DECISIONS = ("keep", "keep-licensed", "hold", "drop")
 
@@ -178,40 +178,11 @@ def report(
 
 
 def report_html(rep: Mapping[str, Any]) -> str:
-    errs = "".join(
-        f"<tr><td>{html.escape(e['shard'])}</td><td>{html.escape(e['error'])}</td></tr>" for e in rep["shard_errors"]
-    )
-    refused = "".join(
-        f"<tr><td>{html.escape(e['path'])}</td><td>{html.escape(e['why'])}</td></tr>" for e in rep["refused_paths"]
-    )
-    steps = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>" for k, v in rep["steps"].items()
-    )
-    scan = rep["scan"]
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>copyalign scan report</title>
-<style>{STYLE}</style>
-</head><body>
-<h1>Corpus scan</h1>
-<p>{rep["items"]} items from <code>{html.escape(str(scan.get("corpus", "")))}</code>, checked against registry
-checkpoint {html.escape(str(scan.get("checkpoint", {}).get("size", "")))}
-(log entry {html.escape(str(scan.get("log_index", "not yet recorded")))}).</p>
-<h2>Decisions</h2>{count_bars(rep["decisions"], "#4a7")}
-<h2>Reasons</h2>{count_bars(rep["reasons"], "#c63")}
-<h2>Opt-out signals seen</h2>{count_bars(rep["signals"], "#36c")}
-<h2>Items checked, by source</h2>{count_bars(rep["signal_checks"]["checked_against"], "#369")}
-<p>{rep["signal_checks"]["web_items"]} web items; {rep["signal_checks"]["not_captured"]["items"]} of them from
-{rep["signal_checks"]["not_captured"]["hosts"]} sites whose files were never captured
-({rep["signal_checks"]["not_captured"]["held"]} held); {rep["signal_checks"]["not_web_items"]} items without a
-web URL (no site file applies).</p>
-<h2>Kinds</h2>{count_bars(rep["kinds"], "#888")}
-<h2>Shards that could not be read</h2>
-<table><tr><th>shard</th><th>error</th></tr>{errs or '<tr><td colspan="2">none</td></tr>'}</table>
-<h2>Paths refused</h2>
-<table><tr><th>path</th><th>why</th></tr>{refused or '<tr><td colspan="2">none</td></tr>'}</table>
-<h2>Steps</h2><table><tr><th>step</th><th>figures</th></tr>{steps}</table>
-</body></html>
-"""
+    """The HTML report (:mod:`copyalign.services.scan.report_html`: colours by decision, the per-item table with
+    filters and links to each reason's cause, the steps as figures)."""
+    from copyalign.services.scan.report_html import render
+
+    return render(rep)
 
 
 # -- the EU public summary of training content ---------------------------------------------------------

@@ -29,7 +29,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from copyalign.services.log.ledger import Event
 from copyalign.services.matching.service import MatchService
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
-from copyalign.services.scan import outputs
+from copyalign.services.scan import outputs, report_html
 from copyalign.services.scan.pipeline import ScanConfig, ShardOutcome, result_path, scan_shard, sites_digest
 from copyalign.services.scan.readers import Shard, list_corpus, write_kept
 from copyalign.services.scan.sites import SiteFetcher, corpus_hosts
@@ -274,6 +274,16 @@ class ScanService(ServiceBase):
         }
         uses = work_use(rows, decisions)
         rep = outputs.report(rows, decisions, shard_errors=shard_errors, refused=refused, steps=steps, record=record)
+        rep["listing"] = report_html.listing(  # the HTML report's per-item table
+            rows,
+            decisions,
+            facts,
+            self._holder_names(facts),
+            out=out,
+            corpus=Path(corpus),
+            sites=Path(cfg.sites_dir) if cfg.sites_dir else None,
+            cap=report_html.CAP,
+        )
         summary = outputs.eu_summary(rows, decisions, provider=provider, model=model, agents=cfg.agents, record=record)
         outputs.write_outputs(out, rep=rep, usage=outputs.usage_summary(uses, facts), summary=summary)
         tmp = out / "scan.json.partial"
@@ -284,6 +294,15 @@ class ScanService(ServiceBase):
         )
 
     # -- internals -------------------------------------------------------------------------------------
+    def _holder_names(self, facts: Mapping[str, WorkFacts]) -> dict[str, str]:
+        ids = sorted({f.holder_id for f in facts.values()})
+        with self.store.read() as s:
+            return {
+                pid: name
+                for part in in_batches(ids)
+                for pid, name in s.execute(select(Party.id, Party.name).where(Party.id.in_(part)))
+            }
+
     @staticmethod
     def _rows(cfg: ScanConfig, shards: Sequence[Shard]) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq

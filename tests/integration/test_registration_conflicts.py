@@ -1,0 +1,198 @@
+"""A second holder registering a copy of a registered work: warned, flagged, allowed or refused as the profile
+says, through the API, the CLI and the portal, and queued for the operator; on both databases."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+import skimage.data
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from copyalign.context import Copyalign
+from copyalign.core.policy import RegistrySection
+from copyalign.services.registry.parties import Principal
+from copyalign.services.registry.works import WorkInput
+from tests.conftest import make_party
+from tests.integration.conftest import auth
+
+POEM = (
+    "The river keeps the names of every town it passes, and in the spring it says them over to the willows, "
+    "slowly, one by one, until the willows learn them too and whisper them back to the rain that falls at night."
+)
+# the same poem, lightly edited: a near-duplicate for MinHash, not the same bytes or the same normalised text
+POEM_EDITED = POEM.replace("every town", "each town").replace("at night", "at dusk")
+
+
+def _jpeg(img: Image.Image, quality: int = 60) -> bytes:
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _with(ca: Copyalign, action: str) -> None:
+    """Run the registry under ``registry.conflict_action = action`` (the profile is read at each registration)."""
+    ca.works.policy = ca.policy.model_copy(update={"registry": RegistrySection(conflict_action=action)})
+
+
+@pytest.fixture
+def two_holders(ca: Copyalign, op_key: str) -> dict[str, object]:
+    op = ca.parties.authenticate(op_key)
+    alice, alice_key = make_party(ca, op, "rights_holder", "Alice Author")
+    bob, bob_key = make_party(ca, op, "rights_holder", "Bob Borrower")
+    return {"op": op, "op_key": op_key, "alice": alice, "alice_key": alice_key, "bob": bob, "bob_key": bob_key}
+
+
+def test_the_default_flags_a_near_duplicate_image_names_the_other_work_and_queues_it(
+    client: TestClient, ca: Copyalign, two_holders: dict
+) -> None:
+    assert ca.policy.registry.conflict_action == "flag"  # the default, and the cn preset's
+    photo = Image.fromarray(skimage.data.astronaut())
+    first = client.post(
+        "/v1/works",
+        json={"title": "Astronaut", "content_base64": base64.b64encode(_png(photo)).decode()},
+        headers=auth(two_holders["alice_key"]),
+    )
+    assert first.status_code == 201 and "conflicts" not in first.json()
+    # a recompressed, resized copy: other bytes, the same picture
+    copy = base64.b64encode(_jpeg(photo.resize((400, 400)))).decode()
+    r = client.post(
+        "/v1/works", json={"title": "My astronaut", "content_base64": copy}, headers=auth(two_holders["bob_key"])
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["conflicts"]["action"] == "flag"
+    [c] = body["conflicts"]["works"]
+    assert c["work_id"] == first.json()["id"] and c["holder"]["name"] == "Alice Author" and c["match"] == "perceptual"
+    [warning] = body["warnings"]
+    assert "'Astronaut'" in warning and "Alice Author" in warning and "flagged" in warning
+
+    # the log says so at registration
+    entry = json.loads(ca.ledger.payload(body["log_index"]) or b"{}")
+    assert entry["conflicts"]["works"][0]["work"] == first.json()["id"]
+
+    # the operator's queue has it; a holder may not read the queue
+    queue = client.get("/v1/conflicts", headers=auth(two_holders["op_key"])).json()["conflicts"]
+    assert [q["work"]["id"] for q in queue] == [body["id"]] and queue[0]["duplicates"]["holder"][
+        "name"
+    ] == "Alice Author"
+    refused = client.get("/v1/conflicts", headers=auth(two_holders["bob_key"]))
+    assert refused.status_code == 403 and refused.json()["error"]["action"] == "conflict.review"
+    # both holders see it on their own work
+    for key, wid in ((two_holders["alice_key"], first.json()["id"]), (two_holders["bob_key"], body["id"])):
+        mine = client.get(f"/v1/works/{wid}/conflicts", headers=auth(key)).json()["conflicts"]
+        assert [m["status"] for m in mine] == ["open"]
+
+    # resolved once, with a logged decision; not twice
+    cid = queue[0]["id"]
+    done = client.post(
+        f"/v1/conflicts/{cid}/resolve",
+        json={"decision": "first-holder", "note": "Alice showed the photographer's contract"},
+        headers=auth(two_holders["op_key"]),
+    )
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+    assert json.loads(ca.ledger.payload(done.json()["resolution_log_index"]) or b"{}")["decision"] == "first-holder"
+    again = client.post(
+        f"/v1/conflicts/{cid}/resolve", json={"decision": "both-stand"}, headers=auth(two_holders["op_key"])
+    )
+    assert again.status_code == 409
+    assert client.get("/v1/conflicts", headers=auth(two_holders["op_key"])).json()["conflicts"] == []
+    bad = client.post(
+        f"/v1/conflicts/{cid}/resolve", json={"decision": "toss-a-coin"}, headers=auth(two_holders["op_key"])
+    )
+    assert bad.status_code == 400 and "first-holder" in bad.json()["error"]["message"]
+
+
+def test_refuse_keeps_a_near_duplicate_text_out_and_says_whose_it_is(
+    client: TestClient, ca: Copyalign, two_holders: dict
+) -> None:
+    _with(ca, "refuse")
+    alice_work = ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    r = client.post("/v1/works", json={"title": "Stream", "text": POEM_EDITED}, headers=auth(two_holders["bob_key"]))
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert (
+        err["code"] == "registration_conflict" and alice_work.id in err["message"] and "Alice Author" in err["message"]
+    )
+    assert ca.works.list(two_holders["bob"]) == []  # nothing registered
+
+
+def test_allow_registers_with_a_warning_and_leaves_the_queue_empty(ca: Copyalign, two_holders: dict) -> None:
+    _with(ca, "allow")
+    ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    view = ca.works.register(two_holders["bob"], WorkInput(data=POEM_EDITED.encode(), title="Stream"))
+    assert [c.match for c in view.conflicts] == ["near_duplicate"] and "registered all the same" in view.warnings[0]
+    assert ca.conflicts.list(two_holders["op"]) == []
+    assert [c.status for c in ca.conflicts.list(two_holders["op"], status="noted")] == ["noted"]
+
+
+def test_a_holder_registering_its_own_near_duplicate_is_no_conflict(ca: Copyalign, two_holders: dict) -> None:
+    ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    view = ca.works.register(two_holders["alice"], WorkInput(data=POEM_EDITED.encode(), title="River, revised"))
+    assert view.conflicts == () and view.warnings == []
+
+
+def test_a_passage_quoted_in_a_longer_text_is_not_a_second_claim(ca: Copyalign, two_holders: dict) -> None:
+    ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    essay = "An essay on rivers in modern verse. " * 8 + POEM + " The poem ends there; what follows is commentary. " * 8
+    assert ca.works.register(two_holders["bob"], WorkInput(data=essay.encode(), title="Essay")).conflicts == ()
+
+
+def test_the_cli_warns_lists_and_resolves(ca: Copyalign, two_holders: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from copyalign.cli.main import app
+
+    runner = CliRunner()
+    base = ["--db", ca.settings.database_url, "--data-dir", ca.settings.data_dir, "--policy", "cn"]
+    (tmp_path / "river.txt").write_text(POEM)  # through the CLI too: its blob store is the data folder's
+    add = [*base, "works", "add", str(tmp_path / "river.txt"), "--title", "River [first edition]"]
+    assert runner.invoke(app, [*add, "--holder", two_holders["alice"].party_id]).exit_code == 0
+    f = tmp_path / "stream.txt"
+    f.write_text(POEM_EDITED)
+    r = runner.invoke(app, [*base, "works", "add", str(f), "--holder", two_holders["bob"].party_id])
+    assert r.exit_code == 0, r.output
+    # Rich markup would have eaten "[first edition]"
+    assert "warning:" in r.output and "'River [first edition]'" in r.output and "Alice Author" in r.output
+    r = runner.invoke(app, [*base, "works", "conflicts", "--json"])
+    [row] = [json.loads(line) for line in r.stdout.splitlines()]
+    assert row["status"] == "open" and row["duplicates"]["holder"]["name"] == "Alice Author"
+    r = runner.invoke(app, [*base, "works", "resolve", row["id"], "--decision", "both-stand", "--note", "co-owned"])
+    assert r.exit_code == 0 and "both-stand" in r.output
+    r = runner.invoke(app, [*base, "works", "conflicts"])
+    assert "no open registration conflict" in r.output
+
+
+def test_the_portal_warns_the_holder_and_the_operator_resolves(
+    client: TestClient, ca: Copyalign, two_holders: dict
+) -> None:
+    ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    client.post("/signin", data={"api_key": two_holders["bob_key"]})
+    r = client.post("/works/new", files={"file": ("stream.txt", POEM_EDITED.encode())}, data={"title": "Stream"})
+    assert r.status_code == 200 and "Registered and recorded" in r.text
+    assert "This work duplicates another holder's work" in r.text and "Alice Author" in r.text
+    assert "The registry operator will review" in r.text
+    client.post("/signin", data={"api_key": two_holders["op_key"]})
+    page = client.get("/conflicts")
+    assert page.status_code == 200 and "Stream" in page.text and "River" in page.text and "Bob Borrower" in page.text
+    cid = ca.conflicts.list(two_holders["op"])[0].id
+    done = client.post(f"/conflicts/{cid}/resolve", data={"decision": "second-holder", "note": "Bob's is the original"})
+    assert done.status_code == 200 and "resolved and recorded" in done.text
+    assert ca.conflicts.list(two_holders["op"], status="resolved")[0].decision == "second-holder"
+
+
+def test_only_the_operator_reviews_conflicts(ca: Copyalign, operator: Principal) -> None:
+    from copyalign.errors import PermissionDeniedError
+
+    for role in ("rights_holder", "developer", "provider", "auditor"):
+        who, _ = make_party(ca, operator, role)
+        with pytest.raises(PermissionDeniedError):
+            ca.conflicts.list(who)
