@@ -94,3 +94,35 @@ def test_the_public_board_never_lists_drafts() -> None:
     for raw in ("draft", "closed", ""):
         with pytest.raises(InvalidInputError):
             rules.parse_board_status(raw)
+
+
+def test_an_invoice_is_paid_once_and_a_paid_one_is_never_superseded() -> None:
+    from copyalign.core.licensing import invoices
+    from copyalign.core.licensing.invoices import InvoiceStatus, Procedure
+
+    assert invoices.issued(exempt=False) is InvoiceStatus.OPEN
+    assert invoices.issued(exempt=True) is InvoiceStatus.EXEMPT  # the research exception: nothing owed
+    assert invoices.pay(InvoiceStatus.OPEN, "inv") is InvoiceStatus.PAID
+    for status in (InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.EXEMPT):
+        with pytest.raises(ConflictError, match=f"is {status.value}"):
+            invoices.pay(status, "inv")
+    assert invoices.supersede(InvoiceStatus.OPEN, "rep") is InvoiceStatus.VOID
+    with pytest.raises(ConflictError, match="paid"):
+        invoices.supersede(InvoiceStatus.PAID, "rep")
+    assert [s for s in InvoiceStatus if invoices.distributable(s)] == [InvoiceStatus.PAID]
+    assert invoices.procedure(de_minimis=True) is Procedure.SIMPLIFIED
+
+
+def test_an_objection_stands_until_withdrawn() -> None:
+    from copyalign.core.licensing.notices import ObjectionState, objection_state
+
+    assert objection_state(None) is ObjectionState.ACTIVE
+    assert objection_state(T0) is ObjectionState.WITHDRAWN
+
+
+def test_a_trace_is_delivered_refused_or_taken_down() -> None:
+    from copyalign.core.guard.rules import GuardAction, TraceState, trace_state
+
+    assert trace_state(GuardAction.ALLOW, taken_down=False) is TraceState.DELIVERED
+    assert trace_state(GuardAction.WARN, taken_down=True) is TraceState.TAKEN_DOWN
+    assert trace_state(GuardAction.BLOCK, taken_down=False) is TraceState.REFUSED

@@ -36,6 +36,24 @@ class GuardAction(enum.StrEnum):
 
 
 _RANK = {GuardAction.ALLOW: 0, GuardAction.WARN: 1, GuardAction.BLOCK: 2}
+
+
+class TraceState(enum.StrEnum):
+    """Where a generation's output stands: delivered, refused by the guard, or delivered and later disabled by a
+    takedown measure (seed 004 ¶87: the provider no longer serves it)."""
+
+    DELIVERED = "delivered"
+    REFUSED = "refused"
+    TAKEN_DOWN = "taken_down"
+
+
+def trace_state(decision: GuardAction, *, taken_down: bool) -> TraceState:
+    """The state of a trace from the guard's decision and whether a takedown measure disabled its output."""
+    if decision is GuardAction.BLOCK:
+        return TraceState.REFUSED
+    return TraceState.TAKEN_DOWN if taken_down else TraceState.DELIVERED
+
+
 COPY_MATCHES = frozenset({"exact", "normalized", "near_duplicate"})
 
 

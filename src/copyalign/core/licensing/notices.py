@@ -45,6 +45,18 @@ class ListingStatus(enum.StrEnum):
     LICENSED = "licensed"
 
 
+class ObjectionState(enum.StrEnum):
+    """An objection stands until its holder withdraws it, which is possible only while the window is open; a
+    withdrawn objection stays in the history."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+def objection_state(withdrawn_at: datetime | None) -> ObjectionState:
+    return ObjectionState.ACTIVE if withdrawn_at is None else ObjectionState.WITHDRAWN
+
+
 class ExclusionReason(enum.StrEnum):
     DENIED = "denied"  # the preference denied the purpose when the notice was published
     OBJECTED = "objected"  # the holder objected during the window
@@ -221,10 +233,12 @@ __all__ = [
     "ListingStatus",
     "NoticeInput",
     "NoticeStatus",
+    "ObjectionState",
     "can_finalise",
     "closes_at",
     "decide",
     "is_due",
+    "objection_state",
     "parse_board_status",
     "publish",
     "require_window_open",

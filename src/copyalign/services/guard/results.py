@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from copyalign.core.canonical import format_time
-from copyalign.core.guard.rules import GuardAction, Reason
+from copyalign.core.guard.rules import GuardAction, Reason, TraceState, trace_state
 from copyalign.errors import InvalidInputError
 from copyalign.store.models import GenerationTrace, GuardTerm
 
@@ -120,6 +120,10 @@ class TraceView:
         """A takedown measure disabled this output (seed 004 ¶87); the provider no longer serves it."""
         return self.taken_down_at is not None
 
+    @property
+    def state(self) -> TraceState:
+        return trace_state(GuardAction(self.decision), taken_down=self.taken_down)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
@@ -132,6 +136,7 @@ class TraceView:
             "output_sha256": self.output_sha256,
             "delivered_sha256": self.delivered_sha256,
             "decision": self.decision,
+            "state": self.state.value,
             "reasons": self.reasons,
             "content_kept": self.prompt is not None or self.output is not None,
             "retain_until": format_time(self.retain_until) if self.retain_until else None,

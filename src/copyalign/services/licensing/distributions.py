@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from copyalign.core.authz import Action, require
 from copyalign.core.canonical import format_time
 from copyalign.core.licensing.distribution import Contribution, distribute
+from copyalign.core.licensing.invoices import InvoiceStatus
+from copyalign.core.licensing.notices import ListingStatus
 from copyalign.core.money import Money, parse_currency
 from copyalign.errors import ConflictError, NotFoundError
 from copyalign.ids import new_id
@@ -56,7 +58,11 @@ def run_distribution(svc: ServiceBase, actor: Principal, currency: str) -> dict[
         invoices = list(
             s.execute(
                 select(Invoice)
-                .where(Invoice.status == "paid", Invoice.distribution_id.is_(None), Invoice.currency == currency)
+                .where(
+                    Invoice.status == InvoiceStatus.PAID,
+                    Invoice.distribution_id.is_(None),
+                    Invoice.currency == currency,
+                )
                 .order_by(Invoice.id)
                 .with_for_update()
             ).scalars()
@@ -79,7 +85,7 @@ def run_distribution(svc: ServiceBase, actor: Principal, currency: str) -> dict[
                 licensed = sorted(
                     conn.execute(
                         select(NoticeWork.work_id).where(
-                            NoticeWork.notice_id == report.notice_id, NoticeWork.status == "licensed"
+                            NoticeWork.notice_id == report.notice_id, NoticeWork.status == ListingStatus.LICENSED
                         )
                     ).scalars()
                 )

@@ -27,7 +27,7 @@ from copyalign.core.authz import Action, Role, require
 from copyalign.core.canonical import canonical, format_time
 from copyalign.core.canonical import digest as digest_of
 from copyalign.core.licensing import notices as rules
-from copyalign.core.licensing.notices import ExclusionReason, ListingStatus, NoticeInput, NoticeStatus
+from copyalign.core.licensing.notices import ExclusionReason, ListingStatus, NoticeInput, NoticeStatus, objection_state
 from copyalign.core.licensing.research import exempt_use
 from copyalign.core.policy import PolicyProfile
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction, resolve
@@ -108,6 +108,7 @@ class ObjectionView:
             "reason": self.reason,
             "created_at": format_time(self.created_at),
             "withdrawn_at": format_time(self.withdrawn_at) if self.withdrawn_at else None,
+            "state": objection_state(self.withdrawn_at).value,
         }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.canonical import format_time
+from copyalign.core.licensing.notices import ListingStatus, NoticeStatus
 from copyalign.core.licensing.reporting import ReportDue, is_overdue, next_due
 from copyalign.ids import new_id
 from copyalign.services.base import ServiceBase
@@ -92,11 +93,11 @@ class ReportingService(ServiceBase):
         return made
 
     def _dues(self, s: Session, actor: Principal) -> list[tuple[Notice, str, ReportDue]]:
-        licensed = select(NoticeWork.notice_id).where(NoticeWork.status == "licensed")
+        licensed = select(NoticeWork.notice_id).where(NoticeWork.status == ListingStatus.LICENSED)
         q = (
             select(Notice, Party.name)
             .join(Party, Party.id == Notice.developer_id)
-            .where(Notice.status == "finalised", Notice.id.in_(licensed))
+            .where(Notice.status == NoticeStatus.FINALISED, Notice.id.in_(licensed))
             .order_by(Notice.id)
         )
         if actor.role is Role.DEVELOPER:

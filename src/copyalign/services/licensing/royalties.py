@@ -31,7 +31,10 @@ from sqlalchemy import insert, select
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.canonical import canonical, format_time
+from copyalign.core.licensing import invoices
+from copyalign.core.licensing.invoices import InvoiceStatus
 from copyalign.core.licensing.measure import Measurement, measure
+from copyalign.core.licensing.notices import ListingStatus, NoticeStatus
 from copyalign.core.licensing.tariffs import Use, quote, work_weight
 from copyalign.core.money import Money, parse_currency, parse_decimal
 from copyalign.core.registry.preferences import Purpose
@@ -145,7 +148,9 @@ class LicensingService(ServiceBase):
             payload, rows = verified_rows(s, manifest, developer_id=notice.developer_id)
             licensed = set(
                 s.execute(
-                    select(NoticeWork.work_id).where(NoticeWork.notice_id == notice_id, NoticeWork.status == "licensed")
+                    select(NoticeWork.work_id).where(
+                        NoticeWork.notice_id == notice_id, NoticeWork.status == ListingStatus.LICENSED
+                    )
                 ).scalars()
             )
         m = measure(rows, licensed)
@@ -195,7 +200,7 @@ class LicensingService(ServiceBase):
             if notice is None:
                 raise NotFoundError(f"no notice {notice_id}", field="notice_id")
             require(actor.role, Action.USAGE_REPORT, owner=notice.developer_id == actor.party_id)
-            if notice.status != "finalised":
+            if notice.status != NoticeStatus.FINALISED:
                 raise ConflictError(
                     f"notice {notice_id} is {notice.status}: usage is reported only under a finalised notice",
                     field="notice_id",
@@ -206,7 +211,9 @@ class LicensingService(ServiceBase):
                 )
             licensed = set(
                 s.execute(
-                    select(NoticeWork.work_id).where(NoticeWork.notice_id == notice_id, NoticeWork.status == "licensed")
+                    select(NoticeWork.work_id).where(
+                        NoticeWork.notice_id == notice_id, NoticeWork.status == ListingStatus.LICENSED
+                    )
                 ).scalars()
             )
             if not licensed:
@@ -229,11 +236,7 @@ class LicensingService(ServiceBase):
                 if taken:
                     raise ConflictError(f"report {old.id} was already corrected by {taken}", field="supersedes")
                 old_invoice = s.execute(select(Invoice).where(Invoice.report_id == old.id)).scalar_one()
-                if old_invoice.status == "paid":
-                    raise ConflictError(
-                        f"report {old.id} is paid; a paid report is corrected through the CMO, not by a new report",
-                        field="supersedes",
-                    )
+                invoices.supersede(InvoiceStatus(old_invoice.status), old.id)  # a paid report is not corrected here
             tariff = self.policy.licensing.tariff(notice.tariff)
             kinds: dict[str, str] = {}
             for part in in_batches(sorted(measures or licensed)):
@@ -297,7 +300,7 @@ class LicensingService(ServiceBase):
                         "amount": q.fee.to_str(),
                         "currency": currency,
                         "procedure": "simplified" if q.de_minimis else "standard",
-                        "status": "exempt" if q.exempt else "open",
+                        "status": invoices.issued(exempt=bool(q.exempt)),
                     },
                 ),
             ]
@@ -337,14 +340,14 @@ class LicensingService(ServiceBase):
                 developer_id=notice.developer_id,
                 amount_minor=q.fee.minor_units(),
                 currency=currency,
-                status="exempt" if q.exempt else "open",
-                procedure="simplified" if q.de_minimis else "standard",
+                status=invoices.issued(exempt=bool(q.exempt)),
+                procedure=invoices.procedure(de_minimis=q.de_minimis),
                 issued_at=now,
                 log_index=receipts[1].index,
             )
             s.add(invoice)
             if old_invoice is not None:
-                old_invoice.status = "void"
+                old_invoice.status = invoices.supersede(InvoiceStatus(old_invoice.status), old_invoice.report_id)
             s.flush()
             return {"report": _report_dict(report, len(measures)), "invoice": _invoice_dict(invoice, report)}
 
@@ -384,7 +387,7 @@ class LicensingService(ServiceBase):
         return [
             {**inv, "queued_at": inv["issued_at"], "decide_within": within}
             for inv in self.invoices(actor, procedure="simplified")
-            if inv["status"] != "void"
+            if inv["status"] != InvoiceStatus.VOID
         ]
 
     # -- operator ----------------------------------------------------------------------------------------
@@ -400,8 +403,7 @@ class LicensingService(ServiceBase):
             inv = s.execute(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).scalar_one_or_none()
             if inv is None:
                 raise NotFoundError(f"no invoice {invoice_id}", field="invoice_id")
-            if inv.status != "open":
-                raise ConflictError(f"invoice {invoice_id} is {inv.status}", field="invoice_id")
+            paid_status = invoices.pay(InvoiceStatus(inv.status), invoice_id)
             due = Money.from_minor(inv.amount_minor, inv.currency)
             if paid.currency != due.currency:
                 raise CurrencyMismatchError(f"invoice {invoice_id} is in {due.currency}, not {paid.currency}")
@@ -438,7 +440,7 @@ class LicensingService(ServiceBase):
                     log_index=rc.index,
                 )
             )
-            inv.status, inv.paid_at = "paid", now
+            inv.status, inv.paid_at = paid_status, now
             s.flush()
             return _invoice_dict(inv)
 
