@@ -204,7 +204,7 @@ def test_every_integer_in_the_openapi_document_is_bounded_at_int64(client: TestC
         w for w, s in _integer_schemas(requests) if not any(r in w for r in responses_only) and "maximum" not in s
     ]
     assert unbounded == []
-    assert all(s["maximum"] <= INT64_MAX for w, s in _integer_schemas(requests) if "maximum" in s)
+    assert [w for w, s in _integer_schemas(requests) if s.get("maximum", 0) > INT64_MAX] == []
     assert len(_int_parameters(client)) >= 9
 
 

@@ -190,7 +190,9 @@ def test_concurrent_imports_and_collections_lose_nothing(gca: Copyalign, op: Pri
         t.join()  # no time limit: on a loaded machine an import may take minutes, and that is no failure
     stop.set()
     threads[0].join()
-    assert errors == []
+    import traceback
+
+    assert errors == [], [traceback.format_exception(e) for e in errors]
     works = gca.works.list(op, limit=1000)
     assert len(works) == 4 * (BULK + 1)
     for w in works:
@@ -218,6 +220,25 @@ def test_a_killed_writers_lease_is_ignored(tmp_path: Path) -> None:
     live.rename(leases / f"{socket.gethostname()}-{dead.stdout.strip()}-dead.lease")
     assert store.collect([d], referenced=none) == [d]
     assert list(leases.iterdir()) == []
+
+
+def test_a_live_writers_temporary_file_survives_a_collection_without_grace(tmp_path: Path) -> None:
+    """A collection with no grace period removed a writer's half-written temporary file, and the writer's
+    rename then failed (``FileNotFoundError`` in a bulk import running beside ``blobs gc --grace 0``)."""
+    import socket
+    import subprocess
+    import sys
+
+    store = DirectoryBlobStore(tmp_path / "blobs", fsync=False)
+    d = store.put(b"a blob, so that its folder exists")
+    folder = store._path(d).parent
+    live = folder / f".{'a' * 64}.1.{socket.gethostname()}-{os.getpid()}.tmp"
+    live.write_bytes(b"half written")
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = folder / f".{'b' * 64}.1.{socket.gethostname()}-{dead_pid.stdout.strip()}.tmp"
+    dead.write_bytes(b"left by a writer that was killed")
+    assert list(store.stale(timedelta(0))) == [d]
+    assert live.exists() and not dead.exists()
 
 
 def test_a_collector_that_died_mid_decision_loses_nothing(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from copyalign import errors as E
 from copyalign.api.openapi import applicable, error_statuses
 from copyalign.core.authz import Role
+from copyalign.core.licensing.tariffs import Use
 from copyalign.core.registry.preferences import Purpose, Value
 from tests.integration.conftest import auth
 
@@ -87,7 +88,8 @@ def test_enums_are_in_the_schema(doc: dict) -> None:
     assert _prop(doc, "PreferenceIn", "value")["enum"] == [v.value for v in Value]
     assert "CN" in _prop(doc, "PreferenceIn", "jurisdiction")["enum"]
     assert _prop(doc, "NoticeCreate", "purpose")["enum"] == ["train-ai", "train-genai", "ai-input"]
-    assert _prop(doc, "NoticeCreate", "use")["enum"] == ["commercial", "non-profit"]
+    assert _prop(doc, "NoticeCreate", "use")["enum"] == [u.value for u in Use]
+    assert {"commercial", "non-profit", "research"} <= set(_prop(doc, "NoticeCreate", "use")["enum"])
     assert set(_prop(doc, "GuardTermCreate", "kind")["enum"]) == {"title", "character", "creator", "other"}
     assert _prop(doc, "WorkCreate", "kind")["enum"] == ["text", "image", None]
     assert _prop(doc, "PartyCreated", "api_key")  # nullable: an Idempotency-Key replay redacts it

@@ -26,6 +26,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
 from copyalign import errors as E
+from copyalign.api.schemas import INT64_MAX
 
 
 class ErrorDetail(BaseModel):
@@ -93,6 +94,26 @@ def applicable(method: str, op: dict[str, Any]) -> set[int]:
     return out & error_statuses()
 
 
+def _exact_integer_bounds(node: object) -> None:
+    """Give integer schemas back their integer bounds.
+
+    FastAPI's OpenAPI model types ``minimum``/``maximum`` as floats, so a body field's ``le=INT64_MAX`` came out as
+    ``9.223372036854776e18`` (2**63, one past what the databases store) and ``ge=0`` as ``0.0``; a client generator
+    or a fuzzer reading the document would then send a value the server refuses.
+    """
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for bound in ("minimum", "maximum"):
+                value = node.get(bound)
+                if isinstance(value, float) and value.is_integer():
+                    node[bound] = max(min(int(value), INT64_MAX), -INT64_MAX - 1)
+        for v in node.values():
+            _exact_integer_bounds(v)
+    elif isinstance(node, list):
+        for v in node:
+            _exact_integer_bounds(v)
+
+
 def document_errors(app: FastAPI) -> None:
     """Make ``app.openapi()`` document every operation's error responses with :class:`ErrorBody`."""
 
@@ -123,6 +144,7 @@ def document_errors(app: FastAPI) -> None:
                     responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
                 if 401 in applicable(method, op):
                     responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        _exact_integer_bounds(doc)
         app.openapi_schema = doc
         return doc
 

@@ -97,18 +97,26 @@ def _batches(items: Iterable[str], size: int = COLLECT_BATCH) -> Iterator[list[s
         yield batch
 
 
-def _live(lease: Path, host: str) -> bool:
-    """Whether the writer that holds ``lease`` (named ``host-pid-token.lease``) may still be running."""
-    parts = lease.name.rsplit("-", 2)
-    if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
+def _alive(path: Path, writer: str, host: str) -> bool:
+    """Whether the writer named ``writer`` (``host-pid``) may still be running; ``path`` is its lease or file.
+
+    On this host the process decides; a writer on another host is trusted for :data:`LEASE_MAX_AGE`.
+    """
+    name, _, pid = writer.rpartition("-")
+    if name == host and pid.isdigit():
         try:
-            os.kill(int(parts[1]), 0)
+            os.kill(int(pid), 0)
         except ProcessLookupError:
             return False
         except PermissionError:  # alive, another user's
             return True
         return True
-    return time.time() - lease.stat().st_mtime < LEASE_MAX_AGE.total_seconds()
+    return time.time() - path.stat().st_mtime < LEASE_MAX_AGE.total_seconds()
+
+
+def _live(lease: Path, host: str) -> bool:
+    """Whether the writer that holds ``lease`` (named ``host-pid-token.lease``) may still be running."""
+    return _alive(lease, lease.name.rsplit("-", 1)[0], host)
 
 
 class MemoryBlobStore:
@@ -232,7 +240,8 @@ class DirectoryBlobStore:
                 pass
         path.parent.mkdir(parents=True, exist_ok=True)
         # a unique temporary name in the same directory, then an atomic rename: readers never see half a blob
-        tmp = path.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+        # named for its writer, so that a collector leaves it alone while that process lives (see stale)
+        tmp = path.with_name(f".{digest}.{threading.get_ident()}.{socket.gethostname()}-{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
@@ -297,13 +306,15 @@ class DirectoryBlobStore:
     def stale(self, older_than: timedelta) -> Iterator[str]:
         self._restore_all()
         cutoff = time.time() - older_than.total_seconds()
+        host = socket.gethostname()
         for f in self._blob_files():
             try:
                 mtime = f.stat().st_mtime
             except FileNotFoundError:
                 continue
-            if f.name.startswith("."):  # a temporary file a crashed writer left: gone after the grace period
-                if mtime < cutoff:
+            if f.name.startswith("."):  # a temporary file: removed once its writer is gone and the grace is over
+                writer = f.name.removesuffix(".tmp").split(".", 3)[-1]
+                if mtime < cutoff and not _alive(f, writer, host):
                     f.unlink(missing_ok=True)
                 continue
             if _DIGEST.fullmatch(f.name) and mtime < cutoff:

@@ -213,7 +213,9 @@ def report_from_scan(
     ca: CaDep,
     principal: PrincipalDep,
     manifest: Annotated[UploadFile, File(description="The scan's manifest.parquet, as its log entry commits to.")],
-    scan_log_index: Annotated[int, Form(ge=0, description="The scan's log entry (scan.json: log_index).")],
+    scan_log_index: Annotated[
+        int, Form(ge=0, le=INT64_MAX, description="The scan's log entry (scan.json: log_index).")
+    ],
     revenue: Annotated[str, Form()],
     currency: Annotated[str, Form()],
     period_start: Annotated[str, Form()],

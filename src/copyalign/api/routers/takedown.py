@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, Field
 
 from copyalign.api.deps import CaDep, PrincipalDep
-from copyalign.api.schemas import Input
+from copyalign.api.schemas import INT64_MAX, Input
 from copyalign.core.takedown.elements import Party
 from copyalign.errors import InvalidInputError
 from copyalign.services.takedown.inputs import (
@@ -211,7 +211,7 @@ class AuthorisationIn(Input):
 class AuditResultIn(Input):
     audit: str = Field(min_length=1, max_length=200)
     report_sha256: str | None = Field(default=None, max_length=64)
-    log_index: int | None = None
+    log_index: int | None = Field(default=None, ge=0, le=INT64_MAX)
     verdict: str | None = Field(default=None, max_length=200)
     gate: str | None = Field(default=None, max_length=20)
 
@@ -252,7 +252,7 @@ def queue(
     overdue: bool = False,
     closed: bool = Query(default=False, description="Include closed notices."),
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT64_MAX),
 ) -> dict[str, Any]:
     """The notices you may see, ordered by priority and then by the earliest pending deadline."""
     entries = ca.takedown.queue(
@@ -405,7 +405,7 @@ def statements(
     ca: CaDep,
     provider_id: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT64_MAX),
 ) -> dict[str, Any]:
     """Statements of reasons (DSA Art. 17) in the Transparency Database's schema: public, no personal data."""
     return {"statements": ca.takedown.statements(provider_id=provider_id, limit=limit, offset=offset)}
