@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from copyalign import match
 from copyalign.cli.main import app
 from copyalign.context import Copyalign, connect
+from copyalign.core.text import CJK
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.service import MatchService
@@ -97,6 +98,40 @@ def test_chinese_seed_passage_is_found(ca: Copyalign, op: Principal) -> None:
     assert m.work_id == wid and m.match == "passage"
     (span,) = m.spans
     assert abs(span.work[0] - 1000) <= 4 and abs(span.work[1] - 1200) <= 4  # punctuation at the edges
+
+
+def test_chinese_passages_at_the_shortest_reportable_length_are_found(ca: Copyalign, op: Principal) -> None:
+    """A Chinese passage counts each character as half a word, so the shortest one reported is twice
+    ``min_passage_tokens`` characters; the engine asks Chinese queries for more shared fingerprints before it
+    verifies a work (far fewer works to verify), and must still find every passage of exactly that length,
+    alone, among unrelated Chinese text, and beside English."""
+    import random
+
+    text = ZH_SEED.read_text("utf-8")
+    wid = _register(ca, op, text.encode(), "Chinese paper", "text")
+    shortest = 2 * ca.policy.matching.min_passage_tokens
+    rng = random.Random(7)
+
+    def filler(n: int) -> str:  # unrelated Chinese: characters the paper has, in an order it never has
+        return "".join(rng.choice(text[:2000]) for _ in range(n))
+
+    def cjk_passage(at: int) -> str | None:  # the shortest run from ``at`` holding ``shortest`` characters
+        n = 0
+        for end in range(at, len(text)):
+            if text[end].isascii() and text[end].isalnum():
+                return None  # a Latin word or a number would change the passage's weight
+            n += bool(CJK.fullmatch(text[end]))
+            if n == shortest:
+                return text[at : end + 1]
+        return None
+
+    passages = [p for p in (cjk_passage(at) for at in range(0, len(text), 29)) if p][:25]
+    assert len(passages) == 25
+    for passage in passages:
+        for query in (passage, filler(300) + passage + filler(300), OTHER[:150] + passage + OTHER[150:]):
+            found = [m for m in match.match_text(ca, query).matches if m.match == "passage"]
+            assert [m.work_id for m in found] == [wid], query
+    assert match.match_text(ca, text[100 : 100 + shortest - 6]).matches == []  # shorter: a stock phrase
 
 
 def test_a_preference_change_and_a_new_registration_are_visible_at_once(ca: Copyalign, op: Principal) -> None:

@@ -21,10 +21,23 @@ import re
 CJK_WEIGHT = 2
 """How many Latin letters (or words, or tokens) one CJK character counts for."""
 
-CJK = re.compile(
-    "[\u2e80-\u2fdf\u3005\u3007\u3021-\u3029\u3038-\u303b\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff"
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
+CJK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x2E80, 0x2FDF),  # CJK and Kangxi radicals
+    (0x3005, 0x3005),
+    (0x3007, 0x3007),
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3038, 0x303B),
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x3100, 0x312F),  # bopomofo
+    (0x31A0, 0x31FF),
+    (0x3400, 0x4DBF),  # unified ideographs, extension A
+    (0x4E00, 0x9FFF),  # unified ideographs
+    (0xF900, 0xFAFF),  # compatibility ideographs
+    (0x20000, 0x3134F),  # extensions B to G
 )
+"""The code points of :data:`CJK`, as inclusive ranges (for lookup tables built without the regex)."""
+
+CJK = re.compile("[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in CJK_RANGES) + "]")
 """Scripts written without spaces (CJK radicals, kana, bopomofo, the unified ideographs and their
 extensions): a name in them needs no word boundary, and each character is a word."""
 

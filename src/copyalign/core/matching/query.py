@@ -15,6 +15,17 @@ import numpy as np
 from copyalign.core.content import normalised_sha256
 from copyalign.core.matching import textfp
 from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY, pdq_words, prepare, query_pdq
+from copyalign.core.text import CJK_RANGES, CJK_WEIGHT
+
+
+def _cjk_table() -> np.ndarray:
+    table = np.zeros(CJK_RANGES[-1][1] + 2, dtype=bool)  # the last slot: every code point above the ranges
+    for a, b in CJK_RANGES:
+        table[a : b + 1] = True
+    return table
+
+
+_CJK_POINTS = _cjk_table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +39,7 @@ class TextQuery:
     tokens32: np.ndarray  # low 32 bits of the token hashes, as segments store them
     signature: np.ndarray | None
     lsh: np.ndarray | None  # the signature's LSH keys, computed once for every segment
+    other_tokens: int  # at least as many as the tokens that are not one CJK character (see passage_weight)
 
     @classmethod
     def of(cls, text: str, raw: bytes) -> TextQuery:
@@ -41,7 +53,28 @@ class TextQuery:
             (fp.token_hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
             signature,
             None if signature is None else textfp.lsh_keys(signature),
+            fp.size - _cjk_tokens(text, fp),
         )
+
+    def passage_weight(self, min_passage_tokens: int) -> int:
+        """The least token weight (:func:`copyalign.core.text.token_weight`) any reportable passage can have.
+
+        A passage counts its tokens at weight 1 only where at most half of its span is CJK characters, so
+        at least half of its tokens, ``min_passage_tokens / 2`` or more, are other tokens. A query with fewer
+        than that is all CJK to the engine: each of its passages needs ``CJK_WEIGHT`` times as many tokens, so
+        (winnowing) as many more shared fingerprints, which lets the engine skip the works that share only a
+        few stock characters.
+        """
+        return CJK_WEIGHT if self.other_tokens * 2 < min_passage_tokens else 1
+
+
+def _cjk_tokens(text: str, fp: textfp.TextFingerprint) -> int:
+    """How many tokens are a single CJK character (a lower bound of the tokens holding one)."""
+    if text.isascii() or fp.size == 0:
+        return 0
+    single = fp.starts[(fp.ends - fp.starts) == 1]
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)[single]
+    return int(np.count_nonzero(_CJK_POINTS[np.minimum(points, _CJK_POINTS.size - 1)]))
 
 
 def pixel_sha256(img: Any) -> bytes:

@@ -45,7 +45,10 @@ def probe_text(seg: Segment, q: TextQuery, cfg: MatchingSection) -> list[tuple[i
     works, wpos, qpos = seg.fingerprint_hits(q.fp.fingerprints, q.fp.winnowed, MAX_POSTINGS)
     if works.size == 0:
         return out
-    min_hits = min(2, max(1, (cfg.min_passage_tokens - textfp.K + 1) // textfp.W))
+    # Winnowing: a shared run of T tokens shares at least (T - K + 1) // W fingerprints. Capped at two per
+    # weight, as passages may be pieced together across small edits.
+    weight = q.passage_weight(cfg.min_passage_tokens)
+    min_hits = min(2 * weight, max(1, (cfg.min_passage_tokens * weight - textfp.K + 1) // textfp.W))
     order = np.argsort(works, kind="stable")
     works, wpos, qpos = works[order], wpos[order], qpos[order]
     uniq, first, counts = np.unique(works, return_index=True, return_counts=True)
