@@ -41,6 +41,7 @@ from copyalign.web.log_pages import router as log_pages
 from copyalign.web.pages import STATIC, error_page
 from copyalign.web.pages import router as web_router
 from copyalign.web.review import router as review_pages
+from copyalign.web.takedown_pages import router as takedown_pages
 
 logger = logging.getLogger("copyalign.api")
 
@@ -135,6 +136,7 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
 
     app.include_router(web_router)
     app.include_router(review_pages)
+    app.include_router(takedown_pages)
     app.include_router(log_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Idempotency, store=idempotency_store(ca), authenticate=_party_of(ca))

@@ -1,5 +1,6 @@
-"""The desk facade's exports: statements of reasons to the DSA Transparency Database, the sealed transparency
-report, the duty-of-care dossier (issue 18), as methods of ``ca.takedown``.
+"""The desk facade's exports, as methods of ``ca.takedown``: statements of reasons to the DSA Transparency
+Database, the sealed transparency report, the duty-of-care dossier (issue 18); and the providers list the
+portal's forms offer.
 
 Kept beside :mod:`.desk` so that the facade stays one screen a part; :class:`~.desk.TakedownService` inherits
 these methods, and they hand each call to :mod:`.statement_export` or :mod:`.sealing`, which authorise it.
@@ -17,15 +18,21 @@ from copyalign.core.policy import PolicyProfile
 from copyalign.core.takedown.report import Period, parse_period, previous_period
 from copyalign.services.registry.parties import Principal
 from copyalign.services.takedown.exports.sor_export import DsaClient
+from copyalign.services.takedown.reading import Reading
 from copyalign.services.takedown.sealing import SealedView, Sealing
 from copyalign.services.takedown.statement_export import ExportView, StatementExports
 
 
 class DeskExports:
+    reading: Reading
     statement_exports: StatementExports
     sealing: Sealing
     policy: PolicyProfile
     clock: Clock
+
+    def providers(self) -> list[tuple[str, str]]:
+        """Every provider a notice may be addressed to: (id, public name), for the portal's forms (public)."""
+        return self.reading.providers()
 
     def export_statements(
         self,
