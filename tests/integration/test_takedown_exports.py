@@ -79,19 +79,37 @@ class Desk:
         self.auditor, self.auditor_key = make_party(ca, op, "auditor", "Audit Co")
         self.n = 0
 
-    def upheld(self, provider: Principal | None = None) -> str:
-        """A notice on one of ``provider``'s outputs, upheld with a statement of reasons; returns its puid."""
+    def upheld(
+        self,
+        provider: Principal | None = None,
+        *,
+        user: str | None = None,
+        measures: tuple[str, ...] = ("disable_output",),
+        clock: FakeClock | None = None,
+        outcome: str = "upheld",
+    ) -> str | None:
+        """A notice on one of ``provider``'s outputs, decided (upheld with a statement of reasons) two hours after
+        it was filed when a ``clock`` is given; returns its puid."""
         provider = provider or self.provider
         self.n += 1
-        d = self.ca.guard.deliver(provider, f"output {self.n} of a poem about the sea", user=f"user{self.n}")
+        d = self.ca.guard.deliver(provider, f"output {self.n} of a poem about the sea", user=user or f"user{self.n}")
         claim = WorkClaim(description="a poem", materials=(MaterialInput("trace", d.trace_id),))
         nid = self.ca.takedown.file(self.holder, NoticeFiling((claim,), sender=Party(**CN_SENDER), evidence=("c",))).id
         self.ca.takedown.triage(provider, nid)
-        view = self.ca.takedown.decide(provider, nid, DecisionInput("upheld", "a copy", measures=("disable_output",)))
+        if clock is not None:
+            clock.advance(hours=2)
+        view = self.ca.takedown.decide(provider, nid, DecisionInput(outcome, "a copy", measures=measures))
+        if outcome != "upheld":
+            return None
         self.ca.takedown.act(provider, nid)
         puid = view.decisions[0].puid
         assert puid
         return puid
+
+    def puid(self, provider: Principal | None = None) -> str:
+        p = self.upheld(provider)
+        assert p is not None
+        return p
 
 
 def sent(ca: Copyalign) -> set[str]:
@@ -108,8 +126,8 @@ def log_events(ca: Copyalign, event: str) -> list[dict]:
 def test_statements_reach_the_database_once_in_batches(ca: Copyalign, stub: tuple[DsaStub, str]) -> None:
     db, url = stub
     desk = Desk(ca)
-    puids = [desk.upheld() for _ in range(5)]
-    theirs = desk.upheld(desk.other)
+    puids = [desk.puid() for _ in range(5)]
+    theirs = desk.puid(desk.other)
 
     view = ca.takedown.export_statements(desk.provider, endpoint=url, token=TOKEN, batch_size=2)
     assert view.sent == 5 and view.remaining == 0 and [len(b.puids) for b in view.batches] == [2, 2, 1]
@@ -151,7 +169,7 @@ def test_statements_reach_the_database_once_in_batches(ca: Copyalign, stub: tupl
 def test_refusals_write_nothing_sent(ca: Copyalign, stub: tuple[DsaStub, str]) -> None:
     db, url = stub
     desk = Desk(ca)
-    puid = desk.upheld()
+    puid = desk.puid()
     size = ca.ledger.size()
 
     with pytest.raises(ConfigurationError) as exc:  # a token the database refuses
@@ -224,6 +242,29 @@ def test_the_transparency_report_is_sealed_and_read_back(ca: Copyalign, clock: F
     assert everyone.provider_id is None and everyone.sha256 != view.sha256
 
 
+def test_the_report_counts_what_the_desk_did(ca: Copyalign, clock: FakeClock) -> None:
+    desk = Desk(ca)
+    for _ in range(3):  # the cn ladder: warn, restrict, terminate: the third strike ends bob's account
+        desk.upheld(user="bob", measures=("disable_output", "strike"), clock=clock)
+    desk.upheld(user="carol", measures=("disable_output",), clock=clock)
+    desk.upheld(user="dan", clock=clock, outcome="rejected")
+    desk.upheld(desk.other, user="eve", clock=clock)  # another desk's
+    clock.set(clock.now().replace(year=2027, month=1, day=2))
+    view = ca.takedown.transparency_report(desk.provider, "2026")
+    _, files = ca.takedown.sealed_files(None, view.id)
+    doc = json.loads(files["report.json"])
+    rows = {(r["indicator"], r["breakdown"]): r["value"] for sheet in doc["sheets"].values() for r in sheet["rows"]}
+    assert rows[("notices_received", "total")] == 5 and rows[("notices_with_action", "total")] == 4
+    assert rows[("median_time_to_action", "total")] == 2.0  # each decided and acted on two hours after filing
+    disabled = "ground:illegal_content|restriction:DECISION_VISIBILITY_CONTENT_DISABLED"
+    assert rows[("actions", disabled)] == 4
+    assert rows[("actions", "ground:illegal_content|restriction:DECISION_ACCOUNT_TERMINATED")] == 1
+    assert rows[("suspensions", "total")] == 1 and rows[("suspensions", "reason:manifestly_illegal_content")] == 1
+    assert rows[("guard_samples", "total")] == 5  # every decided item against what the guard did
+    everyone = ca.takedown.sealed_files(None, ca.takedown.transparency_report(desk.op, "2026").id)[1]
+    assert json.loads(everyone["report.json"])["sheets"]["notices"]["rows"][0]["value"] == 6
+
+
 def test_the_dossier_links_every_claim_to_the_log(ca: Copyalign, clock: FakeClock, tmp_path: Path) -> None:
     desk = Desk(ca)
     desk.upheld()
@@ -263,7 +304,7 @@ def test_exports_over_http(ca: Copyalign, clock: FakeClock, stub: tuple[DsaStub,
 
     db, url = stub
     desk = Desk(ca)
-    puid = desk.upheld()
+    puid = desk.puid()
     ca.settings = replace(ca.settings, dsa_endpoint=url)
     p, h, a = auth(desk.provider_key), auth(desk.holder_key), auth(desk.auditor_key)
     with TestClient(create_app(ca, checkpoints=False)) as client:
@@ -314,7 +355,7 @@ def test_exports_from_the_command_line(
                  policy=load_policy("cn"))  # fmt: skip
     try:
         desk = Desk(ca)
-        puid = desk.upheld()
+        puid = desk.puid()
         pid = desk.provider.party_id
     finally:
         ca.close()

@@ -114,7 +114,7 @@ class Sealing(ServiceBase):
             )
         with self.store.read() as s:
             name = self._provider_name(s, provider_id)
-        sheets = self.records.period(period, provider_id).report()
+        sheets = self.records.period(period, provider_id, statements=False).report()
         detail: dict[str, Any] = {
             "provider": name,
             "generated_at": format_time(now),
