@@ -382,3 +382,27 @@ def test_exports_from_the_command_line(
     assert "2026Q1" in run("report", "--period", "2026Q1", "--out", str(tmp_path / "q"), code=1)
     [line] = [x for x in run("dossier", pid, "--out", str(tmp_path / "d"), "--json").splitlines() if x.startswith("{")]
     assert json.loads(line)["kind"] == "dossier" and (tmp_path / "d" / "dossier.html").exists()
+
+
+def test_a_failed_seal_leaves_no_report_behind(
+    ca: Copyalign, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from copyalign.errors import StoreUnavailableError
+
+    desk = Desk(ca)
+    desk.upheld()
+    clock.set(clock.now().replace(year=2027, month=1, day=2))
+    size = ca.ledger.size()
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailableError("the database went away")
+
+    monkeypatch.setattr(ca.ledger, "append", down)
+    out = tmp_path / "report"
+    with pytest.raises(StoreUnavailableError):
+        ca.takedown.transparency_report(desk.provider, "2026", out=out)
+    assert list(out.iterdir()) == []  # neither a file under its final name nor a .partial one
+    monkeypatch.undo()
+    assert ca.ledger.size() == size and ca.takedown.reports() == []
+    view = ca.takedown.transparency_report(desk.provider, "2026", out=out)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*view.files, "SHA256SUMS"])
