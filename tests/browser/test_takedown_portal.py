@@ -119,6 +119,14 @@ def test_file_a_complaint_and_follow_it(site: Site, browser) -> None:  # type: i
     _wait(b).until(lambda d: d.current_url.endswith(f"/takedown/notices/{nid}"))
     assert nid in b.find_element(By.TAG_NAME, "h1").text
 
+    # completing it: the form holds the contact already given; what is missing is added
+    assert b.find_element(By.ID, "c-email").get_attribute("value") == "legal@northwind.example"
+    _fill(b, **{"c-identity_proof": "licence 911", "c-address": "1 Chang'an Ave", "c-evidence": "certificate"})
+    b.find_element(By.CSS_SELECTOR, "form.complete button").click()
+    _wait(b).until(lambda d: "done=completed" in d.current_url)
+    assert b.find_element(By.CSS_SELECTOR, "dd.status").text == "complete"
+    assert b.find_elements(By.CSS_SELECTOR, "ul.missing li") == []
+
 
 def test_the_public_complaint_form(site: Site, browser) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By

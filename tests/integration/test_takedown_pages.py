@@ -98,6 +98,20 @@ def test_a_holder_files_and_follows_its_complaint(client: TestClient, ca: Copyal
     assert "<td>act</td>" in rows[cid] and "<td>2026-03-02 12:00:00 UTC</td>" in rows[cid]
     assert client.get("/takedown/desk").status_code == 403  # a holder has no desk
 
+    # completing the first: its page offers the form, prefilled with the contact already given
+    assert (
+        'value="legal@northwind.example"' in shown.text and f'action="/takedown/notices/{nid}/complete"' in shown.text
+    )
+    fill = {"name": "Northwind Press", "email": "legal@northwind.example", "address": "1 Chang'an Ave"}
+    r = client.post(f"/takedown/notices/{nid}/complete", data={**fill, "identity_proof": "licence 911",
+                    "evidence": "registration certificate"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=completed")
+    after = client.get(r.headers["location"]).text
+    assert 'ul class="missing"' not in after and "Complete the notice" not in after and "complete" in after
+    assert ca.takedown.notice(ca.parties.authenticate(scene.provider_key), nid).status == "complete"
+    r = client.post(f"/takedown/notices/{nid}/complete", data=fill)  # no longer incomplete
+    assert r.status_code == 409
+
 
 def test_bad_input_comes_back_in_the_form_and_writes_nothing(client: TestClient, ca: Copyalign, scene: Scene) -> None:
     sign_in(client, scene.holder_key)

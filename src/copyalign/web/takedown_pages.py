@@ -23,7 +23,7 @@ from copyalign.context import Copyalign
 from copyalign.core.takedown.elements import MaterialKind, Party
 from copyalign.errors import CopyalignError, InvalidInputError, RateLimitedError
 from copyalign.services.registry.parties import Principal
-from copyalign.services.takedown.inputs import DecisionInput, MaterialInput, NoticeFiling, WorkClaim
+from copyalign.services.takedown.inputs import DecisionInput, MaterialInput, NoticeAmendment, NoticeFiling, WorkClaim
 from copyalign.web.pages import (
     _cross_site,
     _form_post,
@@ -227,6 +227,42 @@ def notice_page(request: Request, ca: CaDep, notice_id: str, filed: bool = False
         runs_desk=runs_desk,
         outcomes=OUTCOMES,
     )
+
+
+@router.post("/takedown/notices/{notice_id}/complete", response_class=HTMLResponse)
+def complete_form(
+    request: Request,
+    ca: CaDep,
+    notice_id: str,
+    name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    address: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    identity_proof: Annotated[str, Form()] = "",
+    explanation: Annotated[str, Form()] = "",
+    signature: Annotated[str, Form()] = "",
+    evidence: Annotated[str, Form()] = "",
+    good_faith: Annotated[str, Form()] = "",
+    accurate: Annotated[str, Form()] = "",
+    authorised: Annotated[str, Form()] = "",
+) -> Response:
+    """The sender completes its incomplete notice: the contact given replaces the old, evidence is added."""
+
+    def act(me: Principal) -> str:
+        sender = Party(*(x.strip() or None for x in (name, email, address, phone, identity_proof)))
+        change = NoticeAmendment(
+            sender=sender,
+            explanation=explanation.strip() or None,
+            signature=signature.strip() or None,
+            good_faith=True if good_faith else None,
+            accurate=True if accurate else None,
+            authorised=True if authorised else None,
+            evidence=tuple(x.strip() for x in evidence.splitlines() if x.strip()),
+        )
+        ca.takedown.complete(me, notice_id, change)
+        return f"/takedown/notices/{notice_id}?done=completed"
+
+    return _form_post(request, ca, act)
 
 
 @router.post("/takedown/notices/{notice_id}/triage", response_class=HTMLResponse)
