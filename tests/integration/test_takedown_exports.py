@@ -336,6 +336,9 @@ def test_exports_over_http(ca: Copyalign, clock: FakeClock, stub: tuple[DsaStub,
         r = client.post("/v1/takedown/dossiers", json={"provider_id": desk.provider.party_id}, headers=a)
         assert r.status_code == 201, r.text
         did = r.json()["id"]
+        for who in (p, a):
+            assert [x["id"] for x in client.get("/v1/takedown/dossiers", headers=who).json()["dossiers"]] == [did]
+        assert client.get("/v1/takedown/dossiers", headers=h).status_code == 403
         assert client.get(f"/v1/takedown/dossiers/{did}/files/dossier.json", headers=p).status_code == 200
         assert client.get(f"/v1/takedown/dossiers/{did}/files/dossier.json").status_code == 401
         assert client.get(f"/v1/takedown/dossiers/{did}/files/dossier.json", headers=h).status_code == 403
