@@ -137,7 +137,7 @@ def file_form(request: Request, ca: CaDep) -> Response:
 
 @router.post("/takedown/file", response_class=HTMLResponse)
 async def file_notice(request: Request, ca: CaDep) -> Response:
-    me = _principal(request, ca)
+    me = await _run(_principal, request, ca)
     if me is None:
         return _signin()
     if not _same_origin(request):
