@@ -230,11 +230,20 @@ class Records(ServiceBase):
             )
         ):
             history.setdefault((provider, user), []).append(Strike(user, notice, at, removed))
-        # a suspension needs as many strikes as the ladder's first suspension step: fewer by then, none to judge
+        # A new suspension (or termination) needs as many strikes in force when the strike is given as the
+        # ladder's first such step (a termination reached earlier was already counted then): with fewer, the
+        # standing need not be computed.
         need = next((n for n, x in enumerate(policy.ladder, 1) if x.severity >= Sanction.SUSPEND.severity), None)
         for provider, user, _, at in issued:
             strikes = history.get((provider, user), [])
-            if need is None or sum(1 for x in strikes if x.issued_at <= at) < need:
+            if need is None or len(strikes) < need:
+                continue
+            in_force = sum(
+                1
+                for x in strikes
+                if x.issued_at <= at < x.expires_at(policy) and (x.removed_at is None or x.removed_at > at)
+            )
+            if in_force < need:
                 continue
             now = standing(user, strikes, at, policy).sanction
             if now not in (Sanction.SUSPEND, Sanction.TERMINATE):
