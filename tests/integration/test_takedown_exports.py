@@ -246,6 +246,9 @@ def test_the_report_counts_what_the_desk_did(ca: Copyalign, clock: FakeClock) ->
     desk = Desk(ca)
     for _ in range(3):  # the cn ladder: warn, restrict, terminate: the third strike ends bob's account
         desk.upheld(user="bob", measures=("disable_output", "strike"), clock=clock)
+    for gap in (0, 1, 100):  # three strikes, but the first two expired (90 days) before the third: no sanction
+        clock.advance(days=gap)
+        desk.upheld(user="zed", measures=("disable_output", "strike"), clock=clock)
     desk.upheld(user="carol", measures=("disable_output",), clock=clock)
     desk.upheld(user="dan", clock=clock, outcome="rejected")
     desk.upheld(desk.other, user="eve", clock=clock)  # another desk's
@@ -254,15 +257,15 @@ def test_the_report_counts_what_the_desk_did(ca: Copyalign, clock: FakeClock) ->
     _, files = ca.takedown.sealed_files(None, view.id)
     doc = json.loads(files["report.json"])
     rows = {(r["indicator"], r["breakdown"]): r["value"] for sheet in doc["sheets"].values() for r in sheet["rows"]}
-    assert rows[("notices_received", "total")] == 5 and rows[("notices_with_action", "total")] == 4
+    assert rows[("notices_received", "total")] == 8 and rows[("notices_with_action", "total")] == 7
     assert rows[("median_time_to_action", "total")] == 2.0  # each decided and acted on two hours after filing
     disabled = "ground:illegal_content|restriction:DECISION_VISIBILITY_CONTENT_DISABLED"
-    assert rows[("actions", disabled)] == 4
+    assert rows[("actions", disabled)] == 7
     assert rows[("actions", "ground:illegal_content|restriction:DECISION_ACCOUNT_TERMINATED")] == 1
     assert rows[("suspensions", "total")] == 1 and rows[("suspensions", "reason:manifestly_illegal_content")] == 1
-    assert rows[("guard_samples", "total")] == 5  # every decided item against what the guard did
+    assert rows[("guard_samples", "total")] == 8  # every decided item against what the guard did
     everyone = ca.takedown.sealed_files(None, ca.takedown.transparency_report(desk.op, "2026").id)[1]
-    assert json.loads(everyone["report.json"])["sheets"]["notices"]["rows"][0]["value"] == 6
+    assert json.loads(everyone["report.json"])["sheets"]["notices"]["rows"][0]["value"] == 9
 
 
 def test_the_dossier_links_every_claim_to_the_log(ca: Copyalign, clock: FakeClock, tmp_path: Path) -> None:
