@@ -22,7 +22,18 @@ from fastapi.staticfiles import StaticFiles
 from copyalign import __version__
 from copyalign.api import docs, errors, openapi
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import conflicts, guard, log, lookup, match, notices, parties, takedown, works
+from copyalign.api.routers import (
+    conflicts,
+    guard,
+    log,
+    lookup,
+    match,
+    notices,
+    parties,
+    takedown,
+    takedown_exports,
+    works,
+)
 from copyalign.context import Copyalign
 from copyalign.errors import CopyalignError
 from copyalign.services.idempotency import IdempotencyStore
@@ -30,6 +41,7 @@ from copyalign.web.log_pages import router as log_pages
 from copyalign.web.pages import STATIC, error_page
 from copyalign.web.pages import router as web_router
 from copyalign.web.review import router as review_pages
+from copyalign.web.takedown_pages import router as takedown_pages
 
 logger = logging.getLogger("copyalign.api")
 
@@ -118,12 +130,13 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     errors.install(app, html=error_page)
     openapi.document_errors(app)
     docs.install(app)
-    routers = (parties, works, lookup, match, notices, log, guard, takedown, conflicts)
+    routers = (parties, works, lookup, match, notices, log, guard, takedown, takedown_exports, conflicts)
     for r in routers:
         app.include_router(r.router, prefix="/v1")
 
     app.include_router(web_router)
     app.include_router(review_pages)
+    app.include_router(takedown_pages)
     app.include_router(log_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Idempotency, store=idempotency_store(ca), authenticate=_party_of(ca))

@@ -112,6 +112,13 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "224",
         "Side in pixels of the square input the image embedding model expects (SSCD: 288 or 320).",
     ),
+    (
+        "COPYALIGN_DSA_ENDPOINT",
+        "dsa_endpoint",
+        "https://transparency.dsa.ec.europa.eu",
+        "The EU DSA Transparency Database that statements of reasons are exported to (https; http only on a "
+        "loopback address, for a local twin); each provider sends its own platform token.",
+    ),
 )
 
 
@@ -132,6 +139,7 @@ class Settings:
     text_embedder: str = ""
     image_embedder: str = ""
     image_embedder_size: int = 224
+    dsa_endpoint: str = "https://transparency.dsa.ec.europa.eu"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -307,6 +307,10 @@ TAKEDOWN_EXPECTED: dict[Action, dict[Role, tuple[bool, bool]]] = {
     Action.TAKEDOWN_COUNTER: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
     Action.TAKEDOWN_COURT_ACTION: dict(zip(ROLES, [(T, T), (T, F), (F, F), (T, F), (F, F)], strict=True)),
     Action.TAKEDOWN_COMPLAIN: dict(zip(ROLES, [(T, T), (T, F), (F, F), (T, F), (F, F)], strict=True)),
+    # the exports: a provider sends and seals its own desk's; the dossier is also the auditors' to build
+    Action.TAKEDOWN_EXPORT: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_REPORT: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.TAKEDOWN_DOSSIER: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (T, T)], strict=True)),
 }
 TAKEDOWN_CELLS = [(r, a, o) for a in TAKEDOWN_EXPECTED for r in ROLES for o in (True, False)]
 _CN_SENDER = {"name": "Other Holder", "email": "oh@example.org", "address": "1 Road", "identity_proof": "ID 1"}
@@ -377,6 +381,14 @@ def _takedown_request(client: TestClient, ca: Copyalign, world: dict, role: Role
             nid = _td_notice(ca, world, filer, desk, "rejected")
             body = {"by": "notifier", "reason": "it is a copy"}
             return client.post(f"/v1/takedown/notices/{nid}/complaints", json=body, headers=h)
+        case Action.TAKEDOWN_EXPORT:  # nothing unsent: an authorised call sends nothing and answers 200
+            body = {"token": "platform-token", "provider_id": desk.party_id}
+            return client.post("/v1/takedown/statements/export", json=body, headers=h)
+        case Action.TAKEDOWN_REPORT:
+            body = {"period": "2025", "provider_id": desk.party_id}
+            return client.post("/v1/takedown/reports", json=body, headers=h)
+        case Action.TAKEDOWN_DOSSIER:
+            return client.post("/v1/takedown/dossiers", json={"provider_id": desk.party_id}, headers=h)
     raise AssertionError(action)
 
 

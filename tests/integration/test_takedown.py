@@ -377,6 +377,32 @@ def test_eu_appeal_reverses_the_decision(make_ca, clock: FakeClock) -> None:  # 
     assert met.status == "met"
 
 
+@pytest.mark.parametrize("preset", ["cn", "us"])
+def test_an_appeal_reverses_the_decision_under_cn_and_us(make_ca, clock: FakeClock, preset: str) -> None:  # noqa: ANN001
+    """The user's appeal (through its provider) reversed by a person: every measure undone, the strike removed."""
+    ca = make_ca(preset)
+    w = world(ca, clock)
+    if preset == "us":
+        sender = Party(name="Northwind Press", email="legal@northwind.example")
+        completion = NoticeAmendment(sender=sender, signature="/NP/", good_faith=True, accurate=True, authorised=True)
+        nid = take_down(w, jurisdiction_fields={"explanation": "verbatim passage"}, completion=completion)
+    else:
+        completion = NoticeAmendment(sender=CN_SENDER, evidence=("registration certificate 2026-A-0001",))
+        nid = take_down(w, jurisdiction_fields={"explanation": "the output copies chapter 2"}, completion=completion)
+    clock.advance(days=3)
+    complaint = ca.takedown.complain(w.provider, nid, ComplaintInput(by="user", user="bob", reason="I wrote it."))
+    assert complaint.state == "filed" and complaint.due_at > clock.now()
+    clock.advance(days=1)
+    decided = ca.takedown.resolve_complaint(
+        w.provider, complaint.id, outcome="reversed", explanation="The user showed an earlier publication."
+    )
+    assert decided.state == "reversed" and decided.decided_at == clock.now()
+    restored(w, nid)
+    view = ca.takedown.notice(w.provider, nid)
+    assert [d.trigger for d in view.decisions] == ["notice", "complaint"]
+    assert [d.status for d in view.deadlines if d.kind == "complaint_decide"] == ["met"]
+
+
 def test_eu_complaints_close_six_months_after_the_decision(make_ca, clock: FakeClock) -> None:  # noqa: ANN001
     ca = make_ca("eu")
     w = world(ca, clock)

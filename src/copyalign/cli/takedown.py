@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from copyalign.cli import takedown_exports
 from copyalign.cli.common import emit, handled, open_ca, operator, out
 from copyalign.errors import InvalidInputError
 
@@ -340,3 +341,8 @@ def statements(
         ca = open_ca(ctx)
         for st in ca.takedown.statements(provider_id=provider, limit=limit):
             _show(st, as_json, f"{st['puid']}  {st['decision_ground']}  {st['application_date']}")
+
+
+app.command("export-statements")(takedown_exports.export_statements)
+app.command("report")(takedown_exports.report)
+app.command("dossier")(takedown_exports.dossier)

@@ -64,6 +64,11 @@ class Action(enum.StrEnum):
     TAKEDOWN_COUNTER = "takedown.counter"
     TAKEDOWN_COURT_ACTION = "takedown.court_action"
     TAKEDOWN_COMPLAIN = "takedown.complain"
+    # issue 18's exports: statements of reasons to the DSA Transparency Database, a sealed transparency report,
+    # the duty-of-care dossier
+    TAKEDOWN_EXPORT = "takedown.export"
+    TAKEDOWN_REPORT = "takedown.report"
+    TAKEDOWN_DOSSIER = "takedown.dossier"
     CONFLICT_REVIEW = "conflict.review"
 
 
@@ -132,6 +137,13 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.TAKEDOWN_COUNTER: (_A, _N, _N, _O, _N),
         Action.TAKEDOWN_COURT_ACTION: (_A, _O, _N, _O, _N),
         Action.TAKEDOWN_COMPLAIN: (_A, _O, _N, _O, _N),
+        # a provider sends its own desk's statements of reasons (with its own platform token) and seals its own
+        # transparency report; the operator does either for any desk. The dossier is the record a court or an
+        # auditor asks for: a provider builds its own, auditors and the operator any. Reading a sealed report
+        # or a statement is public and needs no key.
+        Action.TAKEDOWN_EXPORT: (_A, _N, _N, _O, _N),
+        Action.TAKEDOWN_REPORT: (_A, _N, _N, _O, _N),
+        Action.TAKEDOWN_DOSSIER: (_A, _N, _N, _O, _A),
         # registration conflicts (a near-duplicate of another holder's work): the CMO's queue to resolve
         Action.CONFLICT_REVIEW: (_A, _N, _N, _N, _N),
     }.items()
@@ -183,6 +195,12 @@ ACTION_WORDS: Mapping[Action, tuple[str, str]] = {
     Action.TAKEDOWN_COUNTER: ("file counter-notices", "file counter-notices only for its own users' sessions"),
     Action.TAKEDOWN_COURT_ACTION: ("record court actions", "record court actions only on its own notices"),
     Action.TAKEDOWN_COMPLAIN: ("complain about takedown decisions", "complain only about its own decisions"),
+    Action.TAKEDOWN_EXPORT: (
+        "export statements of reasons to the DSA Transparency Database",
+        "export only its own desk's statements of reasons",
+    ),
+    Action.TAKEDOWN_REPORT: ("seal transparency reports", "seal only its own desk's transparency report"),
+    Action.TAKEDOWN_DOSSIER: ("build duty-of-care dossiers", "build only its own duty-of-care dossier"),
 }
 
 

@@ -630,6 +630,42 @@ class TakedownStrike(Base):
     removed_log_index: Mapped[int | None] = mapped_column(BigInt)
 
 
+class TakedownExport(Base):
+    """One export from the desk: a batch of statements of reasons sent to the EU DSA Transparency Database, or a
+    transparency report or duty-of-care dossier whose digest (of its ``SHA256SUMS``) is sealed in the log.
+
+    ``detail`` holds what was sent and answered (statements: each puid's SHA-256 and the database's answer;
+    never the token), or what renders the files again byte for byte (a report: its sheets and period)."""
+
+    __tablename__ = "takedown_exports"
+    __table_args__ = (Index("ix_takedown_exports_kind", "kind", "provider_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # statements | report | dossier
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"))
+    period: Mapped[str | None] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(40))
+    result: Mapped[str] = mapped_column(String(16))  # created | rejected | held | sealed
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class TakedownSentStatement(Base):
+    """A statement of reasons the DSA Transparency Database holds: its puid is never sent again."""
+
+    __tablename__ = "takedown_sent_statements"
+
+    puid: Mapped[str] = mapped_column(String(500), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("takedown_decisions.id"), index=True)
+    export_id: Mapped[str] = mapped_column(ForeignKey("takedown_exports.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    dsa_uuid: Mapped[str | None] = mapped_column(String(64))
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime]
+
+
 class TakedownComplainant(Base):
     """A complainant's standing (DSA Art. 23): its decided and manifestly unfounded notices and the warnings it
     was given; ``status`` and ``until`` cache what :func:`copyalign.core.takedown.strikes.complainant_standing`

@@ -34,11 +34,12 @@ Example:
 from __future__ import annotations
 
 import enum
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from copyalign.core.takedown._validate import aware, parse_enum, to_utc_fields, utc
@@ -203,6 +204,33 @@ def reporting_period(kind: str, year: int, half: int | None = None, *, time_zone
 
 def _utc(year: int, month: int, tz: ZoneInfo) -> datetime:
     return datetime(year, month, 1, tzinfo=tz).astimezone(UTC)
+
+
+_PERIOD_TEXT = re.compile(r"^(\d{4})(?:-?[Hh]([12]))?$")
+
+
+def parse_period(text: str, *, time_zone: str = "UTC") -> Period:
+    """A period named as people write it: ``2026`` (annual), ``2026H1`` or ``2026-H2`` (six-monthly).
+
+    Example:
+        >>> parse_period("2026H1").label
+        '2026-H1'
+    """
+    m = _PERIOD_TEXT.match(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise InvalidInputError(
+            f"a reporting period is a year (2026) or a half-year (2026H1, 2026-H2), not {text!r}", field="period"
+        )
+    year, half = int(m.group(1)), m.group(2)
+    if half is None:
+        return reporting_period("annual", year, time_zone=time_zone)
+    return reporting_period("six-monthly", year, int(half), time_zone=time_zone)
+
+
+def previous_period(kind: str, instant: datetime, *, time_zone: str = "UTC") -> Period:
+    """The last whole period of ``kind`` before the one that contains ``instant`` (the one a report is due for)."""
+    current = period_of(kind, instant, time_zone=time_zone)
+    return period_of(kind, current.start - timedelta(seconds=1), time_zone=time_zone)
 
 
 def period_of(kind: str, instant: datetime, *, time_zone: str = "UTC") -> Period:

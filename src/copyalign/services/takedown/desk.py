@@ -5,7 +5,9 @@
 :mod:`.evidence` and :mod:`.decisions` (triage, the decision and its statement of reasons), :mod:`.measures`
 (each measure applied and undone), :mod:`.counter` (counter-notices, court actions, restoration),
 :mod:`.complaints` (DSA Art. 20), :mod:`.standing` (strikes and complainants), :mod:`.reading` (views and the
-queue) and :mod:`.records` (a period's records for the transparency report and the statement export).
+queue), :mod:`.records` (a period's records for the transparency report and the statement export), and, through
+:class:`~.desk_exports.DeskExports`, :mod:`.statement_export` (statements of reasons to the DSA Transparency
+Database) and :mod:`.sealing` (sealed transparency reports and dossiers).
 
 The procedure, with the core's state machines deciding every step::
 
@@ -39,6 +41,7 @@ from copyalign.services.takedown.agents import Agents
 from copyalign.services.takedown.complaints import Complaints
 from copyalign.services.takedown.counter import CounterNotices
 from copyalign.services.takedown.decisions import Decisions
+from copyalign.services.takedown.desk_exports import DeskExports
 from copyalign.services.takedown.evidence import EvidenceFinder
 from copyalign.services.takedown.inputs import (
     ComplaintInput,
@@ -52,7 +55,9 @@ from copyalign.services.takedown.measures import Measures
 from copyalign.services.takedown.reading import Reading, complaint_view, counter_view, measure_order, measure_view
 from copyalign.services.takedown.records import PeriodRecords, Records
 from copyalign.services.takedown.rows import handles, load_notice
+from copyalign.services.takedown.sealing import Sealing
 from copyalign.services.takedown.standing import Standings
+from copyalign.services.takedown.statement_export import StatementExports
 from copyalign.services.takedown.views import (
     AuthorisationView,
     ComplaintView,
@@ -66,7 +71,7 @@ from copyalign.services.takedown.views import (
 from copyalign.store.models import Party, TakedownMeasure, TakedownNotice
 
 
-class TakedownService(ServiceBase):
+class TakedownService(DeskExports, ServiceBase):
     def __init__(
         self,
         deps: Deps,
@@ -97,6 +102,8 @@ class TakedownService(ServiceBase):
         self.complaints = Complaints(deps, self.decisions, self.counters, self.measures)
         self.reading = Reading(deps)
         self.records = Records(deps)
+        self.statement_exports = StatementExports(deps)
+        self.sealing = Sealing(deps, self.records)
         self._parts: tuple[ServiceBase, ...] = (
             self.standings,
             self.evidence,
@@ -108,6 +115,8 @@ class TakedownService(ServiceBase):
             self.complaints,
             self.reading,
             self.records,
+            self.statement_exports,
+            self.sealing,
         )
 
     # The profile is the desk's as a whole, as for the guard: setting it here sets every part's.

@@ -40,6 +40,7 @@ from copyalign.services.takedown.views import (
     QueueEntry,
 )
 from copyalign.store.models import (
+    Party,
     TakedownComplaint,
     TakedownCounterNotice,
     TakedownDecision,
@@ -139,6 +140,14 @@ def counter_view(c: TakedownCounterNotice, *, contact: bool) -> CounterView:
 
 
 class Reading(ServiceBase):
+    def providers(self) -> list[tuple[str, str]]:
+        """Every provider's id and public name (whom a notice may be addressed to), by name."""
+        with self.store.read() as s:
+            rows = s.execute(
+                select(Party.id, Party.name).where(Party.role == Role.PROVIDER.value).order_by(Party.name, Party.id)
+            )
+            return [(str(i), str(n)) for i, n in rows]
+
     def notice(self, actor: Principal | None, notice_id: str, *, token: str | None = None) -> NoticeView:
         """A notice for ``actor`` (None: a public sender, already shown to hold the notice's token)."""
         with self.store.read() as s:

@@ -175,3 +175,20 @@ def test_records_cannot_be_built_invalid(build: object, field: str) -> None:
     with pytest.raises(InvalidInputError) as e:
         build()  # type: ignore[operator]
     assert e.value.field == field
+
+
+def test_periods_as_people_write_them() -> None:
+    from copyalign.core.takedown.report import parse_period, previous_period
+
+    assert parse_period("2026") == reporting_period("annual", 2026)
+    assert parse_period("2026H1") == parse_period("2026-h1") == reporting_period("six-monthly", 2026, 1)
+    berlin = parse_period("2026-H2", time_zone="Europe/Berlin")
+    assert berlin.start == datetime(2026, 6, 30, 22, tzinfo=UTC) and berlin.label == "2026-H2"
+    for bad in ("2026H3", "26", "2026Q1", "", "2026 H1"):
+        with pytest.raises(InvalidInputError) as exc:
+            parse_period(bad)
+        assert exc.value.field == "period"
+    # the report due on 2 January is the one of the year before; six-monthly on 2 July, the first half
+    assert previous_period("annual", datetime(2027, 1, 2, tzinfo=UTC)).label == "2026"
+    assert previous_period("six-monthly", datetime(2026, 7, 2, tzinfo=UTC)).label == "2026-H1"
+    assert previous_period("six-monthly", datetime(2026, 3, 1, tzinfo=UTC)).label == "2025-H2"

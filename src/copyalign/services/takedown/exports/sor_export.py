@@ -80,6 +80,7 @@ SINGLE, BATCH = "/api/v1/statement", "/api/v1/statements"
 EXISTING = "/api/v1/statement/existing-puid/{puid}"
 _STATEMENT_KEY = re.compile(r"^statement_(\d+)$")
 _NOT_UNIQUE = re.compile(r"not (all )?unique", re.I)
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,8 @@ class DsaClient:
     """A client of the database's submission API for one platform (one token).
 
     Args:
-        base_url: the database's address (https only, unless ``transport`` is given: a twin needs no TLS).
+        base_url: the database's address (https only, unless ``transport`` is given or the host is a loopback
+            address: a twin needs no TLS).
         token: the platform's API token (sent as ``Authorization: Bearer``; never logged or shown).
         transport: the I/O seam; ``None`` for the network.
         timeout: seconds per request.
@@ -195,7 +197,8 @@ class DsaClient:
         self, base_url: str, token: str, *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0
     ) -> None:
         parts = urlsplit(base_url)
-        if not parts.netloc or (parts.scheme != "https" and transport is None):
+        plain_ok = transport is not None or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+        if not parts.netloc or (parts.scheme != "https" and not plain_ok):
             raise ConfigurationError(f"the DSA Transparency Database URL must be https://…, not {base_url!r}")
         if not token or not token.strip():
             raise ConfigurationError("the DSA Transparency Database needs the platform's API token")
