@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from copyalign import __version__
 from copyalign.api import docs, errors, openapi
 from copyalign.api.middleware import BodyLimit, Idempotency
-from copyalign.api.routers import conflicts, guard, log, lookup, match, notices, parties, takedown, works
+from copyalign.api.routers import conflicts, guard, journey, log, lookup, match, notices, parties, takedown, works
 from copyalign.context import Copyalign
 from copyalign.errors import CopyalignError
 from copyalign.services.idempotency import IdempotencyStore
@@ -118,7 +118,7 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     errors.install(app, html=error_page)
     openapi.document_errors(app)
     docs.install(app)
-    routers = (parties, works, lookup, match, notices, log, guard, takedown, conflicts)
+    routers = (parties, works, lookup, match, notices, log, guard, takedown, conflicts, journey)
     for r in routers:
         app.include_router(r.router, prefix="/v1")
 

@@ -65,6 +65,15 @@ class Action(enum.StrEnum):
     TAKEDOWN_COURT_ACTION = "takedown.court_action"
     TAKEDOWN_COMPLAIN = "takedown.complain"
     CONFLICT_REVIEW = "conflict.review"
+    # issue 24: the provider's duties along the user journey and downstream
+    JOURNEY_TERMS_PUBLISH = "journey.terms.publish"
+    JOURNEY_TERMS_ACCEPT = "journey.terms.accept"
+    JOURNEY_TERMS_READ = "journey.terms.read"
+    JOURNEY_STANDING = "journey.standing"
+    JOURNEY_ADAPTER = "journey.adapter"
+    JOURNEY_ADAPTER_READ = "journey.adapter.read"
+    JOURNEY_MODEL_DECLARE = "journey.model.declare"
+    JOURNEY_MODEL_CARD = "journey.model.card"
 
 
 class Grant(enum.Enum):
@@ -134,6 +143,18 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.TAKEDOWN_COMPLAIN: (_A, _O, _N, _O, _N),
         # registration conflicts (a near-duplicate of another holder's work): the CMO's queue to resolve
         Action.CONFLICT_REVIEW: (_A, _N, _N, _N, _N),
+        # the user journey (seed 004 ¶84, ¶18, ¶26): a provider publishes its own terms and records its own users'
+        # acceptances; the terms are public to every role; a provider reads its own users' standing (and shows it
+        # to them), auditors any; a provider registers, reviews and reads its own users' models, auditors read
+        # any. Downstream (¶56, ¶96(a)): a developer declares its own models; their model cards are for everyone.
+        Action.JOURNEY_TERMS_PUBLISH: (_A, _N, _N, _O, _N),
+        Action.JOURNEY_TERMS_ACCEPT: (_A, _N, _N, _O, _N),
+        Action.JOURNEY_TERMS_READ: (_A, _A, _A, _A, _A),
+        Action.JOURNEY_STANDING: (_A, _N, _N, _O, _A),
+        Action.JOURNEY_ADAPTER: (_A, _N, _N, _O, _N),
+        Action.JOURNEY_ADAPTER_READ: (_A, _N, _N, _O, _A),
+        Action.JOURNEY_MODEL_DECLARE: (_A, _N, _O, _N, _N),
+        Action.JOURNEY_MODEL_CARD: (_A, _A, _A, _A, _A),
     }.items()
 }
 
@@ -183,6 +204,14 @@ ACTION_WORDS: Mapping[Action, tuple[str, str]] = {
     Action.TAKEDOWN_COUNTER: ("file counter-notices", "file counter-notices only for its own users' sessions"),
     Action.TAKEDOWN_COURT_ACTION: ("record court actions", "record court actions only on its own notices"),
     Action.TAKEDOWN_COMPLAIN: ("complain about takedown decisions", "complain only about its own decisions"),
+    Action.JOURNEY_TERMS_PUBLISH: ("publish terms of use", "publish only its own terms of use"),
+    Action.JOURNEY_TERMS_ACCEPT: ("record acceptances of terms", "record acceptances only of its own terms"),
+    Action.JOURNEY_TERMS_READ: ("read terms of use", "read terms of use"),
+    Action.JOURNEY_STANDING: ("read users' standing", "read only its own users' standing"),
+    Action.JOURNEY_ADAPTER: ("register and review user models", "register and review only its own users' models"),
+    Action.JOURNEY_ADAPTER_READ: ("read user models", "read only its own users' models"),
+    Action.JOURNEY_MODEL_DECLARE: ("declare models", "declare only its own models"),
+    Action.JOURNEY_MODEL_CARD: ("read model cards", "read model cards"),
 }
 
 
