@@ -237,3 +237,92 @@ def test_cli_publishes_terms_records_acceptances_and_shows_standing(
     [st] = run("journey", "standing", "--provider", pid, "--user-ref", ref, "--json")
     assert st["terms"]["accepted"] == ["v1"] and st["escalation"]["response"] == "none"
     assert [t["version"] for t in run("journey", "terms", "--provider", pid, "--json")] == ["v1"]
+
+
+# -- copyright disclaimers in labels (seed 004 ¶80(c)) -------------------------------------------------------
+
+
+def _photo(size: int = 256) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    arr = np.clip(rng.normal(215, 25, (size, size, 3)), 0, 255).astype(np.uint8)  # a bright, textured picture
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_delivered_text_carries_the_copyright_disclaimer_in_every_layer(
+    ca: Copyalign, world: dict, db_url: str, tmp_path: Path
+) -> None:
+    provider = world["provider"]
+    notice = ca.policy.journey.copyright_notice
+    assert set(notice) == {"zh", "en"}  # Chinese and English by default
+    d = ca.guard.deliver(provider, "A short poem about the sea.", user="ann")
+    assert d.decision is GuardAction.ALLOW and d.text is not None
+    # visible: after the AI disclosure, both languages
+    assert d.text.startswith("A short poem about the sea.")
+    assert ca.policy.guard.disclosure in d.text and notice["zh"] in d.text and notice["en"] in d.text
+    # metadata beside the text (a text file carries none) and the trace, sealed with it
+    assert d.copyright_notice == notice and d.aigc["ProduceID"] == d.trace_id
+    assert ca.guard.trace(provider, d.trace_id).copyright_notice == notice
+    found = ca.guard.trace_content(provider, d.content or b"")
+    assert found.trace is not None and found.trace.copyright_notice == notice
+    # `copyright trace` shows it
+    from typer.testing import CliRunner
+
+    from copyalign.cli.main import app
+
+    out = tmp_path / "delivered.txt"
+    out.write_bytes(d.content or b"")
+    base = ["--db", db_url, "--data-dir", ca.settings.data_dir, "--policy", "cn"]
+    result = CliRunner().invoke(app, [*base, "trace", str(out)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert f"[en] {notice['en']}" in result.stdout and f"[zh] {notice['zh']}" in result.stdout
+
+
+def test_a_delivered_image_carries_the_copyright_disclaimer_in_every_layer(ca: Copyalign, world: dict) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from copyalign.core.guard.containers import read_rights
+    from copyalign.services.guard import c2pa
+    from copyalign.services.guard.visible import plan_label
+
+    provider = world["provider"]
+    notice = ca.policy.journey.copyright_notice
+    c2pa.make_signing_identity(ca.settings.c2pa_dir, organisation="Pixel Foundry AI")
+    source = _photo(256)
+    d = ca.guard.deliver(provider, source, user="ann")
+    assert d.marks == {"visible": True, "aigc": True, "watermark": True, "c2pa": True}
+    data = d.content or b""
+    # visible: the disclaimer's mark darkens the top-left corner, where the AI label (bottom-right) is not
+    plan = plan_label(256, 256, text=ca.policy.journey.image_notice_label, corner="top-left")
+    before = np.asarray(Image.open(io.BytesIO(source)).convert("L").crop(plan.box), dtype=float)
+    after = np.asarray(Image.open(io.BytesIO(data)).convert("L").crop(plan.box), dtype=float)
+    assert after.mean() < before.mean() - 60
+    # the GB 45438 metadata's XMP packet: dc:rights beside the AIGC field, by language
+    assert read_rights(data) == notice
+    # the C2PA manifest, signed after it
+    manifest = c2pa.read_c2pa(data, "image/png")
+    assert manifest is not None and manifest["copyright_notice"] == notice and manifest["signature_valid"]
+    # trace: what the file says and what the sealed trace records
+    found = ca.guard.trace_content(provider, data)
+    assert found.rights == notice and found.trace is not None and found.trace.copyright_notice == notice
+    assert found.to_dict()["copyright_notice"] == notice
+
+
+def test_without_a_disclaimer_in_the_profile_nothing_is_added(ca: Copyalign, world: dict) -> None:
+    from copyalign.core.guard.containers import read_rights
+
+    section = ca.policy.journey.model_copy(update={"copyright_notice": {}, "image_notice_label": ""})
+    ca.guard.policy = ca.policy.model_copy(update={"journey": section})
+    d = ca.guard.deliver(world["provider"], "A short poem about the sea.")
+    assert d.text == f"A short poem about the sea.\n\n{ca.policy.guard.disclosure}"
+    image = ca.guard.deliver(world["provider"], _photo(128))
+    assert read_rights(image.content or b"") is None and image.copyright_notice == {}
