@@ -3,6 +3,7 @@ their acceptance, dynamic warnings on the fake clock, and the guard's refusals t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -326,3 +327,159 @@ def test_without_a_disclaimer_in_the_profile_nothing_is_added(ca: Copyalign, wor
     assert d.text == f"A short poem about the sea.\n\n{ca.policy.guard.disclosure}"
     image = ca.guard.deliver(world["provider"], _photo(128))
     assert read_rights(image.content or b"") is None and image.copyright_notice == {}
+
+
+# -- user-trained models (seed 004 ¶18, ¶26: the Ultraman LoRA case) ------------------------------------------
+
+
+def _img(name: str, size: int) -> bytes:
+    import io
+
+    import skimage.data
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(getattr(skimage.data, name)()).convert("RGB").resize((size, size)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def character(ca: Copyalign, world: dict) -> dict:
+    """A curated character: its holder registered its images and linked them to the character's names."""
+    holder = world["holder"]
+    pictures = [ca.works.register(holder, WorkInput(data=_img(n, 400), title=f"Ultraking {n}")) for n in ("astronaut",)]
+    term = ca.guard.add_term(holder, kind="character", names=["Ultraking"], work_ids=[p.id for p in pictures])
+    ca.matching.refresh()
+    return {"works": [p.id for p in pictures], "term": term.id}
+
+
+def _set(tmp_path: Path, name: str, files: dict[str, bytes]) -> Path:
+    root = tmp_path / name
+    root.mkdir()
+    for fname, data in files.items():
+        (root / fname).write_bytes(data)
+    return root
+
+
+def test_a_training_set_with_a_curated_characters_images_is_blocked(
+    ca: Copyalign, world: dict, character: dict, tmp_path: Path
+) -> None:
+    provider = world["provider"]
+    bad = _set(tmp_path, "bad", {"a.png": _img("astronaut", 300), "b.png": _photo(96), "c.txt": b"a plain caption"})
+    a = ca.journey.register_adapter(provider, name="ultraking-lora", base_model="sd-1", training_set=bad, user="ann")
+    assert a.status == "blocked" and a.findings["characters"] == 1
+    [hit] = a.findings["character_hits"]
+    assert hit["term"] == character["term"] and hit["works"] == character["works"]
+    # provenance: the scan's log entry (naming the user model) and its manifest digest
+    scan = json.loads(ca.ledger.payload(a.scan_log_index) or b"{}")
+    assert scan["user_model"] == a.id and scan["manifest_sha256"] == a.manifest_sha256
+    assert scan["decisions"]["keep"] + scan["decisions"]["hold"] + scan["decisions"]["drop"] >= 2
+    # no training, so no trained file, and no generation through it
+    with pytest.raises(ConflictError, match="blocked"):
+        ca.journey.attach_adapter(provider, a.id, b"weights")
+    calls: list[str] = []
+    d = ca.guard.generate(provider, "a lighthouse", lambda p: calls.append(p) or "x", user="ann", model=a.id)
+    assert d.decision is GuardAction.BLOCK and not calls and d.verdicts[0].reasons[0].rule == "model.blocked"
+
+
+def test_a_clean_set_is_allowed_and_a_removed_adapter_can_no_longer_generate(
+    ca: Copyalign, world: dict, character: dict, tmp_path: Path
+) -> None:
+    from copyalign.core.takedown.elements import Party
+    from copyalign.services.takedown.inputs import DecisionInput, MaterialInput, NoticeFiling, WorkClaim
+
+    provider, op = world["provider"], world["operator"]
+    clean = _set(tmp_path, "clean", {"a.png": _photo(96), "b.txt": b"my own sketches of boats"})
+    a = ca.journey.register_adapter(provider, name="boats", base_model="sd-1", training_set=clean, user="ann")
+    assert a.status == "allowed" and a.findings["items"] == 2 and a.findings["unreadable"] == 0
+    # a stand-in for the trained LoRA file, with its digest recorded beside the scan's provenance
+    weights = b"stand-in safetensors: lora_down/lora_up for boats"
+    attached = ca.journey.attach_adapter(provider, a.id, weights)
+    assert attached.file_sha256 == hashlib.sha256(weights).hexdigest()
+    d = ca.guard.generate(provider, "a boat at sea", lambda p: "A boat sails.", user="ann", model=a.id)
+    assert d.decision is GuardAction.ALLOW
+    # a rights holder's notice on that output; the desk removes the model (seed 004 ¶26)
+    filing = NoticeFiling(
+        (WorkClaim(description="my character", materials=(MaterialInput("trace", d.trace_id),)),),
+        sender=Party(name="Northwind Press", email="np@example.org", address="1 Road", identity_proof="ID 1"),
+        evidence=("certificate",),
+    )
+    nid = ca.takedown.file(world["holder"], filing).id
+    ca.takedown.triage(op, nid)
+    ca.takedown.decide(op, nid, DecisionInput("upheld", "a user model of the character", measures=("remove_model",)))
+    ca.takedown.act(op, nid)
+    removed = ca.journey.adapter(provider, a.id)
+    assert removed.removed and removed.removal_ref is not None
+    calls: list[str] = []
+    again = ca.guard.generate(provider, "a boat at sea", lambda p: calls.append(p) or "x", user="bob", model=a.id)
+    assert again.decision is GuardAction.BLOCK and not calls
+    assert again.verdicts[0].reasons[0].rule == "model.removed" and again.notice and "removed" in again.notice
+    # the listing marks it; the base model is not affected
+    [listed] = [x.to_dict() for x in ca.journey.list_adapters(provider) if x.id == a.id]
+    assert listed["removed"] and listed["removal_measure"] == removed.removal_ref
+    assert ca.guard.generate(provider, "a boat", lambda p: "A boat.", model="sd-1").decision is GuardAction.ALLOW
+    assert _events(ca, "journey.adapter.remove")
+
+
+def test_unreadable_items_hold_a_set_and_it_is_never_allowed(ca: Copyalign, world: dict, tmp_path: Path) -> None:
+    provider = world["provider"]
+    section = ca.policy.journey.model_copy(update={"adapter_action": "allow"})  # even the laxest profile
+    ca.journey.policy = ca.policy.model_copy(update={"journey": section})
+    files = {"a.png": _photo(96), "broken.png": b"\x89PNG\r\n\x1a\n not really a picture", "x.bin": b"\x00\x01"}
+    a = ca.journey.register_adapter(
+        provider, name="mixed", base_model="sd-1", training_set=_set(tmp_path, "m", files), user="ann"
+    )
+    assert a.status == "held" and a.findings["unreadable"] == 2
+    assert set(a.findings["unreadable_items"]) >= {"x.bin"}
+    with pytest.raises(ConflictError, match="could not be read"):
+        ca.journey.review_adapter(provider, a.id, decision="allow", reason="looks fine")
+    assert ca.journey.adapter(provider, a.id).status == "held"
+    blocked = ca.journey.review_adapter(provider, a.id, decision="block", reason="unreadable items")
+    assert blocked.status == "blocked"
+    with pytest.raises(ConflictError, match="only a held"):
+        ca.journey.review_adapter(provider, a.id, decision="allow", reason="again")
+
+
+def test_bad_adapter_requests_write_nothing(ca: Copyalign, world: dict, tmp_path: Path) -> None:
+    provider = world["provider"]
+    ok = _set(tmp_path, "ok", {"a.txt": b"text"})
+    with pytest.raises(InvalidInputError, match="not a folder"):
+        ca.journey.register_adapter(provider, name="n", base_model="b", training_set=tmp_path / "nope", user="ann")
+    with pytest.raises(InvalidInputError, match="method"):
+        ca.journey.register_adapter(provider, name="n", base_model="b", training_set=ok, user="ann", method="qlora")
+    with pytest.raises(PermissionDeniedError):
+        ca.journey.register_adapter(
+            world["other"], name="n", base_model="b", training_set=ok, user="ann", provider_id=provider.party_id
+        )
+    with pytest.raises(NotFoundError, match="no user model"):
+        ca.journey.adapter(provider, "adp_missing")
+    assert ca.journey.list_adapters(provider) == []
+    assert _events(ca, "scan.record") == []
+    # generation through an adapter id nobody registered is refused too
+    d = ca.guard.generate(provider, "a boat", lambda p: "x", model="adp_unknown")
+    assert d.decision is GuardAction.BLOCK and d.verdicts[0].reasons[0].rule == "model.unknown"
+
+
+def test_adapters_over_http(client: TestClient, ca: Copyalign, world: dict) -> None:
+    import base64
+
+    h = auth(world["provider_key"])
+    body = {
+        "name": "boats",
+        "base_model": "sd-1",
+        "user": "ann",
+        "items": [
+            {"name": "a.txt", "text": "my own sketches of boats"},
+            {"name": "b.png", "content_base64": base64.b64encode(_photo(96)).decode()},
+        ],
+    }
+    r = client.post("/v1/journey/adapters", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    assert r.json()["status"] == "allowed" and r.json()["provenance"]["scan_log_entry"] >= 0
+    r = client.post(f"/v1/journey/adapters/{aid}/file", json={"text": "stand-in weights"}, headers=h)
+    assert r.status_code == 200 and r.json()["provenance"]["file_sha256"]
+    bad = {**body, "items": [{"name": "../evil.txt", "text": "x"}]}
+    assert client.post("/v1/journey/adapters", json=bad, headers=h).status_code == 422
+    r = client.get("/v1/journey/adapters", headers=h)
+    assert [a["id"] for a in r.json()["adapters"]] == [aid]

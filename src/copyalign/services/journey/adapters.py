@@ -173,7 +173,7 @@ class Adapters(ServiceBase):
             "unreadable_items": sorted(set(unreadable)),
             "opted_out_items": sorted(opted),
             "unlicensed_items": sorted(unlicensed),
-            "characters": characters,
+            "character_hits": characters,
             "matched_works": sorted(matched),
         }
 
@@ -275,7 +275,7 @@ def _findings(d: dict[str, Any]) -> Findings:
         unreadable=len(d.get("unreadable_items", [])),
         opted_out=len(d.get("opted_out_items", [])),
         unlicensed=len(d.get("unlicensed_items", [])),
-        characters=len(d.get("characters", [])),
+        characters=len(d.get("character_hits", [])),
     )
 
 
