@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
 
 from copyalign.api.deps import CaDep, PrincipalDep
 from copyalign.api.routers.works import decode_content
-from copyalign.api.schemas import AdapterFile, AdapterRegister, AdapterReview, TermsAccept, TermsPublish
+from copyalign.api.schemas import (
+    AdapterFile,
+    AdapterRegister,
+    AdapterReview,
+    ModelDeclare,
+    TermsAccept,
+    TermsPublish,
+)
 
 router = APIRouter(tags=["journey"])
 
@@ -90,3 +98,47 @@ def attach_adapter(adapter_id: str, body: AdapterFile, ca: CaDep, principal: Pri
     """Record the trained file's digest (an allowed model only)."""
     data = decode_content(body.text, body.content_base64)
     return ca.journey.attach_adapter(principal, adapter_id, data).to_dict()
+
+
+# -- downstream: the model's copyright record for deployers (seed 004 ¶56, ¶96(a)) ------------------------------
+
+
+@router.post("/models", status_code=201)
+def declare_model(body: ModelDeclare, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Declare a model: the scans, notices and audits (each by its log entry) its copyright record is made of."""
+    return ca.modelcards.declare(
+        principal,
+        body.name,
+        developer_id=body.developer_id,
+        sha256=body.sha256,
+        scans=body.scans,
+        notices=body.notices,
+        audits=body.audits,
+        providers=body.providers,
+        license=body.license,
+    )
+
+
+@router.get(
+    "/models/{name:path}/card",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The card: JSON (format json) or Markdown with model card metadata (format markdown).",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def model_card(
+    name: str,
+    ca: CaDep,
+    principal: PrincipalDep,
+    format: Literal["json", "markdown"] = "json",  # noqa: A002
+) -> dict[str, Any] | PlainTextResponse:
+    """The model's copyright record: JSON, or Markdown with Hugging Face model card metadata (``format=markdown``)."""
+    if format == "markdown":
+        return PlainTextResponse(ca.modelcards.markdown(principal, name), media_type="text/markdown; charset=utf-8")
+    return ca.modelcards.card(principal, name)

@@ -72,7 +72,7 @@ def level(flags: Sequence[datetime], now: datetime, steps: Sequence[EscalationSt
     best = Level(Response.NONE.value, 0, _count(times, now, steps[0].within_hours) if steps else 0)
     for i, step in enumerate(steps, start=1):
         window = timedelta(hours=step.within_hours)
-        if step.response == Response.COOL_OFF:
+        if step.response == Response.COOL_OFF.value:
             reached = _completed_at(times, step.flags, window)
             if reached is None:
                 continue

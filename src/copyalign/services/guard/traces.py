@@ -78,7 +78,7 @@ class Traces(ServiceBase):
             output = _png(output) if g.keep_content else b""
         else:
             output_sha = hashlib.sha256(output).hexdigest()
-        fields = {
+        fields: dict[str, Any] = {
             "id": trace_id,
             "provider_id": actor_id,
             "user_ref": self.keys.user_ref(user),

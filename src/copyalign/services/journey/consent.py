@@ -182,7 +182,7 @@ class TermsOfUse(ServiceBase):
         )
 
 
-def _ordered(provider_id: str) -> Select[tuple[JourneyTerms]]:
+def _ordered(provider_id: str) -> Select[JourneyTerms]:
     return (
         select(JourneyTerms)
         .where(JourneyTerms.provider_id == provider_id)

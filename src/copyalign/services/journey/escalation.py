@@ -97,7 +97,7 @@ class Escalations(ServiceBase):
                 f"requests in {step.within_hours} hours concerned protected works, against your copyright "
                 f"commitments in {terms} (seed 004 ¶84)."
             )
-        nxt = next((x for x in steps[lv.step :] if x.response == Response.COOL_OFF), None)
+        nxt = next((x for x in steps[lv.step :] if x.response == Response.COOL_OFF.value), None)
         more = (
             f" At {nxt.flags} within {nxt.within_hours} hours, requests are paused for {nxt.cool_off_hours} hours."
             if nxt is not None
@@ -111,7 +111,7 @@ class Escalations(ServiceBase):
     def refusal(self, provider_id: str, user_ref: str) -> Refusal | None:
         """The guard's user check: a user in a cooling-off period is refused, told until when."""
         steps = self.policy.journey.escalation
-        if not user_ref or not any(s.response == Response.COOL_OFF for s in steps):
+        if not user_ref or not any(s.response == Response.COOL_OFF.value for s in steps):
             return None
         with self.store.read() as s:
             now = self.clock.now()
