@@ -419,6 +419,12 @@ def test_a_clean_set_is_allowed_and_a_removed_adapter_can_no_longer_generate(
     assert listed["removed"] and listed["removal_measure"] == removed.removal_ref
     assert ca.guard.generate(provider, "a boat", lambda p: "A boat.", model="sd-1").decision is GuardAction.ALLOW
     assert _events(ca, "journey.adapter.remove")
+    # the base model's card for deployers lists the user model built on it and the measure that removed it
+    lab, _ = make_party(ca, op, "developer", "SD Lab")
+    ca.modelcards.declare(lab, "sd-1")
+    card = ca.modelcards.card(lab, "sd-1")
+    assert [u["adapter"] for u in card["user_models"]] == [a.id]
+    assert [(t["kind"], t["state"], t["target"]) for t in card["takedown"]] == [("remove_model", "applied", a.id)]
 
 
 def test_unreadable_items_hold_a_set_and_it_is_never_allowed(ca: Copyalign, world: dict, tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -59,21 +57,16 @@ def standing(
 @router.post("/journey/adapters", status_code=201)
 def register_adapter(body: AdapterRegister, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     """Register a user model with its training set; the set is scanned before training is allowed."""
-    with tempfile.TemporaryDirectory(prefix="copyalign-adapter-") as tmp:
-        root = Path(tmp) / "set"
-        root.mkdir()
-        for item in body.items:
-            data = decode_content(item.text, item.content_base64)
-            (root / item.name).write_bytes(data)
-        view = ca.journey.register_adapter(
-            principal,
-            name=body.name,
-            base_model=body.base_model,
-            training_set=root,
-            user=body.user,
-            method=body.method,
-            provider_id=body.provider_id,
-        )
+    items = [(item.name, decode_content(item.text, item.content_base64)) for item in body.items]
+    view = ca.journey.register_adapter_items(
+        principal,
+        items,
+        name=body.name,
+        base_model=body.base_model,
+        user=body.user,
+        method=body.method,
+        provider_id=body.provider_id,
+    )
     return view.to_dict()
 
 

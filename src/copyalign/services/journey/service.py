@@ -12,6 +12,8 @@ wires, as the takedown desk subscribes its strikes.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from copyalign.services.journey.escalation import Escalations
 from copyalign.services.journey.results import AcceptanceBatch, AdapterView, TermsView, UserStanding
 from copyalign.services.registry.parties import Principal
 from copyalign.services.scan.service import ScanService
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 class JourneyService(ServiceBase):
@@ -162,6 +166,40 @@ class JourneyService(ServiceBase):
         return self.adapters.register(
             actor, provider_id, name=name, base_model=base_model, training_set=training_set, user=user, method=method
         )
+
+    def register_adapter_items(
+        self,
+        actor: Principal,
+        items: Sequence[tuple[str, bytes]],
+        *,
+        name: str,
+        base_model: str,
+        user: str,
+        method: str = "lora",
+        provider_id: str | None = None,
+    ) -> AdapterView:
+        """:meth:`register_adapter` for a training set sent as ``(file name, bytes)`` items (the API's upload):
+        they are written to a temporary folder that is gone afterwards."""
+        provider_id = self._provider(actor, provider_id)
+        require(actor.role, Action.JOURNEY_ADAPTER, owner=provider_id == actor.party_id)
+        if not items:
+            raise InvalidInputError("the training set has no item", field="items")
+        with tempfile.TemporaryDirectory(prefix="copyalign-user-model-") as tmp:
+            root = Path(tmp) / "set"
+            root.mkdir()
+            for i, (fname, data) in enumerate(items):
+                if not _SAFE_NAME.match(fname) or (root / fname).exists():
+                    raise InvalidInputError(f"item {i + 1}: {fname!r} is not a new plain file name", field="items")
+                (root / fname).write_bytes(data)
+            return self.register_adapter(
+                actor,
+                name=name,
+                base_model=base_model,
+                training_set=root,
+                user=user,
+                method=method,
+                provider_id=provider_id,
+            )
 
     def review_adapter(self, actor: Principal, adapter_id: str, *, decision: str, reason: str) -> AdapterView:
         """The provider's review of a held user model: allow (not while items are unreadable) or block."""
