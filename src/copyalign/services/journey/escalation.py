@@ -9,6 +9,8 @@ cooling-off period refuses service. The level is computed from the flags on the 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -28,9 +30,29 @@ FLAGGED = frozenset({GuardAction.WARN, GuardAction.BLOCK})
 
 
 class Escalations(ServiceBase):
-    def __init__(self, deps: Deps, terms: TermsOfUse) -> None:
+    def __init__(self, deps: Deps, terms: TermsOfUse, *, refresh_seconds: float = 1.0) -> None:
         super().__init__(deps)
         self.terms = terms
+        self.refresh_seconds = refresh_seconds
+        self._flagged: frozenset[tuple[str, str]] = frozenset()
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def flagged(self) -> frozenset[tuple[str, str]]:
+        """The (provider, user) pairs with a flag inside the longest window: only they can be warned or paused.
+        Kept in memory and read again at most every ``refresh_seconds`` (the desk's strikes' pattern), so the
+        guard's check of a user with no recent flag costs no query; a flag written here is seen at once."""
+        with self._lock:
+            if time.monotonic() - self._checked < self.refresh_seconds:
+                return self._flagged
+            start = self.clock.now() - self._horizon()
+            with self.store.read() as s:
+                rows = s.execute(
+                    select(JourneyFlag.provider_id, JourneyFlag.user_ref).where(JourneyFlag.at > start).distinct()
+                ).all()
+            self._flagged = frozenset((p, u) for p, u in rows)
+            self._checked = time.monotonic()
+            return self._flagged
 
     def _horizon(self) -> timedelta:
         steps = self.policy.journey.escalation
@@ -67,6 +89,7 @@ class Escalations(ServiceBase):
                 )
             )
             s.flush()
+            self._checked = float("-inf")  # the pair is flagged now: the next check reads it
             after = self.level(s, provider_id, user_ref, now)
             terms = self.terms.current(s, provider_id)
             version = terms.version if terms is not None else None
@@ -112,6 +135,8 @@ class Escalations(ServiceBase):
         """The guard's user check: a user in a cooling-off period is refused, told until when."""
         steps = self.policy.journey.escalation
         if not user_ref or not any(s.response == Response.COOL_OFF.value for s in steps):
+            return None
+        if (provider_id, user_ref) not in self.flagged():
             return None
         with self.store.read() as s:
             now = self.clock.now()
