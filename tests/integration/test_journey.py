@@ -392,6 +392,9 @@ def test_a_clean_set_is_allowed_and_a_removed_adapter_can_no_longer_generate(
     clean = _set(tmp_path, "clean", {"a.png": _photo(96), "b.txt": b"my own sketches of boats"})
     a = ca.journey.register_adapter(provider, name="boats", base_model="sd-1", training_set=clean, user="ann")
     assert a.status == "allowed" and a.findings["items"] == 2 and a.findings["unreadable"] == 0
+    # the scan's manifest and record stay as provenance; no copy of the user's training data is kept
+    kept = Path(ca.settings.data_dir) / "user-models" / a.id / "scan"
+    assert (kept / "manifest.parquet").is_file() and (kept / "scan.json").is_file() and not (kept / "kept").exists()
     # a stand-in for the trained LoRA file, with its digest recorded beside the scan's provenance
     weights = b"stand-in safetensors: lora_down/lora_up for boats"
     attached = ca.journey.attach_adapter(provider, a.id, weights)

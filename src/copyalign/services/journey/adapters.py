@@ -87,6 +87,8 @@ class Adapters(ServiceBase):
         except BaseException:
             shutil.rmtree(out, ignore_errors=True)  # nothing half-written: no scan record, no folder
             raise
+        for copy in ("kept", ".work"):  # the provenance is the manifest and the record, not the user's data
+            shutil.rmtree(out / "scan" / copy, ignore_errors=True)
         details = self._details(out / "scan", result.shard_errors, result.refused)
         f = _findings(details)
         status = screen(f, action=self.policy.journey.adapter_action)
