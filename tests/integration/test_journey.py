@@ -293,7 +293,8 @@ def test_a_delivered_image_carries_the_copyright_disclaimer_in_every_layer(ca: C
 
     from copyalign.core.guard.containers import read_rights
     from copyalign.services.guard import c2pa
-    from copyalign.services.guard.visible import plan_label
+    from copyalign.services.guard.delivery import NOTICE_FALLBACK
+    from copyalign.services.guard.visible import choose_label_font, plan_label
 
     provider = world["provider"]
     notice = ca.policy.journey.copyright_notice
@@ -303,7 +304,9 @@ def test_a_delivered_image_carries_the_copyright_disclaimer_in_every_layer(ca: C
     assert d.marks == {"visible": True, "aigc": True, "watermark": True, "c2pa": True}
     data = d.content or b""
     # visible: the disclaimer's mark darkens the top-left corner, where the AI label (bottom-right) is not
-    plan = plan_label(256, 256, text=ca.policy.journey.image_notice_label, corner="top-left")
+    label = ca.policy.journey.image_notice_label
+    font = choose_label_font(label, fallback_text=NOTICE_FALLBACK)  # English where this machine has no CJK font
+    plan = plan_label(256, 256, text=label, corner="top-left", font=font)
     before = np.asarray(Image.open(io.BytesIO(source)).convert("L").crop(plan.box), dtype=float)
     after = np.asarray(Image.open(io.BytesIO(data)).convert("L").crop(plan.box), dtype=float)
     assert after.mean() < before.mean() - 60

@@ -27,6 +27,7 @@ from copyalign.services.guard.traces import Traces
 from copyalign.services.guard.visible import label_image, label_text
 
 PRODUCER = "copyalign"
+NOTICE_FALLBACK = "(c) training-data notice"
 
 
 class Deliveries(ServiceBase):
@@ -118,7 +119,12 @@ class Deliveries(ServiceBase):
         alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
         visible = label_image(img.convert("RGB"), text=self.policy.guard.image_label)
         if rights and self.policy.journey.image_notice_label:  # ¶80(c): the disclaimer's pointer, opposite corner
-            visible = label_image(visible, text=self.policy.journey.image_notice_label, corner="top-left")
+            visible = label_image(
+                visible,
+                text=self.policy.journey.image_notice_label,
+                corner="top-left",
+                fallback_text=NOTICE_FALLBACK,  # a machine without CJK fonts draws the English words
+            )
         rgb = np.asarray(visible.convert("RGB"))
         side = min(rgb.shape[:2])
         if side >= WATERMARK_MIN_SIDE:
