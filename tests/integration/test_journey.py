@@ -238,6 +238,42 @@ def test_cli_publishes_terms_records_acceptances_and_shows_standing(
     [st] = run("journey", "standing", "--provider", pid, "--user-ref", ref, "--json")
     assert st["terms"]["accepted"] == ["v1"] and st["escalation"]["response"] == "none"
     assert [t["version"] for t in run("journey", "terms", "--provider", pid, "--json")] == ["v1"]
+    # a user model: exit 0 when allowed, 11 when not (a set with an unreadable item is held)
+    clean = _set(tmp_path, "clean", {"a.txt": b"my own sketches of boats"})
+    [allowed] = run(
+        "journey",
+        "register-model",
+        str(clean),
+        "--provider",
+        pid,
+        "--name",
+        "boats",
+        "--base-model",
+        "sd-1",
+        "--user",
+        "ann",
+        "--json",
+    )
+    assert allowed["status"] == "allowed"
+    held = _set(tmp_path, "held", {"a.txt": b"boats", "b.bin": b"\x00"})
+    [h] = run(
+        "journey",
+        "register-model",
+        str(held),
+        "--provider",
+        pid,
+        "--name",
+        "mixed",
+        "--base-model",
+        "sd-1",
+        "--user",
+        "ann",
+        "--json",
+        code=11,
+    )
+    assert h["status"] == "held"
+    listed = run("journey", "models", "--provider", pid, "--json")
+    assert [m["status"] for m in listed] == ["allowed", "held"]
 
 
 # -- copyright disclaimers in labels (seed 004 ¶80(c)) -------------------------------------------------------

@@ -176,5 +176,13 @@ def test_model_card_over_http_and_the_cli(
     result = runner.invoke(app, [*base, "model", "verify", str(card), "--bundle", str(bundle), "--json"])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["verified"] is True
+    dev = record["dev"].party_id
+    result = runner.invoke(
+        app, [*base, "model", "declare", "lab/cli", "--developer", dev, "--audit", record["audit"], "--json"]
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["audits"][0]["id"] == record["audit"]
+    result = runner.invoke(app, [*base, "model-card", "lab/cli"])
+    assert result.exit_code == 0 and result.stdout.startswith("---\n") and record["audit"] in result.stdout
     result = runner.invoke(app, [*base, "model-card", "lab/missing", "--json"])
     assert result.exit_code != 0 and "no model 'lab/missing'" in result.stdout
