@@ -467,6 +467,13 @@ def test_a_clean_set_is_allowed_and_a_removed_adapter_can_no_longer_generate(
     card = ca.modelcards.card(lab, "sd-1")
     assert [u["adapter"] for u in card["user_models"]] == [a.id]
     assert [(t["kind"], t["state"], t["target"]) for t in card["takedown"]] == [("remove_model", "applied", a.id)]
+    # the desk undoes the measure (a restoration): the user model serves again, and its card says both
+    ca.takedown.undo_measure(op, removed.removal_ref or "", reason="the counter-notice was not contested")
+    assert not ca.journey.adapter(provider, a.id).removed
+    back = ca.guard.generate(provider, "a boat at sea", lambda p: "A boat sails.", user="bob", model=a.id)
+    assert back.decision is GuardAction.ALLOW
+    states = [t["state"] for t in ca.modelcards.card(lab, "sd-1")["takedown"]]
+    assert states == ["applied", "undone"] and _events(ca, "journey.adapter.restore")
 
 
 def test_unreadable_items_hold_a_set_and_it_is_never_allowed(ca: Copyalign, world: dict, tmp_path: Path) -> None:
