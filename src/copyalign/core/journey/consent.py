@@ -23,6 +23,7 @@ from copyalign.errors import InvalidInputError
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,39}$")
 MAX_TEXT_CHARS = 20_000
 MAX_BATCH = 10_000
+MAX_LANGUAGES = 30
 
 
 def check_version(version: object) -> str:
@@ -38,6 +39,8 @@ def check_texts(texts: Mapping[str, str]) -> dict[str, str]:
     """The terms' texts per language: at least one, none empty, none over :data:`MAX_TEXT_CHARS`."""
     if not isinstance(texts, Mapping) or not texts:
         raise InvalidInputError("give the terms' text in at least one language", field="texts")
+    if len(texts) > MAX_LANGUAGES:
+        raise InvalidInputError(f"{len(texts)} languages; at most {MAX_LANGUAGES}", field="texts")
     out: dict[str, str] = {}
     for lang, text in texts.items():
         if not isinstance(lang, str) or not re.match(r"^[A-Za-z]{2,8}(-[0-9A-Za-z]{1,8})*$", lang):
