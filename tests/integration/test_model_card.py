@@ -117,6 +117,14 @@ def test_a_model_card_from_a_scan_a_notice_and_an_audit_verifies_against_the_log
     forged = json.loads(json.dumps(card))
     forged["claims"][2]["log_index"] = forged["claims"][1]["log_index"]
     assert "is scan.record" in ca.modelcards.verify(forged, bundle)["problems"][0]
+    # a card that names another log's key does not verify against this log's bundle
+    from copyalign.core.log.checkpoint import generate_key
+    from copyalign.errors import CopyalignError
+
+    other = json.loads(json.dumps(card))
+    other["log"]["verifier_key"] = generate_key("test.copyalign/log")[1]
+    with pytest.raises(CopyalignError):
+        ca.modelcards.verify(other, bundle)
     # Markdown: Hugging Face model card metadata, each statement linked to its entry
     md = ca.modelcards.markdown(dev, "model-lab/tiny-1")
     from huggingface_hub import ModelCard

@@ -249,7 +249,8 @@ class ModelCardService(ServiceBase):
 
     def verify(self, card: dict[str, Any] | Path, bundle: Path, *, key: str | None = None) -> dict[str, Any]:
         """Check a card (JSON, or its file) against an exported log bundle, offline: the bundle verifies against
-        its signed checkpoints, and each claim's entry and payload digest match."""
+        its signed checkpoints (under ``key``, else the card's verifier key), and each claim's entry and payload
+        digest match."""
         if isinstance(card, Path):
             try:
                 card = json.loads(card.read_text("utf-8"))
@@ -261,7 +262,9 @@ class ModelCardService(ServiceBase):
             claims = [Claim.from_dict(c) for c in card["claims"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"the card's claims are malformed: {exc}", field="card") from exc
-        report = verify_bundle(bundle, key=key)
+        log: dict[str, Any] = card["log"] if isinstance(card.get("log"), dict) else {}
+        # the key pinned by the caller, else the one the card names: a bundle of another log does not verify
+        report = verify_bundle(bundle, key=key or log.get("verifier_key") or None)
         entries = bundle_entries(bundle, {c.log_index for c in claims})
         problems = check_claims(claims, entries)
         return {
