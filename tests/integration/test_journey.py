@@ -448,6 +448,11 @@ def test_a_clean_set_is_allowed_and_a_removed_adapter_can_no_longer_generate(
     )
     nid = ca.takedown.file(world["holder"], filing).id
     ca.takedown.triage(op, nid)
+    from copyalign.store.models import TakedownItem
+
+    with ca.store.read() as s:  # triage saw that the output came from a user model
+        [item] = s.query(TakedownItem).filter(TakedownItem.notice_id == nid).all()
+        assert item.evidence["user_model"] is True
     ca.takedown.decide(op, nid, DecisionInput("upheld", "a user model of the character", measures=("remove_model",)))
     ca.takedown.act(op, nid)
     removed = ca.journey.adapter(provider, a.id)
