@@ -10,6 +10,8 @@ subscribes :meth:`TermsOfUse.refusal` to ``GuardService.user_checks``).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Select, select
@@ -27,8 +29,15 @@ from copyalign.store.models import JourneyAcceptance, JourneyTerms, Party
 
 
 class TermsOfUse(ServiceBase):
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, refresh_seconds: float = 1.0) -> None:
         super().__init__(deps)
+        self.refresh_seconds = refresh_seconds
+        # the guard's check on every named request: the providers' current versions, read again at most every
+        # refresh_seconds (at once after a version published here), and the acceptances already seen (an
+        # acceptance is never withdrawn, so a user seen to have accepted costs no query again)
+        self._current: dict[str, tuple[float, str, str, str] | None] = {}
+        self._accepted: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
 
     def publish(
         self, provider_id: str, actor_id: str, version: str, texts: Mapping[str, str] | None = None
@@ -69,6 +78,8 @@ class TermsOfUse(ServiceBase):
             )
             s.add(row)
             s.flush()
+            with self._lock:
+                self._current.pop(provider_id, None)
             return terms_view(row, current=True)
 
     def versions(self, provider_id: str) -> list[TermsView]:
@@ -161,25 +172,45 @@ class TermsOfUse(ServiceBase):
         current terms is refused, told which version to accept."""
         if not self.policy.journey.require_terms or not user_ref:
             return None
+        current = self._current_of(provider_id)
+        if current is None:
+            return Refusal(
+                "This service requires its users to accept its terms of use, and has published none yet; "
+                "no request is served until it does (seed 004 ¶84).",
+                "user.terms",
+                {"terms": None},
+            )
+        terms_id, version, sha = current
+        if (terms_id, user_ref) in self._accepted:
+            return None
         with self.store.read() as s:
-            terms = self.current(s, provider_id)
-            if terms is None:
-                return Refusal(
-                    "This service requires its users to accept its terms of use, and has published none yet; "
-                    "no request is served until it does (seed 004 ¶84).",
-                    "user.terms",
-                    {"terms": None},
-                )
-            ok = s.get(JourneyAcceptance, (terms.id, user_ref)) is not None
+            ok = s.get(JourneyAcceptance, (terms_id, user_ref)) is not None
         if ok:
+            with self._lock:
+                self._accepted.add((terms_id, user_ref))
             return None
         return Refusal(
-            f"Accept the terms of use (version {terms.version}) before using this service: they include your "
+            f"Accept the terms of use (version {version}) before using this service: they include your "
             "copyright commitments (no prompts highly correlated with others' copyrighted works, no imitation of "
             "specific works, characters or protected creators' styles) (seed 004 ¶84).",
             "user.terms",
-            {"terms": terms.version, "terms_sha256": terms.texts_sha256},
+            {"terms": version, "terms_sha256": sha},
         )
+
+    def _current_of(self, provider_id: str) -> tuple[str, str, str] | None:
+        """(id, version, texts digest) of the provider's current terms, cached for ``refresh_seconds``."""
+        with self._lock:
+            cached = self._current.get(provider_id)
+            if cached is not None and time.monotonic() - cached[0] < self.refresh_seconds:
+                return None if not cached[1] else (cached[1], cached[2], cached[3])
+        with self.store.read() as s:
+            row = self.current(s, provider_id)
+            found = (row.id, row.version, row.texts_sha256) if row is not None else ("", "", "")
+        with self._lock:
+            if len(self._accepted) > 1_000_000:  # a bound on memory, not on correctness
+                self._accepted.clear()
+            self._current[provider_id] = (time.monotonic(), *found)
+        return found if found[0] else None
 
 
 def _ordered(provider_id: str) -> Select[JourneyTerms]:
