@@ -543,3 +543,31 @@ def test_adapters_over_http(client: TestClient, ca: Copyalign, world: dict) -> N
     assert client.post("/v1/journey/adapters", json=bad, headers=h).status_code == 422
     r = client.get("/v1/journey/adapters", headers=h)
     assert [a["id"] for a in r.json()["adapters"]] == [aid]
+
+
+def test_the_guards_check_of_an_accepted_unflagged_user_reads_no_journey_table(ca: Copyalign, world: dict) -> None:
+    from sqlalchemy import event
+
+    provider = world["provider"]
+    _require_terms(ca)
+    # the caches' lifetimes, long here so that a loaded machine does not expire them between two checks
+    ca.journey.terms.refresh_seconds = ca.journey.escalations.refresh_seconds = 3600
+    ca.journey.publish_terms(provider, "v1")
+    ca.journey.accept_terms(provider, "v1", users=["ann"])
+    assert ca.guard.check_prompt(provider, "a lighthouse", user="ann").decision is GuardAction.ALLOW  # warms up
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(ca.store.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            assert ca.guard.check_prompt(provider, "a lighthouse", user="ann").decision is GuardAction.ALLOW
+    finally:
+        event.remove(ca.store.engine, "before_cursor_execute", count)
+    assert not [q for q in statements if "journey_" in q]
+    # a user who has not accepted is still refused at once, and a new version is required at once
+    assert ca.guard.check_prompt(provider, "a lighthouse", user="zed").decision is GuardAction.BLOCK
+    ca.journey.publish_terms(provider, "v2")
+    assert ca.guard.check_prompt(provider, "a lighthouse", user="ann").decision is GuardAction.BLOCK
