@@ -37,11 +37,13 @@ from copyalign.store.db import Store
 if TYPE_CHECKING:
     from copyalign.services.audit.service import AuditService
     from copyalign.services.guard.service import GuardService
+    from copyalign.services.journey.service import JourneyService
     from copyalign.services.licensing.notices import NoticeService
     from copyalign.services.licensing.reporting import ReportingService
     from copyalign.services.licensing.royalties import LicensingService
     from copyalign.services.matching.embeddings import Embedder
     from copyalign.services.matching.service import MatchService
+    from copyalign.services.modelcard.service import ModelCardService
     from copyalign.services.registry.blobgc import BlobService
     from copyalign.services.registry.conflicts import ConflictService
     from copyalign.services.registry.lookup import LookupService
@@ -206,7 +208,30 @@ class Copyalign:
             # the graduated response (seed 004 ¶85): a suspended user's requests are refused; the desk sits above
             # the guard, so the guard calls it through this hook, and it is built on the first user checked
             guard.user_checks.append(lambda provider, user: self.takedown.user_check(provider, user))
+            # the user journey (seed 004 ¶84, ¶26): terms before use, dynamic warnings and the cooling-off period,
+            # user models that are not allowed or were removed; the journey is built on the first request checked
+            guard.user_checks.append(lambda provider, user: self.journey.user_check(provider, user))
+            guard.prompt_hooks.append(lambda provider, user, verdict: self.journey.prompt_hook(provider, user, verdict))
+            guard.model_checks.append(lambda provider, model: self.journey.model_check(provider, model))
             return guard
+
+    @cached_property
+    def journey(self) -> JourneyService:
+        """The provider's duties along its users' journey: terms, dynamic warnings, user models (004 ¶84, ¶26)."""
+        from copyalign.services.journey.service import JourneyService
+
+        with self._building:
+            return JourneyService(
+                self.deps, self.guard, self.scan, work_dir=Path(self.settings.data_dir) / "user-models"
+            )
+
+    @cached_property
+    def modelcards(self) -> ModelCardService:
+        """Models' copyright records for deployers, assembled from the log (seed 004 ¶56, ¶96(a))."""
+        from copyalign.services.modelcard.service import ModelCardService
+
+        with self._building:
+            return ModelCardService(self.deps)
 
     @cached_property
     def takedown(self) -> TakedownService:
@@ -214,7 +239,7 @@ class Copyalign:
         from copyalign.services.takedown.desk import TakedownService
 
         with self._building:
-            return TakedownService(self.deps, self.guard, self.matching)
+            return TakedownService(self.deps, self.guard, self.matching, self.journey)
 
     @cached_property
     def audit(self) -> AuditService:

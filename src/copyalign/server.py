@@ -25,6 +25,7 @@ from copyalign.api.middleware import BodyLimit, Idempotency
 from copyalign.api.routers import (
     conflicts,
     guard,
+    journey,
     log,
     lookup,
     match,
@@ -130,7 +131,7 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     errors.install(app, html=error_page)
     openapi.document_errors(app)
     docs.install(app)
-    routers = (parties, works, lookup, match, notices, log, guard, takedown, takedown_exports, conflicts)
+    routers = (parties, works, lookup, match, notices, log, guard, takedown, takedown_exports, conflicts, journey)
     for r in routers:
         app.include_router(r.router, prefix="/v1")
 

@@ -211,8 +211,10 @@ class _Outcome:
         return str(self.body)
 
 
-# the takedown actions have their own cells (TAKEDOWN_EXPECTED, below)
-CELLS = [(r, a, o) for r in ROLES for a in Action for o in (True, False) if not a.value.startswith("takedown.")]
+# the takedown and journey actions have their own cells (TAKEDOWN_EXPECTED, JOURNEY_EXPECTED, below)
+CELLS = [
+    (r, a, o) for r in ROLES for a in Action for o in (True, False) if not a.value.startswith(("takedown.", "journey."))
+]
 
 
 @pytest.mark.parametrize(
@@ -410,3 +412,88 @@ def test_takedown_matrix_cell(
 
 def test_the_takedown_table_covers_every_takedown_action() -> None:
     assert set(TAKEDOWN_EXPECTED) == {a for a in Action if a.value.startswith("takedown.")}
+
+
+# -- the user journey and the model card (issue 24; seed 004 ¶84, ¶26, ¶56, ¶96(a)) --------------------------
+# Written here as data, not read from copyalign.core.authz: each role's answer on its own object and on someone
+# else's. "Own" is: a provider's own terms, users and user models; a developer's own model. Terms and model cards
+# are public documents: every role reads them.
+
+JOURNEY_EXPECTED: dict[Action, dict[Role, tuple[bool, bool]]] = {
+    #                       operator      holder        developer     provider      auditor
+    Action.JOURNEY_TERMS_PUBLISH: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.JOURNEY_TERMS_ACCEPT: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.JOURNEY_TERMS_READ: dict(zip(ROLES, [(T, T), (T, T), (T, T), (T, T), (T, T)], strict=True)),
+    Action.JOURNEY_STANDING: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (T, T)], strict=True)),
+    Action.JOURNEY_ADAPTER: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (F, F)], strict=True)),
+    Action.JOURNEY_ADAPTER_READ: dict(zip(ROLES, [(T, T), (F, F), (F, F), (T, F), (T, T)], strict=True)),
+    Action.JOURNEY_MODEL_DECLARE: dict(zip(ROLES, [(T, T), (F, F), (T, F), (F, F), (F, F)], strict=True)),
+    Action.JOURNEY_MODEL_CARD: dict(zip(ROLES, [(T, T), (T, T), (T, T), (T, T), (T, T)], strict=True)),
+}
+JOURNEY_CELLS = [(r, a, o) for a in JOURNEY_EXPECTED for r in ROLES for o in (True, False)]
+
+
+def _journey_request(client: TestClient, ca: Copyalign, world: dict, role: Role, action: Action, owner: bool):  # noqa: ANN202
+    me = world["principals"][role]
+    h = auth(world["keys"][role])
+    op = world["principals"][Role.OPERATOR]
+    if "journey_provider" not in world:
+        world["journey_provider"], _ = make_party(ca, op, "provider", "Journey Provider")
+        ca.journey.publish_terms(world["journey_provider"], "base")
+    provider = me if owner and role is Role.PROVIDER else world["journey_provider"]
+    pid = provider.party_id
+    match action:
+        case Action.JOURNEY_TERMS_PUBLISH:
+            return client.post(
+                "/v1/journey/terms", json={"version": f"v-{role}-{owner}", "provider_id": pid}, headers=h
+            )
+        case Action.JOURNEY_TERMS_ACCEPT:
+            if not any(t.version == "base" for t in ca.journey.list_terms(op, pid)):
+                ca.journey.publish_terms(op, "base", provider_id=pid)
+            body = {"users": ["ann"], "provider_id": pid}
+            return client.post("/v1/journey/terms/base/acceptances", json=body, headers=h)
+        case Action.JOURNEY_TERMS_READ:
+            return client.get("/v1/journey/terms", params={"provider_id": pid}, headers=h)
+        case Action.JOURNEY_STANDING:
+            return client.get("/v1/journey/standing", params={"user": "ann", "provider_id": pid}, headers=h)
+        case Action.JOURNEY_ADAPTER:
+            body = {
+                "name": "a style",
+                "base_model": "base-1",
+                "user": "ann",
+                "items": [{"name": "a.txt", "text": f"a training text of {role} {owner}"}],
+                "provider_id": pid,
+            }
+            return client.post("/v1/journey/adapters", json=body, headers=h)
+        case Action.JOURNEY_ADAPTER_READ:
+            return client.get("/v1/journey/adapters", params={"provider_id": pid}, headers=h)
+        case Action.JOURNEY_MODEL_DECLARE:
+            dev = me.party_id if owner and role is Role.DEVELOPER else world["other_developer"].party_id
+            body = {"name": f"model-{role}-{owner}", "developer_id": dev}
+            return client.post("/v1/models", json=body, headers=h)
+        case Action.JOURNEY_MODEL_CARD:
+            if "journey_model" not in world:
+                ca.modelcards.declare(op, "public-model", developer_id=world["other_developer"].party_id)
+                world["journey_model"] = "public-model"
+            return client.get("/v1/models/public-model/card", headers=h)
+    raise AssertionError(action)
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "owner"),
+    JOURNEY_CELLS,
+    ids=[f"{r.value}-{a.value}-{'own' if o else 'other'}" for r, a, o in JOURNEY_CELLS],
+)
+def test_journey_matrix_cell(
+    client: TestClient, ca: Copyalign, world: dict, role: Role, action: Action, owner: bool
+) -> None:
+    r = _journey_request(client, ca, world, role, action, owner)
+    expected = JOURNEY_EXPECTED[action][role][0 if owner else 1]
+    if expected:
+        assert r.status_code < 400, (r.status_code, r.text)
+    else:
+        assert r.status_code == 403, (r.status_code, r.text)
+
+
+def test_the_journey_table_covers_every_journey_action() -> None:
+    assert set(JOURNEY_EXPECTED) == {a for a in Action if a.value.startswith("journey.")}

@@ -234,3 +234,55 @@ class BlockCreate(ContentInput):
 
 class TraceLookupInput(ContentInput):
     pass
+
+
+# -- the user journey (issue 24) -----------------------------------------------------------------------------
+
+
+class TermsPublish(Input):
+    version: str = Field(min_length=1, max_length=40, description="The version's name, e.g. 2026-03.")
+    texts: dict[str, str] | None = Field(
+        default=None, description="The terms per language (BCP 47 tag -> text); omitted: the profile's commitments."
+    )
+    provider_id: str | None = Field(default=None, description="Whose terms (the operator names the provider).")
+
+
+class TermsAccept(Input):
+    users: list[str] = Field(default_factory=list, max_length=10_000, description="The provider's user ids.")
+    user_refs: list[str] = Field(default_factory=list, max_length=10_000, description="Or their pseudonyms.")
+    provider_id: str | None = None
+
+
+class AdapterItem(ContentInput):
+    """One item of a user model's training set: a file name and its content (``text`` or ``content_base64``)."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class AdapterRegister(Input):
+    name: str = Field(min_length=1, max_length=200)
+    base_model: str = Field(min_length=1, max_length=200)
+    user: str = Field(min_length=1, max_length=200, description="The provider's user who trains the model.")
+    method: Literal["lora", "full"] = "lora"
+    items: list[AdapterItem] = Field(min_length=1, max_length=500, description="The training set.")
+    provider_id: str | None = None
+
+
+class AdapterReview(Input):
+    decision: Literal["allow", "block"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AdapterFile(ContentInput):
+    pass
+
+
+class ModelDeclare(Input):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$", description="The weights' digest.")
+    scans: list[str] = Field(default_factory=list, max_length=100)
+    notices: list[str] = Field(default_factory=list, max_length=100)
+    audits: list[str] = Field(default_factory=list, max_length=100)
+    providers: list[str] = Field(default_factory=list, max_length=100, description="Who deploys it behind the guard.")
+    developer_id: str | None = None
+    license: str | None = Field(default=None, max_length=100)

@@ -241,6 +241,9 @@ def _show_lookup(d: dict[str, Any]) -> None:
     if d["watermark"]:
         out.print(f"watermark {json.dumps(d['watermark'])}")
     t = d["trace"]
+    notice = d.get("copyright_notice") or (t or {}).get("copyright_notice") or {}
+    for lang, text in notice.items():  # the disclaimer the output carried (seed 004 ¶80(c))
+        out.print(Text(f"rights    [{lang}] {text}"))
     if t:
         out.print(f"session   provider {t['provider_id']}  user {t['user'] or '-'}  at {t['created_at']}")
         out.print(f"          model {t['model'] or '-'}  decision {t['decision']}  sealed {t['sealed_in_log_entry']}")

@@ -8,7 +8,7 @@ import typer
 from rich.text import Text
 
 from copyalign import __version__
-from copyalign.cli import admin, audit, blobs, guard, log, match, notices, scan, takedown, works
+from copyalign.cli import admin, audit, blobs, guard, journey, log, match, model, notices, scan, takedown, works
 from copyalign.cli.common import State, emit, err, handled, operator, out, state
 from copyalign.errors import CopyalignError
 
@@ -38,6 +38,9 @@ app.add_typer(blobs.app, name="blobs")
 app.command("label")(guard.label)
 app.command("trace")(guard.trace)
 app.add_typer(takedown.app, name="takedown")
+app.add_typer(journey.app, name="journey")
+app.add_typer(model.app, name="model")
+app.command("model-card")(model.card)
 
 
 def _version(value: bool) -> None:

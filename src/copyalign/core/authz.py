@@ -70,6 +70,15 @@ class Action(enum.StrEnum):
     TAKEDOWN_REPORT = "takedown.report"
     TAKEDOWN_DOSSIER = "takedown.dossier"
     CONFLICT_REVIEW = "conflict.review"
+    # issue 24: the provider's duties along the user journey and downstream
+    JOURNEY_TERMS_PUBLISH = "journey.terms.publish"
+    JOURNEY_TERMS_ACCEPT = "journey.terms.accept"
+    JOURNEY_TERMS_READ = "journey.terms.read"
+    JOURNEY_STANDING = "journey.standing"
+    JOURNEY_ADAPTER = "journey.adapter"
+    JOURNEY_ADAPTER_READ = "journey.adapter.read"
+    JOURNEY_MODEL_DECLARE = "journey.model.declare"
+    JOURNEY_MODEL_CARD = "journey.model.card"
 
 
 class Grant(enum.Enum):
@@ -146,6 +155,18 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.TAKEDOWN_DOSSIER: (_A, _N, _N, _O, _A),
         # registration conflicts (a near-duplicate of another holder's work): the CMO's queue to resolve
         Action.CONFLICT_REVIEW: (_A, _N, _N, _N, _N),
+        # the user journey (seed 004 ¶84, ¶18, ¶26): a provider publishes its own terms and records its own users'
+        # acceptances; the terms are public to every role; a provider reads its own users' standing (and shows it
+        # to them), auditors any; a provider registers, reviews and reads its own users' models, auditors read
+        # any. Downstream (¶56, ¶96(a)): a developer declares its own models; their model cards are for everyone.
+        Action.JOURNEY_TERMS_PUBLISH: (_A, _N, _N, _O, _N),
+        Action.JOURNEY_TERMS_ACCEPT: (_A, _N, _N, _O, _N),
+        Action.JOURNEY_TERMS_READ: (_A, _A, _A, _A, _A),
+        Action.JOURNEY_STANDING: (_A, _N, _N, _O, _A),
+        Action.JOURNEY_ADAPTER: (_A, _N, _N, _O, _N),
+        Action.JOURNEY_ADAPTER_READ: (_A, _N, _N, _O, _A),
+        Action.JOURNEY_MODEL_DECLARE: (_A, _N, _O, _N, _N),
+        Action.JOURNEY_MODEL_CARD: (_A, _A, _A, _A, _A),
     }.items()
 }
 
@@ -201,6 +222,14 @@ ACTION_WORDS: Mapping[Action, tuple[str, str]] = {
     ),
     Action.TAKEDOWN_REPORT: ("seal transparency reports", "seal only its own desk's transparency report"),
     Action.TAKEDOWN_DOSSIER: ("build duty-of-care dossiers", "build only its own duty-of-care dossier"),
+    Action.JOURNEY_TERMS_PUBLISH: ("publish terms of use", "publish only its own terms of use"),
+    Action.JOURNEY_TERMS_ACCEPT: ("record acceptances of terms", "record acceptances only of its own terms"),
+    Action.JOURNEY_TERMS_READ: ("read terms of use", "read terms of use"),
+    Action.JOURNEY_STANDING: ("read users' standing", "read only its own users' standing"),
+    Action.JOURNEY_ADAPTER: ("register and review user models", "register and review only its own users' models"),
+    Action.JOURNEY_ADAPTER_READ: ("read user models", "read only its own users' models"),
+    Action.JOURNEY_MODEL_DECLARE: ("declare models", "declare only its own models"),
+    Action.JOURNEY_MODEL_CARD: ("read model cards", "read model cards"),
 }
 
 

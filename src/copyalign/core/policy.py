@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from copyalign.core.floors import FLOOR_ERROR, Departure, Floor, Override, check, layer_over_preset
+from copyalign.core.journey.profile import JourneySection
 from copyalign.core.licensing.research import ResearchSection
 from copyalign.core.licensing.tariffs import Tariff, Tier
 from copyalign.core.registry.preferences import Purpose, Value, parse_jurisdiction
@@ -700,6 +701,7 @@ class PolicyProfile(_Section):
     guard: GuardSection = Field(default_factory=GuardSection)
     audit: AuditSection = Field(default_factory=AuditSection)
     takedown: TakedownSection = Field(default_factory=TakedownSection)
+    journey: JourneySection = Field(default_factory=JourneySection)
     research: ResearchSection = Field(default_factory=ResearchSection)
     floors: dict[str, Floor] = Field(
         default_factory=dict,

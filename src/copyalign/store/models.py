@@ -422,6 +422,8 @@ class GenerationTrace(Base):
     # Not part of ``leaf``: the sealed record of the generation does not change when a notice acts on it.
     taken_down_at: Mapped[datetime | None]
     takedown_ref: Mapped[str | None] = mapped_column(String(40))
+    # The copyright disclaimer the delivered output carried (seed 004 ¶80(c)), per language; None before it existed.
+    copyright_notice: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 # -- the takedown desk: notice and necessary measures (seed 004 ¶84-92) ---------------------------------------
@@ -680,3 +682,74 @@ class TakedownComplainant(Base):
     status: Mapped[str] = mapped_column(String(16))
     until: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+# -- the user journey: terms of use, dynamic warnings, user-trained models (seed 004 ¶18, ¶26, ¶84) -------------
+
+
+class JourneyTerms(Base):
+    """One version of a provider's terms of use with its copyright commitments, per language."""
+
+    __tablename__ = "journey_terms"
+    __table_args__ = (UniqueConstraint("provider_id", "version", name="uq_journey_terms_version"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    version: Mapped[str] = mapped_column(String(40))
+    texts: Mapped[dict[str, Any]]
+    texts_sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class JourneyAcceptance(Base):
+    """A user's acceptance of one terms version; ``batch`` is the acceptance batch whose log entry records it."""
+
+    __tablename__ = "journey_acceptances"
+
+    terms_id: Mapped[str] = mapped_column(ForeignKey("journey_terms.id"), primary_key=True)
+    user_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    accepted_at: Mapped[datetime]
+    batch: Mapped[str] = mapped_column(String(40))
+    log_index: Mapped[int] = mapped_column(BigInt)
+
+
+class JourneyFlag(Base):
+    """A named user's prompt that the guard warned or blocked: what dynamic warnings count."""
+
+    __tablename__ = "journey_flags"
+    __table_args__ = (Index("ix_journey_flags_user", "provider_id", "user_ref", "at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    user_ref: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    decision: Mapped[str] = mapped_column(String(8))
+    prompt_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class JourneyAdapter(Base):
+    """A user-trained model (LoRA or full fine-tune) and the scan of its training set."""
+
+    __tablename__ = "journey_adapters"
+    __table_args__ = (Index("ix_journey_adapters_provider", "provider_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    user_ref: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    base_model: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    findings: Mapped[dict[str, Any]]
+    scan_id: Mapped[str] = mapped_column(String(40))
+    scan_log_index: Mapped[int] = mapped_column(BigInt)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    corpus_sha256: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInt)
+    removed_at: Mapped[datetime | None]
+    removal_ref: Mapped[str | None] = mapped_column(String(40))

@@ -410,3 +410,16 @@ def test_compressed_text_chunks_are_read_but_bounded() -> None:
     bomb.add_itxt("AIGC", "a" * (2 << 20), zip=True)  # 2 MiB of text in a few KiB of chunk
     with pytest.raises(UnsupportedContentError, match="1 MiB"):
         read_aigc(_encode(_image(), "PNG", pnginfo=bomb))
+
+
+def test_xmp_rights_round_trip_and_relabelling_replaces_them() -> None:
+    from copyalign.core.guard.xmp import aigc_of_packet, rights_of_packet, with_aigc
+
+    rights = {"zh": "版权提示：训练数据或含受保护作品", "en": "Copyright notice: <training data> & more"}
+    packet = with_aigc(None, '{"Label":"1"}', rights)
+    assert rights_of_packet(packet) == rights and aigc_of_packet(packet) == '{"Label":"1"}'
+    again = with_aigc(packet, '{"Label":"2"}', {"en": "second"})
+    assert rights_of_packet(again) == {"en": "second"} and aigc_of_packet(again) == '{"Label":"2"}'
+    assert again.count("dc:rights>") == 2  # one element: its opening and closing tags
+    plain = with_aigc(again, '{"Label":"1"}')
+    assert rights_of_packet(plain) is None

@@ -19,12 +19,12 @@ Example:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from copyalign.core.content import media_type_of
 from copyalign.core.guard.aigc import AIGC_KEY, AigcLabel
-from copyalign.core.guard.xmp import aigc_of_packet, with_aigc
+from copyalign.core.guard.xmp import aigc_of_packet, rights_of_packet, with_aigc
 from copyalign.errors import ContentTooLargeError, InvalidInputError, UnsupportedContentError
 
 XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -33,8 +33,9 @@ _MAX_TEXT_CHUNK = 1 << 20  # a compressed PNG text chunk may expand to at most t
 _CONTAINERS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 
 
-def write_aigc(data: bytes, label: AigcLabel) -> bytes:
-    """``data`` (PNG, JPEG or WebP) with ``label`` as its implicit label, replacing any earlier one. Pixels and
+def write_aigc(data: bytes, label: AigcLabel, *, rights: Mapping[str, str] | None = None) -> bytes:
+    """``data`` (PNG, JPEG or WebP) with ``label`` as its implicit label, replacing any earlier one, and with
+    ``rights`` (lang -> the copyright disclaimer, seed 004 ¶80(c)) as the XMP packet's ``dc:rights``. Pixels and
     all other metadata are copied byte for byte.
 
     Raises:
@@ -48,10 +49,39 @@ def write_aigc(data: bytes, label: AigcLabel) -> bytes:
     data = bytes(data)
     value = label.to_json()
     if kind == "png":
-        return _png_write(data, value)
+        return _png_write(data, value, rights)
     if kind == "jpeg":
-        return _jpeg_write(data, value)
-    return _webp_write(data, value)
+        return _jpeg_write(data, value, rights)
+    return _webp_write(data, value, rights)
+
+
+def read_rights(data: bytes) -> dict[str, str] | None:
+    """The copyright disclaimer (``dc:rights`` by language) of a PNG, JPEG or WebP file's XMP packet; None when
+    it has none.
+
+    Raises:
+        UnsupportedContentError: not PNG, JPEG or WebP, or a truncated or malformed container.
+    """
+    for packet in _xmp_packets(data):
+        found = rights_of_packet(packet)
+        if found is not None:
+            return found
+    return None
+
+
+def _xmp_packets(data: bytes) -> list[str]:
+    kind = _container(data)
+    data = bytes(data)
+    if kind == "png":
+        chunks = _png_chunks(data)
+        texts = [t for t in (_png_text(ctype, data[s + 8 : e - 4]) for ctype, s, e in chunks) if t is not None]
+        return [text for keyword, text in texts if keyword == XMP_PNG_KEYWORD]
+    if kind == "jpeg":
+        segments, _ = _jpeg_segments(data)
+        raw = [data[s + 4 + len(XMP_JPEG_HEADER) : e] for m, s, e in segments if _is_jpeg_xmp(data, m, s)]
+    else:
+        raw = [data[s + 8 : s + 8 + n] for fourcc, s, n in _webp_chunks(data) if fourcc == b"XMP "]
+    return [p.decode("utf-8", errors="replace") for p in raw]
 
 
 def read_aigc(data: bytes) -> AigcLabel | None:
@@ -159,7 +189,7 @@ def _png_text(ctype: bytes, body: bytes) -> tuple[str, str] | None:
         return None
 
 
-def _png_write(data: bytes, value: str) -> bytes:
+def _png_write(data: bytes, value: str, rights: Mapping[str, str] | None) -> bytes:
     chunks = _png_chunks(data)
     texts = [_png_text(ctype, data[start + 8 : end - 4]) for ctype, start, end in chunks]
     first_idat = next(i for i, (c, _, _) in enumerate(chunks) if c == b"IDAT")
@@ -170,11 +200,11 @@ def _png_write(data: bytes, value: str) -> bytes:
         if i == first_idat:
             parts.append(_itxt(AIGC_KEY, value))
             if xmp_at is None:
-                parts.append(_itxt(XMP_PNG_KEYWORD, with_aigc(None, value)))
+                parts.append(_itxt(XMP_PNG_KEYWORD, with_aigc(None, value, rights)))
         if text is not None and text[0] == AIGC_KEY:
             continue  # replaced by the chunk written before IDAT
         if i == xmp_at and text is not None:
-            parts.append(_itxt(XMP_PNG_KEYWORD, with_aigc(text[1], value)))
+            parts.append(_itxt(XMP_PNG_KEYWORD, with_aigc(text[1], value, rights)))
         else:
             parts.append(data[start:end])
     return _PNG_SIGNATURE + b"".join(parts) + data[chunks[-1][2] :]
@@ -238,20 +268,20 @@ def _utf8(raw: bytes) -> str:
         raise UnsupportedContentError("the file's XMP packet is not UTF-8", field="data") from exc
 
 
-def _jpeg_write(data: bytes, value: str) -> bytes:
+def _jpeg_write(data: bytes, value: str, rights: Mapping[str, str] | None) -> bytes:
     segments, sos = _jpeg_segments(data)
     parts = [data[start:end] for _, start, end in segments]
     for i, (marker, start, end) in enumerate(segments):
         if _is_jpeg_xmp(data, marker, start):
             old = _utf8(data[start + 4 + len(XMP_JPEG_HEADER) : end])
-            parts[i] = _jpeg_app1(with_aigc(old, value))
+            parts[i] = _jpeg_app1(with_aigc(old, value, rights))
             break
     else:
         # after the leading JFIF (APP0) and Exif (APP1) segments, which readers expect first
         at = 0
         while at < len(segments) and _leading_app(data, *segments[at][:2]):
             at += 1
-        parts.insert(at, _jpeg_app1(with_aigc(None, value)))
+        parts.insert(at, _jpeg_app1(with_aigc(None, value, rights)))
     return b"\xff\xd8" + b"".join(parts) + bytes(data[sos:])
 
 
@@ -276,7 +306,7 @@ def _webp_chunk(fourcc: bytes, payload: bytes) -> bytes:
     return fourcc + len(payload).to_bytes(4, "little") + payload + (b"\x00" if len(payload) & 1 else b"")
 
 
-def _webp_write(data: bytes, value: str) -> bytes:
+def _webp_write(data: bytes, value: str, rights: Mapping[str, str] | None) -> bytes:
     chunks = list(_webp_chunks(data))
     if not chunks:
         raise UnsupportedContentError("the WebP file has no image data", field="data")
@@ -297,10 +327,10 @@ def _webp_write(data: bytes, value: str) -> bytes:
     for i, (fourcc, start, n) in enumerate(chunks):
         if fourcc == b"XMP ":
             old = _utf8(data[start + 8 : start + 8 + n])
-            parts[i] = _webp_chunk(b"XMP ", with_aigc(old, value).encode("utf-8"))
+            parts[i] = _webp_chunk(b"XMP ", with_aigc(old, value, rights).encode("utf-8"))
             break
     else:
-        parts.append(_webp_chunk(b"XMP ", with_aigc(None, value).encode("utf-8")))  # XMP comes last
+        parts.append(_webp_chunk(b"XMP ", with_aigc(None, value, rights).encode("utf-8")))  # XMP comes last
     body = b"WEBP" + b"".join(parts)
     riff_end = 8 + int.from_bytes(data[4:8], "little")
     return b"RIFF" + len(body).to_bytes(4, "little") + body + bytes(data[riff_end:])
@@ -320,4 +350,4 @@ def _webp_canvas(fourcc: bytes, payload: bytes) -> tuple[int, int, bool]:
     return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
 
 
-__all__ = ["XMP_JPEG_HEADER", "XMP_PNG_KEYWORD", "read_aigc", "write_aigc"]
+__all__ = ["XMP_JPEG_HEADER", "XMP_PNG_KEYWORD", "read_aigc", "read_rights", "write_aigc"]

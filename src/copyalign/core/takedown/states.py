@@ -162,6 +162,7 @@ class MeasureKind(enum.StrEnum):
     MODEL_REAUDIT = "model_reaudit"  # a re-audit task whose result is attached (¶87, "optimisation")
     NOTIFY_USER = "notify_user"  # statement of reasons and how to counter-notify (DSA Art. 17)
     STRIKE = "strike"  # graduated response (¶85)
+    REMOVE_MODEL = "remove_model"  # a user-trained model removed, its publication and application stopped (¶26)
 
 
 class MeasureState(enum.StrEnum):

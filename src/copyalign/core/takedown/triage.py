@@ -67,6 +67,7 @@ class Evidence:
         licensed: the holder licensed this use; ``licence_ref`` names the licence (a finalised notice id).
         prompt_named_work: the prompt named the work or its characters (its terms go to the term base).
         memorised: the model itself reproduces the work (an audit or repeated generations show it).
+        user_model: the output came from a user-trained model (a LoRA or fine-tune the provider hosts).
     """
 
     kind: MatchKind | None
@@ -80,6 +81,7 @@ class Evidence:
     licence_ref: str | None = None
     prompt_named_work: bool = False
     memorised: bool = False
+    user_model: bool = False
 
     def __post_init__(self) -> None:
         if self.kind is not None:
@@ -153,6 +155,12 @@ def recommend(evidence: Evidence, thresholds: TriageThresholds) -> Recommendatio
             m[2:2] = [MeasureKind.MODEL_BLOCKLIST, MeasureKind.MODEL_REAUDIT]
             reasons.append(
                 "the model reproduces the work itself: block it at the model level and re-audit (seed 004 ¶89)"
+            )
+        if evidence.user_model:
+            m.insert(1, MeasureKind.REMOVE_MODEL)
+            reasons.append(
+                "the output came from a user-trained model: remove it and stop its publication and application "
+                "services (seed 004 ¶26, the Ultraman LoRA case)"
             )
         measures = tuple(m)
         if evidence.guard_allowed:

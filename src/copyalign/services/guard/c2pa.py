@@ -222,10 +222,12 @@ def sign_c2pa(
     trace_id: str,
     producer: str,
     tsa_url: None = None,
+    copyright_notice: dict[str, str] | None = None,
 ) -> bytes:
     """``data`` with an embedded C2PA manifest: a ``c2pa.created`` action whose ``digitalSourceType`` is IPTC's
-    ``trainedAlgorithmicMedia``, and a :data:`TRACE_ASSERTION` assertion ``{"trace_id", "producer"}``, signed
-    with ``identity`` (ES256). ``tsa_url`` is reserved: signing is offline, with no timestamp.
+    ``trainedAlgorithmicMedia``, and a :data:`TRACE_ASSERTION` assertion ``{"trace_id", "producer"}`` (with
+    ``copyright_notice``, lang -> the disclaimer of seed 004 ¶80(c), when given), signed with ``identity``
+    (ES256). ``tsa_url`` is reserved: signing is offline, with no timestamp.
 
     Raises:
         MissingExtraError: the ``c2pa`` extra is not installed.
@@ -243,6 +245,9 @@ def sign_c2pa(
     mime = mime.lower().strip()
     if mime not in c2pa.Builder.get_supported_mime_types():
         raise UnsupportedContentError(f"C2PA manifests cannot be embedded in {mime}", field="mime")
+    trace_data: dict[str, Any] = {"trace_id": trace_id, "producer": producer}
+    if copyright_notice:
+        trace_data["copyright_notice"] = dict(copyright_notice)
     manifest = {
         "claim_generator_info": [{"name": "copyalign", "version": copyalign.__version__}],
         "assertions": [
@@ -250,7 +255,7 @@ def sign_c2pa(
                 "label": "c2pa.actions",
                 "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
             },
-            {"label": TRACE_ASSERTION, "data": {"trace_id": trace_id, "producer": producer}},
+            {"label": TRACE_ASSERTION, "data": trace_data},
         ],
     }
     # no thumbnail: it would add a re-encoded copy of the picture (~25 KB) to every delivered output
@@ -279,6 +284,7 @@ class C2paSummary(TypedDict):
     digital_source_type: str | None
     trace_id: str | None
     producer: str | None
+    copyright_notice: dict[str, str] | None
     signer: str | None
     validation_state: str
     signature_valid: bool
@@ -323,6 +329,7 @@ def read_c2pa(data: bytes, mime: str, *, trust_anchors: bytes | None = None) -> 
         digital_source_type=_created_source_type(assertions),
         trace_id=_str_or_none(trace.get("trace_id")),
         producer=_str_or_none(trace.get("producer")),
+        copyright_notice=_notice(trace.get("copyright_notice")),
         signer=_str_or_none(signature.get("common_name") or signature.get("issuer")),
         validation_state=str(state),
         signature_valid=state in ("Valid", "Trusted"),
@@ -346,6 +353,12 @@ def _created_source_type(assertions: dict[Any, Any]) -> str | None:
                 if isinstance(action, dict) and action.get("action") == "c2pa.created":
                     return _str_or_none(action.get("digitalSourceType"))
     return None
+
+
+def _notice(value: object) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
 
 def _str_or_none(value: object) -> str | None:

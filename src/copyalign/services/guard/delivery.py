@@ -27,6 +27,7 @@ from copyalign.services.guard.traces import Traces
 from copyalign.services.guard.visible import label_image, label_text
 
 PRODUCER = "copyalign"
+NOTICE_FALLBACK = "(c) training-data notice"
 
 
 class Deliveries(ServiceBase):
@@ -66,18 +67,30 @@ class Deliveries(ServiceBase):
             propagate_id=trace_id,
         )
         g = self.policy.guard
+        rights = dict(self.policy.journey.copyright_notice)
         marks = {"visible": True, "aigc": False, "watermark": False, "c2pa": False}
         if kind == "text":
-            delivered = label_text(decoded, disclosure=g.disclosure, position="append").encode()
+            disclosure = g.disclosure + "".join(f"\n{rights[lang]}" for lang in rights)
+            delivered = label_text(decoded, disclosure=disclosure, position="append").encode()
             media_type = "text/plain; charset=utf-8"
             marks["aigc"] = True  # travels beside the text (the API response), as text files carry no metadata
         else:
-            delivered, media_type = self._mark_image(decoded, data, trace_id, label, marks)
+            delivered, media_type = self._mark_image(decoded, data, trace_id, label, marks, rights)
         self.traces.record(
-            provider_id, trace_id, kind, data, delivered, decision, verdicts, prompt=prompt, user=user, model=model
+            provider_id,
+            trace_id,
+            kind,
+            data,
+            delivered,
+            decision,
+            verdicts,
+            prompt=prompt,
+            user=user,
+            model=model,
+            copyright_notice=rights,
         )
         return Delivery(
-            trace_id, decision, kind, delivered, media_type, tuple(verdicts), label.to_dict(), marks, notice
+            trace_id, decision, kind, delivered, media_type, tuple(verdicts), label.to_dict(), marks, notice, rights
         )
 
     def refused(
@@ -97,6 +110,7 @@ class Deliveries(ServiceBase):
         trace_id: str,
         label: AigcLabel,
         marks: dict[str, bool],
+        rights: dict[str, str],
     ) -> tuple[bytes, str]:
         """Visible mark, then the invisible watermark over the whole picture, then the metadata, then C2PA
         (last, because its signature covers the bytes before it). A JPEG stays a JPEG; anything else,
@@ -104,6 +118,13 @@ class Deliveries(ServiceBase):
         fmt = "PNG" if isinstance(data, Image.Image) else (Image.open(io.BytesIO(data)).format or "PNG").upper()
         alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
         visible = label_image(img.convert("RGB"), text=self.policy.guard.image_label)
+        if rights and self.policy.journey.image_notice_label:  # ¶80(c): the disclaimer's pointer, opposite corner
+            visible = label_image(
+                visible,
+                text=self.policy.journey.image_notice_label,
+                corner="top-left",
+                fallback_text=NOTICE_FALLBACK,  # a machine without CJK fonts draws the English words
+            )
         rgb = np.asarray(visible.convert("RGB"))
         side = min(rgb.shape[:2])
         if side >= WATERMARK_MIN_SIDE:
@@ -122,13 +143,15 @@ class Deliveries(ServiceBase):
                 marked.putalpha(alpha)
             marked.save(buf, "PNG", compress_level=1)  # level 6 costs 90 ms on a 512x512 picture, for ~8 % less
             media_type = "image/png"
-        out = write_aigc(buf.getvalue(), label)
+        out = write_aigc(buf.getvalue(), label, rights=rights)
         marks["aigc"] = True
         identity = self._c2pa_identity()
         if identity is not None:
             from copyalign.services.guard import c2pa  # the c2pa extra, only where a signing identity exists
 
-            out = c2pa.sign_c2pa(out, media_type, identity, trace_id=trace_id, producer=PRODUCER)
+            out = c2pa.sign_c2pa(
+                out, media_type, identity, trace_id=trace_id, producer=PRODUCER, copyright_notice=rights
+            )
             marks["c2pa"] = True
         return out, media_type
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from copyalign.core.content import media_type_of
 from copyalign.core.guard.aigc import AigcLabel
-from copyalign.core.guard.containers import read_aigc
+from copyalign.core.guard.containers import read_aigc, read_rights
 from copyalign.errors import CopyalignError, InvalidInputError, MissingExtraError, UnsupportedContentError
 
 
@@ -30,6 +30,8 @@ class LabelReport:
     c2pa: dict[str, Any] | None
     watermark: object | None = None
     notes: tuple[str, ...] = ()
+    rights: dict[str, str] | None = None
+    """The copyright disclaimer of the XMP packet (``dc:rights`` by language, seed 004 ¶80(c))."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -56,9 +58,11 @@ def read_labels(data: bytes, *, trust_anchors: bytes | None = None) -> LabelRepo
         raise UnsupportedContentError("not an image file this reader knows (PNG, JPEG, WebP, GIF, TIFF)", field="data")
     notes: list[str] = []
     aigc: AigcLabel | None = None
+    rights: dict[str, str] | None = None
     if mime in ("image/png", "image/jpeg", "image/webp"):
         try:
             aigc = read_aigc(raw)
+            rights = read_rights(raw)
         except InvalidInputError as exc:
             notes.append(f"AIGC metadata unreadable: {exc.message}")
         if aigc is None and not notes:
@@ -77,7 +81,7 @@ def read_labels(data: bytes, *, trust_anchors: bytes | None = None) -> LabelRepo
         notes.append(f"C2PA not read: {exc.message}")
     except CopyalignError as exc:
         notes.append(f"C2PA manifest unreadable: {exc.message}")
-    return LabelReport(mime, aigc, summary, None, tuple(notes))
+    return LabelReport(mime, aigc, summary, None, tuple(notes), rights)
 
 
 __all__ = ["LabelReport", "read_labels"]

@@ -45,6 +45,8 @@ class Verdict:
     sha256: str
     decision: GuardAction
     reasons: tuple[Reason, ...] = ()
+    notice: str | None = None
+    """What the user is told beyond the decision: a stronger warning of the dynamic escalation (seed 004 ¶84)."""
 
     @property
     def work_ids(self) -> list[str]:
@@ -57,6 +59,7 @@ class Verdict:
             "sha256": self.sha256,
             "decision": self.decision.value,
             "reasons": [r.to_dict() for r in self.reasons],
+            **({"notice": self.notice} if self.notice is not None else {}),
         }
 
 
@@ -73,6 +76,7 @@ class Delivery:
     aigc: dict[str, str] = field(default_factory=dict)
     marks: dict[str, bool] = field(default_factory=dict)
     notice: str | None = None
+    copyright_notice: dict[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str | None:
@@ -87,6 +91,7 @@ class Delivery:
             "notice": self.notice,
             "aigc": self.aigc,
             "marks": self.marks,
+            "copyright_notice": self.copyright_notice,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
         if self.kind == "text":
@@ -114,6 +119,7 @@ class TraceView:
     sealed_index: int | None
     taken_down_at: datetime | None = None
     takedown_ref: str | None = None
+    copyright_notice: dict[str, str] | None = None
 
     @property
     def taken_down(self) -> bool:
@@ -145,6 +151,7 @@ class TraceView:
             "taken_down": self.taken_down,
             "taken_down_at": format_time(self.taken_down_at) if self.taken_down_at else None,
             "takedown_measure": self.takedown_ref,
+            "copyright_notice": self.copyright_notice,
         }
         if self.prompt is not None:
             out["prompt"] = self.prompt
@@ -166,6 +173,7 @@ class TraceLookup:
     watermark: dict[str, Any] | None
     trace: TraceView | None
     notes: list[str]
+    rights: dict[str, str] | None = None
 
     @property
     def trace_id(self) -> str | None:
@@ -181,6 +189,7 @@ class TraceLookup:
             "aigc_authentic": self.aigc_authentic,
             "c2pa": self.c2pa,
             "watermark": self.watermark,
+            "copyright_notice": self.rights,
             "trace": self.trace.to_dict() if self.trace is not None else None,
             "notes": self.notes,
         }
@@ -199,6 +208,14 @@ class Refusal:
 
 UserCheck = Callable[[str, str], Refusal | None]
 """Called with a provider id and a user pseudonym; answers a :class:`Refusal`, or None to go on."""
+
+ModelCheck = Callable[[str, str], Refusal | None]
+"""Called with a provider id and the model a generation goes through; a :class:`Refusal` refuses it (a user
+model removed by a takedown measure, seed 004 ¶26)."""
+
+PromptHook = Callable[[str, str, Verdict], str | None]
+"""Called with a provider id, a user pseudonym and the verdict on the user's prompt, after screening; answers
+a notice for the user (a stronger warning), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,4 +298,5 @@ def trace_view(row: GenerationTrace, now: datetime) -> TraceView:
         row.sealed_index,
         row.taken_down_at,
         row.takedown_ref,
+        row.copyright_notice,
     )

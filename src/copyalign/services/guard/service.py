@@ -40,6 +40,8 @@ from copyalign.services.guard.keys import GuardKeys, load_or_create_secret
 from copyalign.services.guard.results import (
     BlockedView,
     Delivery,
+    ModelCheck,
+    PromptHook,
     Refusal,
     TermView,
     TraceLookup,
@@ -80,7 +82,14 @@ class GuardService(ServiceBase):
         """Consulted, with the provider id and the user's pseudonym, before a request of a named user is
         screened: the first :class:`Refusal` refuses it. The takedown desk, a mechanism above the guard,
         subscribes its graduated response here (seed 004 ¶85: a suspended user's requests are refused), as
-        ``PreferenceService.on_opt_out`` lets the notices react to an opt-out."""
+        ``PreferenceService.on_opt_out`` lets the notices react to an opt-out. The user journey subscribes the
+        terms of use (a user who has not accepted the current version) and the cooling-off period (¶84)."""
+        self.model_checks: list[ModelCheck] = []
+        """Consulted with the provider id and the model a generation goes through: the user journey refuses a
+        user model that is not allowed or that a takedown measure removed (seed 004 ¶26)."""
+        self.prompt_hooks: list[PromptHook] = []
+        """Called after a named user's prompt is screened, with the verdict: the user journey counts flagged
+        prompts and answers the stronger warning of its escalation (seed 004 ¶84), which the verdict carries."""
         self._parts: tuple[ServiceBase, ...] = (
             self.term_store,
             self.blocklist,
@@ -146,10 +155,16 @@ class GuardService(ServiceBase):
         """Screen a prompt; with ``user``, a user under a sanction that refuses service is refused first."""
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
         refused = self.refusal(actor.party_id, user, prompt)
-        return refused if refused is not None else self.screening.prompt(prompt)
+        return refused if refused is not None else self._screen_prompt(actor.party_id, user, prompt)
 
-    def refusal(self, provider_id: str, user: str, prompt: str | None = None) -> Verdict | None:
-        """The verdict refusing ``user``'s request, when a user check refuses it (None for an unnamed user)."""
+    def refusal(self, provider_id: str, user: str, prompt: str | None = None, *, model: str = "") -> Verdict | None:
+        """The verdict refusing ``user``'s request, when a user check refuses it (None for an unnamed user), or
+        refusing the generation's ``model``, when a model check refuses it."""
+        if model and self.model_checks:
+            for mcheck in self.model_checks:
+                found = mcheck(provider_id, model)
+                if found is not None:
+                    return _refusal_verdict(found, self.keys.user_ref(user), prompt)
         if not user or not self.user_checks:
             return None
         user_ref = self.keys.user_ref(user)
@@ -158,6 +173,15 @@ class GuardService(ServiceBase):
             if found is not None:
                 return _refusal_verdict(found, user_ref, prompt)
         return None
+
+    def _screen_prompt(self, provider_id: str, user: str, prompt: str) -> Verdict:
+        """Screen a prompt; a named user's verdict goes to the prompt hooks, whose notice it then carries."""
+        verdict = self.screening.prompt(prompt)
+        if not user or not self.prompt_hooks:
+            return verdict
+        user_ref = self.keys.user_ref(user)
+        notices = [n for hook in self.prompt_hooks if (n := hook(provider_id, user_ref, verdict)) is not None]
+        return dataclasses.replace(verdict, notice=" ".join(notices)) if notices else verdict
 
     def check_output(
         self,
@@ -198,18 +222,19 @@ class GuardService(ServiceBase):
         can show what it refused and why. An in-memory image is delivered as PNG.
         """
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
-        refused = self.refusal(actor.party_id, user, prompt)
+        refused = self.refusal(actor.party_id, user, prompt, model=model)
         if refused is not None:
             return self._refused(actor.party_id, refused, prompt=prompt, user=user, model=model)
         verdicts: list[Verdict] = []
         if prompt is not None:
-            verdicts.append(self.screening.prompt(prompt))
+            verdicts.append(self._screen_prompt(actor.party_id, user, prompt))
         data = as_output(output)
         verdict, decoded = self.screening.output(data, kind, actor.party_id)
         verdicts.append(verdict)
-        return self.deliveries.deliver(
+        d = self.deliveries.deliver(
             actor.party_id, data, decoded, verdict.kind, verdicts, prompt=prompt, user=user, model=model
         )
+        return _with_escalation(d, verdicts[0] if prompt is not None else None)
 
     def generate(
         self,
@@ -222,17 +247,19 @@ class GuardService(ServiceBase):
     ) -> Delivery:
         """Guard one generation end to end: a blocked prompt never reaches ``generator``."""
         require(actor.role, Action.GUARD_CHECK, owner=actor.role is Role.PROVIDER)
-        refused = self.refusal(actor.party_id, user, prompt)
+        refused = self.refusal(actor.party_id, user, prompt, model=model)
         if refused is not None:
             return self._refused(actor.party_id, refused, prompt=prompt, user=user, model=model)
-        pv = self.screening.prompt(prompt)
+        pv = self._screen_prompt(actor.party_id, user, prompt)
         if pv.decision is GuardAction.BLOCK:
-            return self.deliveries.refused(actor.party_id, [pv], prompt=prompt, user=user, model=model)
+            d = self.deliveries.refused(actor.party_id, [pv], prompt=prompt, user=user, model=model)
+            return _with_escalation(d, pv)
         data = as_output(generator(prompt))
         ov, decoded = self.screening.output(data, None, actor.party_id)
-        return self.deliveries.deliver(
+        d = self.deliveries.deliver(
             actor.party_id, data, decoded, ov.kind, [pv, ov], prompt=prompt, user=user, model=model
         )
+        return _with_escalation(d, pv)
 
     def _refused(self, provider_id: str, verdict: Verdict, *, prompt: str | None, user: str, model: str) -> Delivery:
         """A request refused for its user: traced, never screened or generated; the user is told why."""
@@ -271,6 +298,14 @@ class GuardService(ServiceBase):
         return self.blocklist.lift(actor, block_id, reason=reason)
 
 
+def _with_escalation(d: Delivery, prompt_verdict: Verdict | None) -> Delivery:
+    """The delivery with the escalation's warning (carried by the prompt's verdict) put before its notice."""
+    if prompt_verdict is None or prompt_verdict.notice is None:
+        return d
+    notice = prompt_verdict.notice if d.notice is None else f"{prompt_verdict.notice} {d.notice}"
+    return dataclasses.replace(d, notice=notice)
+
+
 def _refusal_verdict(refusal: Refusal, user_ref: str, prompt: str | None) -> Verdict:
     evidence = {"message": refusal.message, "user": user_ref, **refusal.evidence}
     sha = hashlib.sha256((prompt or "").encode()).hexdigest()
@@ -283,6 +318,8 @@ __all__ = [
     "BlockedView",
     "Delivery",
     "GuardService",
+    "ModelCheck",
+    "PromptHook",
     "Refusal",
     "TermView",
     "TraceLookup",

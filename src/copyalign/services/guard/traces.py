@@ -69,6 +69,7 @@ class Traces(ServiceBase):
         prompt: str | None,
         user: str,
         model: str,
+        copyright_notice: dict[str, str] | None = None,
     ) -> None:
         g = self.policy.guard
         now = self.clock.now()
@@ -77,7 +78,7 @@ class Traces(ServiceBase):
             output = _png(output) if g.keep_content else b""
         else:
             output_sha = hashlib.sha256(output).hexdigest()
-        fields = {
+        fields: dict[str, Any] = {
             "id": trace_id,
             "provider_id": actor_id,
             "user_ref": self.keys.user_ref(user),
@@ -89,6 +90,8 @@ class Traces(ServiceBase):
             "decision": decision.value,
             "reasons": [v.to_dict() for v in verdicts],
         }
+        if copyright_notice:  # the sealed record commits to the disclaimer the output carried (seed 004 ¶80(c))
+            fields["copyright_notice"] = dict(copyright_notice)
         leaf = hashlib.sha256(canonical({**fields, "created_at": format_time(now)})).hexdigest()
         with self.store.write() as s:
             s.add(
@@ -135,8 +138,10 @@ class Traces(ServiceBase):
         authentic: bool | None = None
         c2pa_info: dict[str, Any] | None = None
         wm: dict[str, Any] | None = None
+        rights: dict[str, str] | None = None
         if kind == "image":
             report = labels.read_labels(data)
+            rights = report.rights
             if report.aigc is not None:
                 aigc = report.aigc.to_dict()
                 authentic = hmac.compare_digest(
@@ -193,7 +198,7 @@ class Traces(ServiceBase):
                 notes.append(f"trace {tid} is not in this registry")
             except PermissionDeniedError:
                 notes.append(f"trace {tid} belongs to another provider")
-        return TraceLookup(kind, sha, found, aigc, authentic, c2pa_info, wm, trace, notes)
+        return TraceLookup(kind, sha, found, aigc, authentic, c2pa_info, wm, trace, notes, rights)
 
     def mark_taken_down(self, session: Session, trace_id: str, *, ref: str | None, at: datetime | None) -> None:
         """Mark (``at`` set) or clear (``at`` None) a trace's output as taken down, in the caller's transaction:

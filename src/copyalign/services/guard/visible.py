@@ -141,6 +141,7 @@ def label_image(
     text: str = DEFAULT_IMAGE_LABEL,
     corner: Corner = "bottom-right",
     font_path: str | Path | None = None,
+    fallback_text: str = FALLBACK_IMAGE_LABEL,
 ) -> Image.Image:
     """A copy of ``img`` with a visible "AI-generated" mark in a corner: white text on a semi-opaque dark box,
     its characters at least 5 % of the shorter side tall (GB 45438-2025). The input is not modified; the copy
@@ -149,7 +150,7 @@ def label_image(
     """
     if not isinstance(img, Image.Image):
         raise InvalidInputError("label_image takes a PIL image", field="image")
-    font = choose_label_font(text, font_path=font_path)
+    font = choose_label_font(text, fallback_text=fallback_text, font_path=font_path)
     plan = plan_label(img.width, img.height, text=text, corner=corner, font=font)
     has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
     if img.mode in ("RGB", "RGBA", "L", "LA", "CMYK"):

@@ -131,3 +131,10 @@ def verify_bundle(path: Path, *, key: str | None = None, against: Path | None = 
             raise VerificationError(f"the log forked: entry {bad} differs from the earlier bundle", index=bad)
     notes = [str(n).encode() for n in header.get("checkpoints", [])]
     return verify_log(entries, notes, [verifier])
+
+
+def bundle_entries(path: Path, indices: set[int]) -> dict[int, bytes]:
+    """The bytes of the entries at ``indices`` in a bundle (those it holds): what a document built on log
+    entries, such as a model card, is checked against offline."""
+    _header, entries = _read_bundle(path)
+    return {i: data for i, data in entries if i in indices}

@@ -126,6 +126,51 @@ class ScanService(ServiceBase):
         """
         developer_id = developer_id or (actor.party_id if actor.role.value == "developer" else None)
         require(actor.role, Action.SCAN_RUN, owner=developer_id == actor.party_id or developer_id is None)
+        return self.run(
+            actor.party_id,
+            corpus,
+            out,
+            developer_id=developer_id,
+            engine=engine,
+            workers=workers,
+            address=address,
+            dedup=dedup,
+            agents=agents,
+            sites=sites,
+            text_field=text_field,
+            provider=provider,
+            model=model,
+            progress=progress,
+            fetch_signals=fetch_signals,
+            refresh_signals=refresh_signals,
+            research=research,
+        )
+
+    def run(
+        self,
+        actor_id: str,
+        corpus: Path,
+        out: Path,
+        *,
+        developer_id: str | None = None,
+        engine: str = "local",
+        workers: int = 1,
+        address: str | None = None,
+        dedup: bool = False,
+        agents: Sequence[str] = (),
+        sites: Path | None = None,
+        text_field: str = "text",
+        provider: str | None = None,
+        model: str | None = None,
+        progress: Progress | None = None,
+        fetch_signals: SiteFetcher | None = None,
+        refresh_signals: bool = False,
+        research: tuple[str, Sequence[str]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ScanResult:
+        """The scan itself, in ``actor_id``'s name, authorised by the caller: :meth:`scan` for a developer's
+        corpus, the user journey for a user model's training set (whose ``extra`` facts, such as the user
+        model it is for, the log entry records)."""
         claim: ResearchClaim | None = None
         if research is not None:
             claim = self.policy.research.claim(research[0], self.policy.scan.purpose, research[1])
@@ -262,9 +307,11 @@ class ScanService(ServiceBase):
             },
             "research": claim.to_dict() if claim is not None else None,
             "policy_overrides": [d.to_dict() for d in self.policy.departures()],
+            **({"model": model} if model else {}),
+            **dict(extra or {}),
         }
         with self.store.write() as s:
-            [receipt] = self.ledger.append(s, [Event("scan.record", actor.party_id, scan_id, payload)])
+            [receipt] = self.ledger.append(s, [Event("scan.record", actor_id, scan_id, payload)])
         record = {
             **payload,
             "corpus": str(corpus),

@@ -35,6 +35,7 @@ from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.results import Refusal
 from copyalign.services.guard.service import GuardService
+from copyalign.services.journey.service import JourneyService
 from copyalign.services.matching.service import MatchService
 from copyalign.services.registry.parties import Principal
 from copyalign.services.takedown.agents import Agents
@@ -77,6 +78,7 @@ class TakedownService(DeskExports, ServiceBase):
         deps: Deps,
         guard: GuardService,
         matching: MatchService,
+        journey: JourneyService | None = None,
         *,
         per_address: int = 5,
         per_origin: int = 20,
@@ -96,7 +98,7 @@ class TakedownService(DeskExports, ServiceBase):
             window_seconds=window_seconds,
         )
         self.agents = Agents(deps)
-        self.measures = Measures(deps, guard, self.standings)
+        self.measures = Measures(deps, guard, self.standings, journey)
         self.decisions = Decisions(deps, self.evidence, self.measures, self.standings)
         self.counters = CounterNotices(deps, self.measures, guard.keys)
         self.complaints = Complaints(deps, self.decisions, self.counters, self.measures)

@@ -39,7 +39,7 @@ from copyalign.services.matching.service import MatchService
 from copyalign.services.registry.preferences import statements_for
 from copyalign.services.takedown.inputs import MaterialInput
 from copyalign.services.takedown.rows import DESK
-from copyalign.store.models import GenerationTrace, Notice, NoticeWork, TakedownItem, Work
+from copyalign.store.models import GenerationTrace, JourneyAdapter, Notice, NoticeWork, TakedownItem, Work
 
 MAX_SPANS = 20
 LICENSING_PURPOSES = (Purpose.TRAIN_GENAI, Purpose.AI_INPUT)
@@ -187,6 +187,9 @@ class EvidenceFinder(ServiceBase):
         record["prompt_named_work"], record["prompt_names"] = named, sorted(set(names))
         licensed, ref = self._licensed(s, item.work_id, provider_id, trace, now) if item.work_id else (False, None)
         record["licensed"], record["licence_ref"] = licensed, ref
+        model = item.material_value if item.material_kind == MaterialKind.MODEL else (trace.model if trace else "")
+        # a user-trained model (seed 004 ¶26): the journey's table, read here as the desk reads the traces'
+        record["user_model"] = bool(model) and s.get(JourneyAdapter, model) is not None
         if trace is not None:
             record["trace"] = {
                 "id": trace.id,
@@ -212,6 +215,7 @@ class EvidenceFinder(ServiceBase):
             licensed=licensed,
             licence_ref=ref,
             prompt_named_work=named,
+            user_model=record["user_model"],
         )
         return evidence, record
 

@@ -32,6 +32,7 @@ from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.service import GuardService
+from copyalign.services.journey.service import JourneyService
 from copyalign.services.registry.parties import Principal
 from copyalign.services.takedown.rows import advance, clocks_for, desk_grant, load_notice, log, notify, refresh_due
 from copyalign.services.takedown.standing import Standings
@@ -71,10 +72,13 @@ def measure_view_row(m: TakedownMeasure) -> dict[str, Any]:
 
 
 class Measures(ServiceBase):
-    def __init__(self, deps: Deps, guard: GuardService, standings: Standings) -> None:
+    def __init__(
+        self, deps: Deps, guard: GuardService, standings: Standings, journey: JourneyService | None = None
+    ) -> None:
         super().__init__(deps)
         self.guard = guard
         self.standings = standings
+        self.journey = journey
 
     # -- planning (inside the decision's transaction) -------------------------------------------------------
     def plan(
@@ -139,6 +143,11 @@ class Measures(ServiceBase):
                 models = sorted({m for i in items if (m := _model(i, traces.get(i.trace_id) if i.trace_id else None))})
                 for model in models:
                     add(kind, model, None, {"model": model, "status": "open"})
+            elif kind is MeasureKind.REMOVE_MODEL:  # a user-trained model (seed 004 ¶26)
+                found = {m for i in items if (m := _model(i, traces.get(i.trace_id) if i.trace_id else None))}
+                users = sorted(m for m in found if self.journey is not None and self.journey.adapters.exists(s, m))
+                for model in users:
+                    add(kind, model, None, {"model": model})
             if explicit and len(out) == before:
                 raise InvalidInputError(f"the measure {kind.value} applies to nothing in this notice", field="measures")
         for planned in out:
@@ -196,6 +205,9 @@ class Measures(ServiceBase):
                 self._notify_user(s, n, m, now)
             elif kind is MeasureKind.MODEL_REAUDIT:
                 m.detail = {**m.detail, "status": "open"}
+            elif kind is MeasureKind.REMOVE_MODEL and self.journey is not None:
+                self.journey.adapters.mark_removed(s, m.target, ref=m.id, at=now, actor_id=actor.party_id)
+                refs = [m.target]
             m.refs, m.applied_at, m.undone_at = refs, now, None
             m.applied_log_index = log(
                 s,
@@ -253,6 +265,18 @@ class Measures(ServiceBase):
                 )
             elif kind is MeasureKind.MODEL_REAUDIT:
                 m.detail = {**m.detail, "status": "cancelled"}
+            elif kind is MeasureKind.REMOVE_MODEL and self.journey is not None:
+                other = s.execute(
+                    select(TakedownMeasure.id).where(
+                        TakedownMeasure.kind == kind.value,
+                        TakedownMeasure.target == m.target,
+                        TakedownMeasure.state == MeasureState.APPLIED.value,
+                        TakedownMeasure.id != m.id,
+                    )
+                ).scalar()
+                self.journey.adapters.mark_removed(
+                    s, m.target, ref=other, at=now if other else None, actor_id=actor.party_id
+                )
             m.undone_at = now
             m.undone_log_index = log(
                 s,

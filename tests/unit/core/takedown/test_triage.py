@@ -56,6 +56,15 @@ def test_measures_follow_what_the_evidence_shows() -> None:
     assert any("seed 004 ¶89" in x for x in r.reasons) and any("term base" in x for x in r.reasons)
 
 
+def test_a_copy_from_a_user_model_recommends_removing_the_model() -> None:
+    # seed 004 ¶26 (the Ultraman LoRA case): the infringing user model is removed, not only the output
+    r = recommend(Evidence(MatchKind.EXACT, user_model=True), T)
+    assert r.measures[:2] == (MeasureKind.DISABLE_OUTPUT, MeasureKind.REMOVE_MODEL)
+    assert any("user-trained model" in x for x in r.reasons)
+    assert MeasureKind.REMOVE_MODEL not in recommend(Evidence(MatchKind.EXACT), T).measures
+    assert recommend(Evidence(None, user_model=True), T).measures == ()  # nothing matched: a person looks first
+
+
 def test_a_guard_miss_is_marked_for_the_accuracy_report() -> None:
     missed = recommend(
         Evidence(
