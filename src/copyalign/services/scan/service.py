@@ -210,6 +210,7 @@ class ScanService(ServiceBase):
             text_field=text_field,
             index_watermark=self.matching.index.watermark,
         )
+        cfg.digest()  # computed here once (it reads every site capture) and carried to the workers with cfg
         out.mkdir(parents=True, exist_ok=True)
         steps["prepare"] = {
             "shards": len(listing.shards),
