@@ -6,7 +6,8 @@ table of rows: which fields each row must hold, and which entry set each field; 
 :mod:`copyalign.core.log.replay`) and compares that with the rows the database holds. A row that differs,
 one the log never created, one the log created but that is gone, and an entry whose stored payload no
 longer hashes to its ``payload_sha256`` are each a :class:`Finding` naming the entry and the row; the
-report's ``first`` is the finding with the lowest entry index, the place an auditor starts.
+report's ``first`` is the finding with the lowest entry index (findings about the log's own entries
+before findings about rows), the place an auditor starts.
 
 Pure: the caller (``services/log/audit.py``) reads the entries and the rows and passes plain values; times
 are compared in the log's own spelling (:func:`copyalign.core.canonical.format_time`).

@@ -38,8 +38,11 @@ class Finding:
     column: str | None
     message: str
 
-    def sort_key(self) -> tuple[int, str, str, str]:
-        return (self.index if self.index is not None else 2**63, self.table, self.key, self.column or "")
+    def sort_key(self) -> tuple[int, int, str, str, str]:
+        """Findings about the log itself (an entry whose payload no longer matches) come first: past such an
+        entry the replayed state is unknown, so the rows it would have changed are not the place to start."""
+        index = self.index if self.index is not None else 2**63
+        return (0 if self.table == "log_entries" else 1, index, self.table, self.key, self.column or "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
