@@ -235,3 +235,51 @@ def test_the_cli_exits_1_and_names_the_row(db_url: str, tmp_path: Path) -> None:
     report = json.loads(bad.stdout)
     assert report["first"]["key"] == added["id"] and report["first"]["column"] == "title"
     assert "Sonnet 18" in report["first"]["message"]
+
+
+# -- the takedown desk: a notice received, decided, a user struck ----------------------------------------------
+
+
+@pytest.fixture
+def desk(ca: Copyalign, clock: FakeClock) -> str:
+    from copyalign.services.takedown.inputs import NoticeAmendment
+    from tests.integration.test_takedown import CN_SENDER, take_down, world
+
+    w = world(ca, clock)
+    return take_down(
+        w,
+        jurisdiction_fields={"explanation": "the output copies chapter 2"},
+        completion=NoticeAmendment(sender=CN_SENDER, evidence=("registration certificate 2026-A-0001",)),
+    )
+
+
+def _first(ca: Copyalign) -> tuple[str, str, int | None]:
+    first = audit_store(ca.ledger, role=Role.AUDITOR).first
+    assert first is not None
+    return first.table, first.key, first.index
+
+
+def test_takedown_records_are_checked_against_their_entries(ca: Copyalign, desk: str) -> None:
+    assert audit_store(ca.ledger, role=Role.AUDITOR).ok
+    with ca.store.read() as s:
+        notice = s.execute(select(m.TakedownNotice).where(m.TakedownNotice.id == desk)).scalar_one()
+        decision = s.execute(select(m.TakedownDecision).where(m.TakedownDecision.notice_id == desk)).scalar_one()
+        strike = s.execute(select(m.TakedownStrike).where(m.TakedownStrike.notice_id == desk)).scalar_one()
+    tamperings = [
+        (
+            m.TakedownNotice,
+            notice.id,
+            {"sender_ref": "someone-else"},
+            ("takedown_notices", notice.id, notice.log_index),
+        ),
+        (m.TakedownDecision, decision.id, {"items": []}, ("takedown_decisions", decision.id, decision.log_index)),
+        (m.TakedownStrike, strike.id, {"user_ref": "another-user"}, ("takedown_strikes", strike.id, strike.log_index)),
+    ]
+    for model, key, values, expected in tamperings:
+        with ca.store.write() as s:
+            old = {c: getattr(s.get(model, key), c) for c in values}
+            s.execute(update(model).where(model.id == key).values(values))
+        assert _first(ca) == expected
+        with ca.store.write() as s:
+            s.execute(update(model).where(model.id == key).values(old))
+    assert audit_store(ca.ledger, role=Role.AUDITOR).ok

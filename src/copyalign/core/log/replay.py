@@ -7,8 +7,10 @@ id, or where the table has no id the log knows, by the index of the entry that c
 objections) or by a compound ``a/b`` (revisions, exclusion lists, statements). Amounts are compared in minor
 units, times in the log's spelling.
 
-Events with no rule here (``audit.*``, ``scan.record``, ``takedown.*``, ``work.conflict_resolved``) commit to
-digests of files or to records this audit does not read yet; the tree still authenticates their entries.
+Events with no rule here (``audit.*``, ``scan.record``, ``work.conflict_resolved``, and the takedown desk's
+steps after a notice is received, decided or strikes a user: measures, counter-notices, complaints, the
+notice's moving status) commit to digests of files or to records this audit does not read yet; the tree still
+authenticates their entries.
 
 Example:
     >>> x = Expected()
@@ -254,6 +256,65 @@ def _unblock(e: AuditEntry, p: Mapping[str, Any], x: Expected) -> None:
     x.update(e, "blocked_outputs", p["id"], {"provider_id": p["provider_id"], "lifted": True})
 
 
+def _takedown_receive(e: AuditEntry, p: Mapping[str, Any], x: Expected) -> None:
+    cols = {
+        "provider_id": p["provider"],
+        "jurisdiction": p["jurisdiction"],
+        "channel": p["channel"],
+        "sender_ref": p["sender"],
+        "principal_party_id": p["principal"],
+        "received_at": e.time,
+        "log_index": e.index,
+    }
+    x.create(e, "takedown_notices", p["notice"], cols)
+
+
+def _takedown_authorisation(e: AuditEntry, p: Mapping[str, Any], x: Expected) -> None:
+    cols = {
+        "agent_id": p["agent"],
+        "holder_id": p["holder"],
+        "work_ids": p["works"],
+        "document_sha256": p["document_sha256"],
+        "valid_until": p["valid_until"],
+        "actor_id": e.actor,
+        "created_at": e.time,
+        "revoked_at": None,
+        "log_index": e.index,
+    }
+    x.create(e, "takedown_authorisations", p["authorisation"], cols)
+
+
+def _takedown_decide(e: AuditEntry, p: Mapping[str, Any], x: Expected) -> None:
+    cols: dict[str, Any] = {"notice_id": p["notice"], "trigger": p["trigger"], "decided_by": e.actor}
+    cols |= {"decided_at": e.time, "log_index": e.index}
+    if "complaint" in p:  # a complaint's change of a decision, for the record (services/takedown/complaints.py)
+        cols["outcome"] = p["outcome"]
+    else:
+        for k in ("ground", "automated_detection", "automated_decision", "items", "puid", "statement_sha256"):
+            cols[k] = p[k]
+        cols["measures"] = [m["kind"] for m in p["measures"]]
+    x.create(e, "takedown_decisions", p["decision"], cols)
+
+
+def _takedown_strike(e: AuditEntry, p: Mapping[str, Any], x: Expected) -> None:
+    cols = {
+        "provider_id": p["provider"],
+        "user_ref": p["user"],
+        "notice_id": p["notice"],
+        "measure_id": p["measure"],
+        "issued_at": e.time,
+        "removed_at": None,
+        "log_index": e.index,
+        "removed_log_index": None,
+    }
+    x.create(e, "takedown_strikes", p["strike"], cols)
+
+
+def _takedown_strike_remove(e: AuditEntry, p: Mapping[str, Any], x: Expected) -> None:
+    cols = {"provider_id": p["provider"], "user_ref": p["user"], "removed_at": e.time, "removed_log_index": e.index}
+    x.update(e, "takedown_strikes", p["strike"], cols)
+
+
 RULES: dict[str, Rule] = {
     "party.created": _party_created,
     "key.issued": _key_issued,
@@ -277,6 +338,11 @@ RULES: dict[str, Rule] = {
     "guard.term.revoke": _term_revoke,
     "guard.block": _block,
     "guard.unblock": _unblock,
+    "takedown.notice.receive": _takedown_receive,
+    "takedown.authorisation": _takedown_authorisation,
+    "takedown.decide": _takedown_decide,
+    "takedown.strike": _takedown_strike,
+    "takedown.strike.remove": _takedown_strike_remove,
 }
 """The events whose rows the audit checks, and the rule that says what each commits them to."""
 
@@ -284,7 +350,8 @@ TABLES = frozenset(
     {
         "parties", "api_keys", "works", "work_revisions", "preferences", "notices", "exclusion_lists", "objections",
         "objection_withdrawals", "usage_reports", "invoices", "payments", "distributions", "statements",
-        "guard_terms", "blocked_outputs",
+        "guard_terms", "blocked_outputs", "takedown_notices", "takedown_authorisations", "takedown_decisions",
+        "takedown_strikes",
     }
 )  # fmt: skip
 """Every table (or view, for withdrawals and statements) the rules speak for: the reader returns each whole."""

@@ -269,6 +269,22 @@ def _rows(s: Session) -> dict[str, dict[str, dict[str, Any]]]:
             "log_index": b.log_index,
         }
         t.put("blocked_outputs", b.id, cols)
+    td_cols: tuple[str, ...] = ("provider_id", "jurisdiction", "channel", "sender_ref", "principal_party_id")
+    t.read(s, "takedown_notices", m.TakedownNotice, lambda r: r.id, (*td_cols, "received_at", "log_index"))
+    t.tables.setdefault("takedown_authorisations", {})
+    for a in s.execute(_whole(m.TakedownAuthorisation)):
+        cols = {"agent_id": a.agent_id, "holder_id": a.holder_id, "work_ids": a.work_ids, "valid_until": a.valid_until}
+        cols |= {"document_sha256": digest(a.document), "actor_id": a.actor_id, "created_at": a.created_at}
+        t.put("takedown_authorisations", a.id, {**cols, "revoked_at": a.revoked_at, "log_index": a.log_index})
+    t.tables.setdefault("takedown_decisions", {})
+    for d in s.execute(_whole(m.TakedownDecision)):
+        # every column; each entry shape (a decision, a complaint's record of one) is compared on what it holds
+        cols = {c: getattr(d, c) for c in ("notice_id", "trigger", "decided_by", "decided_at", "log_index", "outcome")}
+        cols |= {c: getattr(d, c) for c in ("ground", "automated_detection", "automated_decision", "items", "measures")}
+        cols |= {"puid": d.puid, "statement_sha256": digest(d.statement) if d.statement else None}
+        t.put("takedown_decisions", d.id, cols)
+    strike_cols: tuple[str, ...] = ("provider_id", "user_ref", "notice_id", "measure_id", "issued_at", "removed_at")
+    t.read(s, "takedown_strikes", m.TakedownStrike, lambda r: r.id, (*strike_cols, "log_index", "removed_log_index"))
     return t.tables
 
 
