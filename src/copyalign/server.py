@@ -171,8 +171,13 @@ def worker_app() -> FastAPI:
     mmap_mode="r")``: one copy in the page cache for all of them) instead of building its own.
     """
     from copyalign.context import connect
+    from copyalign.engines.local import die_with_parent
     from copyalign.settings import Settings
 
+    parent = os.getppid()
+    if parent == 1:  # the parent is already gone
+        os._exit(1)
+    die_with_parent(parent)  # a kill -9 of 'copyalign serve' leaves no worker holding the port
     return create_app(connect(Settings.from_env()), checkpoints=False)
 
 

@@ -88,3 +88,24 @@ def test_a_busy_port_is_refused_in_words(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert f"port {port} on 127.0.0.1 is already in use" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "c.db").exists()  # refused before anything was written
+
+
+def test_a_killed_server_leaves_no_worker_holding_the_port(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "copyalign", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--data-dir",
+           str(tmp_path / "data"), "serve", "--workers", "2", "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}/v1/log/checkpoint", time.monotonic() + 90)
+    finally:
+        proc.kill()  # SIGKILL: no chance to stop its workers itself
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while True:  # the kernel (PR_SET_PDEATHSIG) or the workers' watchdog ends them
+        try:
+            check_port("127.0.0.1", port)
+            break
+        except ConfigurationError:
+            assert time.monotonic() < deadline, "a worker outlived its killed parent"
+            time.sleep(0.2)
