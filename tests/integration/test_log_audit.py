@@ -75,6 +75,12 @@ def _payload(s: Session, st: dict[str, Any]) -> tuple[str, str, int]:
     return "log_entries", str(i), i
 
 
+def _payload_erased(s: Session, st: dict[str, Any]) -> tuple[str, str, int]:
+    i = _event_index(s, "key.revoked")
+    s.execute(update(m.LogEntry).where(m.LogEntry.idx == i).values(payload=None))
+    return "log_entries", str(i), i
+
+
 def _preference(s: Session, st: dict[str, Any]) -> tuple[str, str, int]:
     row = s.execute(select(m.Preference).where(m.Preference.value == "deny")).scalars().first()
     assert row is not None
@@ -163,6 +169,7 @@ TAMPERS: dict[str, Tamper] = {
     "works.title+holder_id": _work_owner,
     "works.title after an update": _retitled_work,
     "log_entries.payload": _payload,
+    "log_entries.payload erased": _payload_erased,
     "preferences.value": _preference,
     "api_keys.revoked_at": _unrevoke,
     "parties.role": _party,

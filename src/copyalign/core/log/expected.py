@@ -14,9 +14,9 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One log entry as the audit sees it. ``payload`` is None where it was erased (allowed: the tree keeps
-    only its digest) or is unusable; ``problem`` then says what is wrong with the stored row, if anything
-    (a payload that no longer hashes to the entry's ``payload_sha256``, an entry that is not JSON)."""
+    """One log entry as the audit sees it. ``payload`` is None where it is unusable, and ``problem`` then says
+    what is wrong with the stored row (a payload that no longer hashes to the entry's ``payload_sha256``, one
+    that is missing, an entry that is not JSON)."""
 
     index: int
     event: str

@@ -65,7 +65,9 @@ def _entry(idx: int, event: str, subject: str, raw_entry: Any, raw_payload: Any)
         problem = f"the row says {event} on {subject}, the entry {entry_event} on {entry_subject}"
         return AuditEntry(idx, entry_event, entry_subject, actor, time, None, problem)
     if raw_payload is None:
-        return AuditEntry(idx, event, subject, actor, time, None)  # erased: the tree keeps only its digest
+        # the design lets a payload be erased (the tree keeps only its digest), but nothing erases one yet: until
+        # an erasure is itself logged, a missing payload hides what its entry committed the rows to
+        return AuditEntry(idx, event, subject, actor, time, None, "the payload is missing (no erasure is logged)")
     if payload is None:
         problem = f"the payload is stored as {type(raw_payload).__name__}, not bytes"
         return AuditEntry(idx, event, subject, actor, time, None, problem)
