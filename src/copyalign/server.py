@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -36,7 +40,7 @@ from copyalign.api.routers import (
     works,
 )
 from copyalign.context import Copyalign
-from copyalign.errors import CopyalignError
+from copyalign.errors import ConfigurationError, CopyalignError
 from copyalign.services.idempotency import IdempotencyStore
 from copyalign.web.log_pages import router as log_pages
 from copyalign.web.pages import STATIC, error_page
@@ -143,3 +147,85 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     app.add_middleware(Idempotency, store=idempotency_store(ca), authenticate=_party_of(ca))
     app.add_middleware(BodyLimit, max_bytes=ca.settings.max_upload_bytes)
     return app
+
+
+# -- serving with several worker processes (``copyalign serve --workers N``) -----------------------------------
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse at once, in words, a port another program holds (uvicorn would log a traceback-like error)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigurationError(
+                    f"port {port} on {host} is already in use (another 'copyalign serve'?): stop that server or "
+                    "choose another port with --port",
+                    field="port",
+                ) from None
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}", field="port") from None
+
+
+def worker_app() -> FastAPI:
+    """The application of one worker process, built from the environment the parent exported.
+
+    Workers serve only: the parent runs the scheduled work (one signer, one reminder), and it refreshed the
+    match index before starting them, so each worker maps the same index files read-only (``np.load(...,
+    mmap_mode="r")``: one copy in the page cache for all of them) instead of building its own.
+    """
+    from copyalign.context import connect
+    from copyalign.engines.local import die_with_parent
+    from copyalign.settings import Settings
+
+    parent = os.getppid()
+    if parent == 1:  # the parent is already gone
+        os._exit(1)
+    die_with_parent(parent)  # a kill -9 of 'copyalign serve' leaves no worker holding the port
+    return create_app(connect(Settings.from_env()), checkpoints=False)
+
+
+def export_settings(ca: Copyalign) -> None:
+    """Put the parent's settings (flags included) into the environment the worker processes start with."""
+    from copyalign.settings import SETTINGS
+
+    for var, name, _default, _doc in SETTINGS:
+        os.environ[var] = str(getattr(ca.settings, name))
+
+
+def start_scheduler(ca: Copyalign) -> threading.Thread:
+    """The scheduled work of :func:`_checkpoint_loop`, on a daemon thread of the parent process."""
+
+    def loop() -> None:
+        last_remind = -REMIND_EVERY_SECONDS
+        while True:
+            remind = time.monotonic() - last_remind >= REMIND_EVERY_SECONDS
+            try:
+                _tick(ca, remind=remind)
+                if remind:
+                    last_remind = time.monotonic()
+            except Exception:  # keep serving; the next tick retries
+                logger.exception("scheduled work failed")
+            time.sleep(ca.policy.log.checkpoint_interval_seconds)
+
+    thread = threading.Thread(target=loop, name="copyalign-scheduler", daemon=True)
+    thread.start()
+    return thread
+
+
+def prepare_workers(ca: Copyalign) -> None:
+    """Before forking workers: bring the match index up to date on disk (so no worker builds it), export the
+    settings, and start the scheduled work here."""
+    ca.matching.refresh()
+    export_settings(ca)
+    start_scheduler(ca)

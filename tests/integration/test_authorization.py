@@ -88,6 +88,8 @@ def _request(client: TestClient, ca: Copyalign, world: dict, role: Role, action:
             return _audit_request(ca, world, role, action, owner)
         case Action.BLOB_GC:
             return _blob_gc_request(ca, world, role)
+        case Action.LOG_AUDIT:
+            return client.get("/v1/log/audit", headers=h)
     return _licensing_request(client, ca, world, role, action, owner, work, h)
 
 
@@ -270,6 +272,14 @@ HARDENING_CELLS: dict[Action, dict[Role, bool]] = {
         Role.DEVELOPER: False,
         Role.PROVIDER: False,
         Role.AUDITOR: False,
+    },
+    # the state audit reads every table: the operator and auditors, nobody else
+    Action.LOG_AUDIT: {
+        Role.OPERATOR: True,
+        Role.RIGHTS_HOLDER: False,
+        Role.DEVELOPER: False,
+        Role.PROVIDER: False,
+        Role.AUDITOR: True,
     },
 }
 

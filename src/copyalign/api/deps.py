@@ -13,7 +13,9 @@ from copyalign.services.registry.parties import Principal
 COOKIE = "copyalign_key"
 
 
-def get_ca(request: Request) -> Copyalign:
+async def get_ca(request: Request) -> Copyalign:
+    """``async`` only so that FastAPI calls it on the event loop: a plain ``def`` dependency is a thread-pool
+    round trip per request (tens of microseconds of CPU) for a dictionary lookup."""
     ca: Copyalign = request.app.state.ca
     return ca
 

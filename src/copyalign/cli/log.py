@@ -130,6 +130,40 @@ def verify(
         )
 
 
+@app.command()
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Show at most this many findings.", min=1)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every row the log speaks for against what its entries committed to (exit 1 on a divergence).
+
+    Verifies the log first, then replays it: works (digest, title, holder, kind), parties and keys,
+    preferences, notices, objections and exclusion lists, usage reports, invoices, payments, distributions
+    and statements, guard terms, the blocklist and sealed traces; and every stored payload against its digest.
+    """
+    from copyalign.services.log.audit import audit_store
+
+    with handled(as_json):
+        ca = open_ca(ctx)
+        report = audit_store(ca.ledger, role=operator(ca).role)
+        if as_json:
+            emit(report.to_dict(limit=limit))
+        elif report.ok:
+            out.print(f"ok: {report.entries} entries replayed, {report.rows} rows agree with the log", highlight=False)
+        else:
+            err.print(
+                Text(
+                    f"{len(report.findings)} divergence(s) between the database and its log; the first is at entry "
+                    f"{report.first.index if report.first else '?'}:"
+                )
+            )
+            for f in report.findings[:limit]:
+                out.print(Text(f"  {f.message}"), highlight=False)
+        if not report.ok:
+            raise typer.Exit(1)
+
+
 @app.command("prove-preference")
 def prove_preference(
     ctx: typer.Context,

@@ -121,13 +121,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Seed a small sample registry first.")] = False,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (0: one per CPU core). Each maps the same index files.", min=0)
+    ] = 0,
+    access_log: Annotated[bool, typer.Option(help="Log every request (costs CPU under load).")] = False,
 ) -> None:
     """Serve the API (/v1, docs at /v1/docs) and the rights holders' portal (/)."""
     import uvicorn
 
-    from copyalign.server import create_app
+    from copyalign.server import check_port, cpu_cores, create_app, prepare_workers
 
     with handled():
+        n = workers or cpu_cores()
+        check_port(host, port)
         ca, secret = _init(ctx, "Registry operator")
         if secret:
             out.print(Text.assemble("operator key  ", (secret, "bold"), "  (shown once: keep it safe)"))
@@ -140,9 +146,26 @@ def serve(
                     f"demo rights holder {reg.holder_id} with {reg.works} works; sign in with ", (reg.api_key, "bold")
                 )
             )
-        app_ = create_app(ca)
-        out.print(f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+        if n > 1:
+            prepare_workers(ca)  # the index on disk, the settings exported, the scheduled work here
+        else:
+            app_ = create_app(ca)
+        out.print(
+            f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs), "
+            f"{n} worker process{'es' if n > 1 else ''}"
+        )
+    if n > 1:
+        uvicorn.run(
+            "copyalign.server:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=n,
+            log_level="info",
+            access_log=access_log,
+        )
+    else:
+        uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
 
 
 def main() -> None:

@@ -57,6 +57,8 @@ class Action(enum.StrEnum):
     CANARY_MAKE = "audit.canary"
     # issue 20: deleting content blobs no row refers to (`copyalign blobs gc`)
     BLOB_GC = "blob.gc"
+    # issue 20: checking every row the log speaks for against its entries (`copyalign log audit`)
+    LOG_AUDIT = "log.audit"
     TAKEDOWN_FILE = "takedown.file"
     TAKEDOWN_AUTHORISE = "takedown.authorise"
     TAKEDOWN_READ = "takedown.read"
@@ -132,6 +134,8 @@ MATRIX: Mapping[Action, Mapping[Role, Grant]] = {
         Action.CANARY_MAKE: (_A, _N, _O, _N, _N),
         # storage housekeeping: only the operator who runs the registry deletes unreferenced content blobs
         Action.BLOB_GC: (_A, _N, _N, _N, _N),
+        # the state audit reads every table (names, e-mails, contracts): the operator and auditors only
+        Action.LOG_AUDIT: (_A, _N, _N, _N, _A),
         # the takedown desk (seed 004 ¶84-92): a holder files and follows notices for its own works, or as an agent
         # with an authorisation on record, and names its agents; the CMO acts for the holders it represents. A
         # provider runs its own desk (triage, decisions, measures, complaints) and files its users' counter-
@@ -209,6 +213,7 @@ ACTION_WORDS: Mapping[Action, tuple[str, str]] = {
     Action.CANARY_MAKE: ("make audit canaries", "make audit canaries only in its own name"),
     Action.CONFLICT_REVIEW: ("review registration conflicts", "review registration conflicts"),
     Action.BLOB_GC: ("delete unreferenced content blobs", "delete unreferenced content blobs"),
+    Action.LOG_AUDIT: ("audit the registry against its log", "audit the registry against its log"),
     Action.TAKEDOWN_FILE: ("file takedown notices", "file takedown notices only for its own works"),
     Action.TAKEDOWN_AUTHORISE: ("authorise agents to file takedown notices", "authorise agents only for itself"),
     Action.TAKEDOWN_READ: ("read takedown notices", "read only its own takedown notices"),

@@ -45,6 +45,10 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="copyalign-parent-watch", daemon=True).start()
 
 
+die_with_parent = _die_with_parent
+"""The same guard for processes that other code starts (``copyalign serve --workers``' uvicorn workers)."""
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes that die with this one: the only way copyalign starts one."""
     return ProcessPoolExecutor(

@@ -14,6 +14,7 @@ from copyalign.context import Copyalign
 from copyalign.core.authz import Action, require
 from copyalign.core.canonical import format_time
 from copyalign.errors import NotFoundError
+from copyalign.services.log.audit import audit_store
 from copyalign.services.log.ledger import SignedCheckpoint
 from copyalign.services.registry.preferences import prove_preferences
 
@@ -105,3 +106,11 @@ def preference_proof(
             for p in proofs
         ],
     }
+
+
+@router.get("/audit")
+def audit(ca: CaDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Replay the log and check every row it speaks for (works, parties, keys, preferences, notices, money,
+    guard terms, blocklist, sealed traces) against what its entries committed to; the first divergence names
+    the row and the entry. The operator and auditors only: it reads every table."""
+    return audit_store(ca.ledger, role=principal.role).to_dict(limit=limit)

@@ -22,9 +22,10 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, require
-from copyalign.core.canonical import canonical, format_time
+from copyalign.core.canonical import format_time
 from copyalign.core.content import decode_text, guess_kind, open_image
 from copyalign.core.guard.rules import GuardAction
+from copyalign.core.guard.trace import trace_leaf
 from copyalign.core.guard.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from copyalign.core.guard.watermark import detect_watermark
 from copyalign.core.log import merkle
@@ -92,7 +93,7 @@ class Traces(ServiceBase):
         }
         if copyright_notice:  # the sealed record commits to the disclaimer the output carried (seed 004 ¶80(c))
             fields["copyright_notice"] = dict(copyright_notice)
-        leaf = hashlib.sha256(canonical({**fields, "created_at": format_time(now)})).hexdigest()
+        leaf = trace_leaf(fields, format_time(now))
         with self.store.write() as s:
             s.add(
                 GenerationTrace(

