@@ -120,6 +120,8 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Seed a small sample registry first.")] = False,
 ) -> None:
     """Serve the API (/v1, docs at /v1/docs) and the rights holders' portal (/)."""
+    import signal
+
     import uvicorn
 
     from copyalign.server import create_app
@@ -139,7 +141,17 @@ def serve(
             )
         app_ = create_app(ca)
         out.print(f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again for the handler it found: ours says
+    # that a stop asked for is a clean exit (0), as a service manager expects, not a death by signal (-15)
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        ca.close()
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main() -> None:
