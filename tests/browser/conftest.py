@@ -32,7 +32,7 @@ def serving(ca: Copyalign) -> Iterator[str]:
     )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # a bound on a server that never starts, not a speed claim
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started, "the portal did not start"
