@@ -2,7 +2,8 @@
 
 Everything else is configured in pyproject.toml. The extension is optional: where no C compiler is found
 the build goes on without it and ``copyalign.core.matching.textfp`` uses its numpy implementation, which gives
-identical fingerprints (tests/unit/core/test_textfp_kernel.py checks both against each other).
+identical fingerprints (tests/unit/core/test_textfp.py checks both against each other where the extension was built,
+which .ci/run asserts; tests/unit/core/test_kernels_fallback.py runs an install without it on purpose).
 """
 
 import platform

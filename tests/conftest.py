@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign, connect
@@ -25,6 +27,13 @@ from copyalign.policy import load_policy
 from copyalign.services.registry.parties import Principal
 from copyalign.settings import Settings
 from copyalign.store.blobs import MemoryBlobStore
+
+# No test depends on wall time: Hypothesis's default 200 ms deadline per example would make every property test a
+# timing test on a loaded machine (and under pytest-xdist). The "too slow" health check is a timing check too.
+# Loaded here, before any test module builds its @settings, so that they inherit it; HYPOTHESIS_PROFILE picks
+# another registered profile.
+hypothesis_settings.register_profile("copyalign", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "copyalign"))
 
 BACKENDS = [b.strip() for b in os.environ.get("COPYALIGN_TEST_DATABASES", "sqlite,postgresql").split(",") if b]
 PG_URL = os.environ.get("COPYALIGN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

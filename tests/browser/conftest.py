@@ -17,22 +17,26 @@ from copyalign.context import Copyalign
 from copyalign.server import create_app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _bound_socket() -> socket.socket:
+    """A listening socket on a port the kernel chose, handed to uvicorn as it is: no window in which another
+    process (another pytest-xdist worker) could take the port between asking for it and binding it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @contextmanager
 def serving(ca: Copyalign) -> Iterator[str]:
     """Serve ``ca``'s API and portal on a free local port; yields the base URL."""
-    port = free_port()
+    sock = _bound_socket()
+    port = int(sock.getsockname()[1])
     srv = uvicorn.Server(
         uvicorn.Config(create_app(ca, checkpoints=False), host="127.0.0.1", port=port, log_level="warning")
     )
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # a bound on a server that never starts, not a speed claim
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started, "the portal did not start"
@@ -41,6 +45,7 @@ def serving(ca: Copyalign) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def make_browser(profile: Path, *extra: str) -> object:

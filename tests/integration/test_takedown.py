@@ -926,7 +926,11 @@ def test_measures_applied_and_undone_in_any_order_keep_the_guard_in_step(make_ca
     measures = {x.kind: x.id for x in ca.takedown.act(w.provider, view.id).measures}
     kinds = sorted(measures)
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(st.lists(st.tuples(st.sampled_from(kinds), st.booleans()), min_size=1, max_size=6))
     def steps(ops: list[tuple[str, bool]]) -> None:
         for kind, apply in ops:

@@ -127,6 +127,8 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request (costs CPU under load).")] = False,
 ) -> None:
     """Serve the API (/v1, docs at /v1/docs) and the rights holders' portal (/)."""
+    import signal
+
     import uvicorn
 
     from copyalign.server import check_port, cpu_cores, create_app, prepare_workers
@@ -154,18 +156,28 @@ def serve(
             f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs), "
             f"{n} worker process{'es' if n > 1 else ''}"
         )
-    if n > 1:
-        uvicorn.run(
-            "copyalign.server:worker_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=n,
-            log_level="info",
-            access_log=access_log,
-        )
-    else:
-        uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again for the handler it found: ours says
+    # that a stop asked for is a clean exit (0), as a service manager expects, not a death by signal (-15)
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        if n > 1:
+            uvicorn.run(
+                "copyalign.server:worker_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=n,
+                log_level="info",
+                access_log=access_log,
+            )
+        else:
+            uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
+    finally:
+        ca.close()
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main() -> None:

@@ -22,6 +22,23 @@ def test_the_corpus_is_the_standard_library_in_a_fixed_order() -> None:
     assert 95_000 < sum(map(len, corpus.background)) < 110_000
 
 
+def test_the_corpus_does_not_depend_on_what_this_process_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ray replaces inspect.isgenerator when imported, typing_extensions typing._collect_parameters: under
+    # pytest-xdist each worker had imported different libraries first, so each trained a different tiny model
+    import inspect
+    import typing
+
+    from copyalign.services.audit import tinylm
+
+    tinylm._pristine_docstrings.cache_clear()
+    before = stdlib_docstrings()
+    monkeypatch.setattr(inspect, "isgenerator", lambda obj: False)  # noqa: ARG005
+    monkeypatch.setattr(typing, "_collect_parameters", lambda args: ())  # noqa: ARG005
+    tinylm._pristine_docstrings.cache_clear()
+    assert stdlib_docstrings() == before
+    assert any(d.startswith("Return true if the object is a generator.") for d in before)
+
+
 def test_training_is_bit_identical(tmp_path: Path) -> None:
     docs = planted_corpus(background_chars=8_000, repeats=2).documents
     cfg = TinyLMConfig(steps=6, batch=4)

@@ -40,3 +40,14 @@ def test_any_implies_own() -> None:
         for role, grant in row.items():
             if grant is Grant.ANY:
                 assert allowed(role, next(a for a in MATRIX if MATRIX[a] is row), owner=True)
+
+
+def test_the_matrix_grants_exactly_the_documented_rights() -> None:
+    # the oracle is tests/rights.py, written from the README and DESIGN, not from this module
+    from tests.rights import EXPECTED
+
+    assert set(EXPECTED) == {a.value for a in Action}
+    for action in Action:
+        for role in Role:
+            got = (allowed(role, action, owner=True), allowed(role, action, owner=False))
+            assert got == EXPECTED[action.value][role.value], (action.value, role.value)

@@ -1,4 +1,9 @@
-"""RFC 9162 Merkle maths: published vectors, an independent implementation, and property tests."""
+"""RFC 9162 Merkle maths: published vectors, an independent implementation, and property tests.
+
+The oracles: the published vectors (``tests/vectors/rfc6962.json``), the RFC's definitions written out in
+``merkle_reference.py`` (not the production module's), and pymerkle, which computes the same roots, the same
+inclusion paths, and every subtree hash a consistency proof is made of.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from hypothesis import strategies as st
 
 from copyalign.core.log import merkle
 from copyalign.errors import InvalidInputError, VerificationError
+from tests.unit.core import merkle_reference as ref
 
 VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "rfc6962.json").read_text())
-LEAVES = [merkle.leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves"]]
+LEAVES = [ref.leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves"]]
 ROOTS = [bytes.fromhex(r) for r in VECTORS["roots"]]
 
 
@@ -26,6 +32,8 @@ def store_of(leaves: list[bytes]) -> merkle.MemoryNodeStore:
 
 @pytest.mark.parametrize("size", range(9))
 def test_published_roots(size: int) -> None:
+    assert [merkle.leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves"]] == LEAVES
+    assert ref.root(LEAVES[:size]) == ROOTS[size]  # the oracle agrees with the vectors
     assert merkle.root_from_leaves(LEAVES[:size]) == ROOTS[size]
     s = store_of(LEAVES[:size])
     assert s.root() == ROOTS[size] == merkle.root(size, s)
@@ -36,7 +44,7 @@ def test_published_inclusion_proofs(v: dict) -> None:
     proof = [bytes.fromhex(p) for p in v["proof"]]
     s = store_of(LEAVES[: v["size"]])
     assert merkle.inclusion_proof(v["index"], v["size"], s) == proof
-    assert merkle.reference_inclusion(v["index"], LEAVES[: v["size"]]) == proof
+    assert ref.inclusion(v["index"], LEAVES[: v["size"]]) == proof
     merkle.verify_inclusion(LEAVES[v["index"]], v["index"], v["size"], proof, ROOTS[v["size"]])
 
 
@@ -45,12 +53,12 @@ def test_published_consistency_proofs(v: dict) -> None:
     proof = [bytes.fromhex(p) for p in v["proof"]]
     s = store_of(LEAVES[: v["second"]])
     assert merkle.consistency_proof(v["first"], v["second"], s) == proof
-    assert merkle.reference_consistency(v["first"], LEAVES[: v["second"]]) == proof
+    assert ref.consistency(v["first"], LEAVES[: v["second"]]) == proof
     merkle.verify_consistency(v["first"], v["second"], ROOTS[v["first"]], ROOTS[v["second"]], proof)
 
 
 def leaves_of(n: int, salt: int = 0) -> list[bytes]:
-    return [merkle.leaf_hash(f"{salt}-{i}".encode()) for i in range(n)]
+    return [ref.leaf_hash(f"{salt}-{i}".encode()) for i in range(n)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -64,9 +72,9 @@ def test_batched_appends_equal_the_reference(n: int, cuts: list[int]) -> None:
         i = min(n, i + c)
     s.append(leaves[i:])
     assert s.size == n
-    assert s.root() == merkle.root_from_leaves(leaves)
+    assert s.root() == ref.root(leaves) == merkle.root_from_leaves(leaves)
     for size in {1, n // 2 or 1, n}:
-        assert merkle.root(size, s) == merkle.root_from_leaves(leaves[:size])
+        assert merkle.root(size, s) == ref.root(leaves[:size])
 
 
 @settings(max_examples=60, deadline=None)
@@ -77,14 +85,14 @@ def test_stored_proofs_equal_reference_and_verify(data: st.DataObject) -> None:
     s = store_of(leaves)
     size = data.draw(st.integers(1, n))
     index = data.draw(st.integers(0, size - 1))
-    root = merkle.root_from_leaves(leaves[:size])
+    root = ref.root(leaves[:size])
     proof = merkle.inclusion_proof(index, size, s)
-    assert proof == merkle.reference_inclusion(index, leaves[:size])
+    assert proof == ref.inclusion(index, leaves[:size])
     merkle.verify_inclusion(leaves[index], index, size, proof, root)
     old = data.draw(st.integers(0, size))
     cproof = merkle.consistency_proof(old, size, s)
-    assert cproof == merkle.reference_consistency(old, leaves[:size])
-    merkle.verify_consistency(old, size, merkle.root_from_leaves(leaves[:old]), root, cproof)
+    assert cproof == ref.consistency(old, leaves[:size])
+    merkle.verify_consistency(old, size, ref.root(leaves[:old]), root, cproof)
 
 
 def mutations(proof: list[bytes]) -> list[list[bytes]]:
@@ -106,9 +114,9 @@ def mutations(proof: list[bytes]) -> list[list[bytes]]:
 @given(st.integers(2, 70), st.data())
 def test_every_mutated_inclusion_proof_is_rejected(n: int, data: st.DataObject) -> None:
     leaves = leaves_of(n, 2)
-    root = merkle.root_from_leaves(leaves)
+    root = ref.root(leaves)
     index = data.draw(st.integers(0, n - 1))
-    proof = merkle.reference_inclusion(index, leaves)
+    proof = ref.inclusion(index, leaves)
     for bad in mutations(proof):
         with pytest.raises(VerificationError):
             merkle.verify_inclusion(leaves[index], index, n, bad, root)
@@ -127,8 +135,8 @@ def test_every_mutated_inclusion_proof_is_rejected(n: int, data: st.DataObject) 
 def test_every_mutated_consistency_proof_is_rejected(n: int, data: st.DataObject) -> None:
     leaves = leaves_of(n, 3)
     old = data.draw(st.integers(1, n - 1))
-    r1, r2 = merkle.root_from_leaves(leaves[:old]), merkle.root_from_leaves(leaves)
-    proof = merkle.reference_consistency(old, leaves)
+    r1, r2 = ref.root(leaves[:old]), ref.root(leaves)
+    proof = ref.consistency(old, leaves)
     for bad in [*mutations(proof), []]:
         with pytest.raises(VerificationError):
             merkle.verify_consistency(old, n, r1, r2, bad)
@@ -154,16 +162,45 @@ def test_edge_cases() -> None:
         merkle.inclusion_proof(0, 4, merkle.MemoryNodeStore())
 
 
-def test_agrees_with_pymerkle_on_random_trees() -> None:
-    """An independent implementation (pymerkle, RFC 9162 mode) computes the same roots and proofs."""
+def _pymerkle(entries: list[bytes]):  # noqa: ANN202
     from pymerkle import InmemoryTree
 
-    for n in (1, 2, 3, 5, 8, 13, 64, 100, 257):
-        entries = [f"entry {i} of {n}".encode() for i in range(n)]
-        theirs = InmemoryTree(algorithm="sha256")
-        for e in entries:
-            theirs.append_entry(e)
-        ours = store_of([merkle.leaf_hash(e) for e in entries])
-        assert theirs.get_root() == ours.root()
-        for size in (1, n // 2 or 1, n):
-            assert theirs.get_root(size) == merkle.root(size, ours)
+    tree = InmemoryTree(algorithm="sha256")
+    for e in entries:
+        tree.append_entry(e)
+    return tree
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 31, 64, 100])
+def test_agrees_with_pymerkle_on_roots_and_proofs(n: int) -> None:
+    """An independent implementation (pymerkle 7, RFC 9162 hashing) computes the same roots; its inclusion path
+    is the leaf followed by our proof, and it verifies against our root; and every hash of our consistency proof
+    is the root pymerkle computes over that proof's range of entries (the ranges of RFC 9162's SUBPROOF)."""
+    from pymerkle import verify_consistency, verify_inclusion
+
+    entries = [f"entry {i} of {n}".encode() for i in range(n)]
+    theirs = _pymerkle(entries)
+    ours = store_of([merkle.leaf_hash(e) for e in entries])
+    assert theirs.get_root() == ours.root()
+    subroots: dict[tuple[int, int], bytes] = {}
+
+    def their_root(a: int, b: int) -> bytes:
+        if (a, b) not in subroots:
+            subroots[a, b] = _pymerkle(entries[a:b]).get_root()
+        return subroots[a, b]
+
+    for size in sorted({1, 2, n // 2 or 1, n - 1 or 1, n}):
+        if size > n:
+            continue
+        root = merkle.root(size, ours)
+        assert theirs.get_root(size) == root
+        for index in range(size):
+            proof = theirs.prove_inclusion(index + 1, size)  # pymerkle counts leaves from 1
+            assert proof.path[0] == merkle.leaf_hash(entries[index])
+            assert proof.path[1:] == merkle.inclusion_proof(index, size, ours), (index, size)
+            verify_inclusion(merkle.leaf_hash(entries[index]), root, proof)
+        for old in range(size + 1):
+            expected = [their_root(a, b) for a, b in ref.consistency_ranges(old, size)]
+            assert merkle.consistency_proof(old, size, ours) == expected, (old, size)
+            if old:  # and pymerkle's own consistency proof holds between our two roots
+                verify_consistency(merkle.root(old, ours), root, theirs.prove_consistency(old, size))

@@ -256,7 +256,9 @@ def test_many_keys_at_once_find_the_one_that_marked(marked: np.ndarray) -> None:
     assert found[4] is not None and found[4].payload == PAYLOAD
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(payload=st.binary(min_size=8, max_size=8), seed=st.integers(0, 2**32 - 1))
 def test_any_payload_and_key_round_trip_through_jpeg(payload: bytes, seed: int) -> None:
     img = _photo("coffee")[:256, :320]

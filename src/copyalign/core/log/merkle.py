@@ -11,8 +11,9 @@ concatenation of the perfect subtrees named by the set bits of its size (its *fr
 * a proof needs O(log n) perfect nodes, fetched in one call (:class:`NodeReader`), which keeps proof
   generation sub-millisecond at millions of leaves against a database.
 
-Pure functions over lists of leaf hashes (:func:`root_from_leaves`, :func:`reference_inclusion`,
-:func:`reference_consistency`) follow the RFC's recursive definitions and serve as the oracle in tests.
+:func:`root_from_leaves` computes a root from all its leaf hashes (a batch of traces is sealed that way). The
+tests' oracle is not here: ``tests/unit/core/merkle_reference.py`` writes the RFC's recursive definitions out on
+their own, and pymerkle, an independent implementation, checks roots and proofs.
 
 Example:
     >>> store = MemoryNodeStore()
@@ -201,7 +202,7 @@ def consistency_proof(old_size: int, new_size: int, reader: NodeReader) -> list[
     return _hashes(_subtrees_consistency(old_size, new_size), reader)
 
 
-# -- reference definitions over all leaves (RFC 9162 §2.1.1, §2.1.3.1, §2.1.4.1) --------------------------
+# -- a root over all its leaves (RFC 9162 §2.1.1) -------------------------------------------------------------
 
 
 def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
@@ -212,31 +213,6 @@ def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
         return leaves[0]
     k = _split(n)
     return node_hash(root_from_leaves(leaves[:k]), root_from_leaves(leaves[k:]))
-
-
-def reference_inclusion(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    n = len(leaves)
-    if n <= 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return reference_inclusion(index, leaves[:k]) + [root_from_leaves(leaves[k:])]
-    return reference_inclusion(index - k, leaves[k:]) + [root_from_leaves(leaves[:k])]
-
-
-def reference_consistency(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
-    def subproof(m: int, d: Sequence[bytes], complete: bool) -> list[bytes]:
-        n = len(d)
-        if m == n:
-            return [] if complete else [root_from_leaves(d)]
-        k = _split(n)
-        if m <= k:
-            return subproof(m, d[:k], complete) + [root_from_leaves(d[k:])]
-        return subproof(m - k, d[k:], False) + [root_from_leaves(d[:k])]
-
-    if old_size == 0 or old_size == len(leaves):
-        return []
-    return subproof(old_size, leaves, True)
 
 
 # -- verification (RFC 9162 §2.1.3.2, §2.1.4.2) --------------------------------------------------------

@@ -17,13 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import importlib
-import inspect
 import json
 import math
 import random
-import warnings
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,35 +49,60 @@ STDLIB_MODULES = (
 
 def stdlib_docstrings(*, min_chars: int = 200) -> list[str]:
     """Distinct docstrings of at least ``min_chars`` characters from :data:`STDLIB_MODULES` (about 470 KB on
-    CPython 3.11), in a fixed order: each module, then its classes and functions by name, then methods."""
-    with warnings.catch_warnings():  # typing.io and typing.re warn when their docstrings are read
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return _docstrings(min_chars)
+    CPython 3.11), in a fixed order: each module, then its classes and functions by name, then methods.
+
+    Read in a fresh interpreter with no site packages (``python -I -S``): in this process, a library imported
+    earlier may have replaced a standard function (typing_extensions replaces ``typing._collect_parameters``,
+    Ray ``inspect.isgenerator``), and one docstring more or less reshuffles the whole corpus, so the model
+    trained on it would depend on what the process happened to import first. :data:`LEFT_OUT` are left out
+    everywhere: the recipe was tuned (and the audit tests calibrated) on the corpus of a process that had
+    imported typing_extensions, as every process with pydantic or SQLAlchemy has."""
+    return list(_pristine_docstrings(min_chars))
 
 
-def _docstrings(min_chars: int) -> list[str]:
-    out: list[str] = []
-    seen: set[str] = set()
-    for name in STDLIB_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:  # a Python built without ssl or sqlite3: the corpus is a little smaller
-            continue
-        members = [
-            v
-            for _, v in sorted(vars(module).items())
-            if (inspect.isclass(v) or inspect.isfunction(v)) and getattr(v, "__module__", None) == module.__name__
-        ]
-        for obj in [module, *members]:
-            items = [obj]
-            if inspect.isclass(obj):
-                items += [v for _, v in sorted(vars(obj).items()) if inspect.isfunction(v)]
-            for item in items:
-                doc = inspect.getdoc(item)
-                if doc and len(doc) >= min_chars and doc not in seen:
-                    seen.add(doc)
-                    out.append(doc)
-    return out
+#: Standard functions that the corpus leaves out: those a common library replaces at import.
+LEFT_OUT = ("typing._collect_parameters",)
+
+
+_COLLECT = """
+import importlib, inspect, json, sys, warnings
+warnings.simplefilter("ignore")  # typing.io and typing.re warn when their docstrings are read
+names, left_out, min_chars = json.loads(sys.stdin.read())
+out, seen = [], set()
+for name in names:
+    try:
+        module = importlib.import_module(name)
+    except ImportError:  # a Python built without ssl or sqlite3: the corpus is a little smaller
+        continue
+    members = [
+        v
+        for k, v in sorted(vars(module).items())
+        if (inspect.isclass(v) or inspect.isfunction(v)) and getattr(v, "__module__", None) == module.__name__
+        and f"{name}.{k}" not in left_out
+    ]
+    for obj in [module, *members]:
+        items = [obj]
+        if inspect.isclass(obj):
+            items += [v for _, v in sorted(vars(obj).items()) if inspect.isfunction(v)]
+        for item in items:
+            doc = inspect.getdoc(item)
+            if doc and len(doc) >= min_chars and doc not in seen:
+                seen.add(doc)
+                out.append(doc)
+sys.stdout.write(json.dumps(out))
+"""
+
+
+@functools.cache
+def _pristine_docstrings(min_chars: int) -> tuple[str, ...]:
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-I", "-S", "-c", _COLLECT],
+        input=json.dumps([list(STDLIB_MODULES), list(LEFT_OUT), min_chars]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return tuple(json.loads(done.stdout))
 
 
 @dataclass(frozen=True)

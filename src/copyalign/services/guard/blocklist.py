@@ -15,7 +15,7 @@ from copyalign.core.content import decode_text, encode_text, guess_kind, normali
 from copyalign.core.guard.rules import OutputHit
 from copyalign.core.matching.query import TextQuery
 from copyalign.core.matching.results import Evidence
-from copyalign.errors import ContentTooLargeError, InvalidInputError, NotFoundError, PermissionDeniedError
+from copyalign.errors import ContentTooLargeError, InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.results import BlockedView
@@ -47,7 +47,7 @@ class Blocklist(ServiceBase):
         """Add an output that a takedown marked to a provider's blocklist; it and its near copies block."""
         if actor.role is Role.PROVIDER:
             if provider_id not in (None, actor.party_id):
-                raise PermissionDeniedError("a provider may add only to its own blocklist")
+                require(actor.role, Action.GUARD_BLOCK, owner=False)  # the refusal in words, with its codes
             provider_id = actor.party_id
         require(actor.role, Action.GUARD_BLOCK, owner=True)
         if provider_id is None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from copyalign.core.authz import Action, Role, require
 from copyalign.core.guard.terms import Term, TermBase, TermKind
 from copyalign.core.text import title_words
-from copyalign.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from copyalign.errors import InvalidInputError, NotFoundError
 from copyalign.ids import new_id
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.results import TermView, term_view
@@ -57,7 +57,7 @@ class GuardTerms(ServiceBase):
         wids = list(dict.fromkeys(work_ids))
         if actor.role is Role.RIGHTS_HOLDER:
             if holder_id not in (None, actor.party_id):
-                raise PermissionDeniedError("a rights holder may add terms only in its own name")
+                require(actor.role, Action.GUARD_TERM, owner=False)  # the refusal in words, with its codes
             holder_id = actor.party_id
         require(actor.role, Action.GUARD_TERM, owner=True)
         with self.store.write() as s:
@@ -70,7 +70,7 @@ class GuardTerms(ServiceBase):
                 if missing:
                     raise NotFoundError(f"no work {missing[0]}", field="work_ids")
                 if actor.role is Role.RIGHTS_HOLDER and any(h != actor.party_id for h in known.values()):
-                    raise PermissionDeniedError("a rights holder may add terms only for its own works")
+                    require(actor.role, Action.GUARD_TERM, owner=False)
             term_id = new_id("term")
             now = self.clock.now()
             payload = {"id": term_id, "kind": term_kind.value, "names": clean, "work_ids": wids, "holder_id": holder_id}
