@@ -118,7 +118,7 @@ class MatchService(ServiceBase):
                 args = [(r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256)) for r in rows]
                 if self.workers > 1 and len(args) >= 64:
                     if pool is None:
-                        pool = LocalExecutor(self.workers)
+                        pool = LocalExecutor(self.workers, shared=True)  # refreshed after every import batch
                     entries = [e for batch in in_order(pool, _entries, self.limits, chunked(args, 16)) for e in batch]
                 else:
                     entries = _entries(self.limits, args)
@@ -126,11 +126,12 @@ class MatchService(ServiceBase):
                 self.index.set_watermark(int(rows[-1].log_index))
                 added += len(rows)
                 batches += 1
-        if batches > 1:
-            # a bulk load leaves one segment per batch (up to MAX_SEGMENTS before a merge): merging them now
-            # makes every later query probe one segment instead of several (at 1.8M image hashes each extra
-            # batch-sized segment, too small for a bucket table, added ~0.7 ms to the guard's image check)
-            self.index.compact()
+            if batches > 1:
+                # a bulk load leaves one segment per batch: merging them now makes every later query probe
+                # few segments (at 1.8M image hashes each extra batch-sized segment, too small for a bucket
+                # table, added ~0.7 ms to the guard's image check). By size tiers, not into one: a bulk
+                # import refreshes after every batch, and merging the whole index each time was quadratic
+                self.index.settle()
         self._checked = time.monotonic()
         return added
 
