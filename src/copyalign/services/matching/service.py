@@ -31,7 +31,7 @@ from copyalign.core.authz import Action, require
 from copyalign.core.content import Limits, decode_text, encode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
 from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY
-from copyalign.core.matching.query import TextQuery, pixel_sha256
+from copyalign.core.matching.query import TextQuery, image_query, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
 from copyalign.core.registry.conflicts import Conflict, conflicts_in
 from copyalign.core.registry.preferences import parse_jurisdiction, resolve_all
@@ -62,6 +62,19 @@ def _entries(limits: Limits, rows: Sequence[tuple[str, str, str, str | None, byt
             out.append(index_entry(*row, limits))
         except CopyalignError:
             out.append(None)
+    return out
+
+
+def _queries(limits: Limits, contents: Sequence[tuple[str, bytes]]) -> list[TextQuery | tuple[bytes, np.ndarray]]:
+    """What a registration's conflict check searches for each ``(kind, data)``: a text's query, an image's
+    digest and PDQ words (in a worker process for a bulk import)."""
+    out: list[TextQuery | tuple[bytes, np.ndarray]] = []
+    for kind, data in contents:
+        if kind == "text":
+            out.append(TextQuery.of(decode_text(data), data))
+        else:
+            img, _ = open_image(data, limits)
+            out.append((hashlib.sha256(data).digest(), image_query(img)))
     return out
 
 
@@ -234,15 +247,19 @@ class MatchService(ServiceBase):
         # whatever refresh_seconds says (else a scan or a guard check a moment later would miss them)
         self._checked = float("-inf")
         cfg, share = self.policy.matching, self.policy.registry.conflict_min_share
+        if self.workers > 1 and len(contents) >= 64:  # a bulk import: the queries on the pool, which waits now
+            ex = LocalExecutor(self.workers, shared=True)
+            size = max(16, len(contents) // (self.workers * 8))
+            queries = [q for part in in_order(ex, _queries, self.limits, chunked(contents, size)) for q in part]
+        else:
+            queries = _queries(self.limits, contents)
         probes: list[tuple[dict[str, Evidence], bytes, int | None]] = []
-        for kind, data in contents:
-            if kind == "text":
-                q = TextQuery.of(decode_text(data), data)
+        for q in queries:
+            if isinstance(q, TextQuery):
                 probes.append((find_text(self.index, q, cfg, extra=extra), q.sha, q.fp.size))
             else:
-                img, _ = open_image(data, self.limits)
-                sha = hashlib.sha256(data).digest()
-                probes.append((find_image(self.index, img, sha, cfg, extra=extra), sha, None))
+                sha, pdq = q
+                probes.append((find_image(self.index, None, sha, cfg, query=pdq, extra=extra), sha, None))
         # the registry's facts for every work found in the batch at once: a query per item with a match was
         # a round trip each (on PostgreSQL ~0.5 ms; most items of a bulk import of related texts match some)
         holders = self._holders({wid for found, _sha, _t in probes for wid in found})
