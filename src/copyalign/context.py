@@ -240,6 +240,9 @@ class Copyalign:
 
     def close(self) -> None:
         self.store.dispose()
+        close_blobs = getattr(self.blobs, "close", None)  # a pack store's index connections and open packs
+        if close_blobs is not None:
+            close_blobs()  # it reopens them on its next use, should another context share it
 
 
 def connect(

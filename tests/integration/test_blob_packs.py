@@ -51,6 +51,7 @@ def test_blobs_span_packs_and_survive_a_reopen(tmp_path: Path) -> None:
     assert store.put_many(data[:3]) == digests[:3]  # idempotent: no second copy
     assert len(packs(tmp_path)) > 3
     store.close()
+    assert store.get(digests[0]) == data[0]  # a closed store opens its index and packs again when used
     again = PackBlobStore(tmp_path, fsync=False, pack_bytes=4096)
     assert [again.get(d) for d in digests] == data
     assert sum(p.stat().st_size for p in packs(tmp_path)) == sum(HEADER.size + len(d) for d in data)
