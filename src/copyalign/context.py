@@ -265,6 +265,9 @@ class Copyalign:
 
     def close(self) -> None:
         self.store.dispose()
+        close_blobs = getattr(self.blobs, "close", None)  # a pack store's index connections and open packs
+        if close_blobs is not None:
+            close_blobs()  # it reopens them on its next use, should another context share it
 
 
 def connect(
@@ -287,9 +290,20 @@ def connect(
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy)
     signer = signer or load_or_create_signer(settings.key_file, settings.log_origin)
-    blobs = blobs or DirectoryBlobStore(settings.blob_dir)
+    blobs = blobs or open_blob_store(settings)
     ledger = Ledger(store, signer=signer, clock=clock, origin=settings.log_origin)
     return Copyalign(settings, store, ledger, blobs, clock, policy, embedders=embedders)
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store ``settings.blob_store`` names, under ``settings.blob_dir``."""
+    if settings.blob_store == "pack":
+        from copyalign.store.packs import PackBlobStore
+
+        return PackBlobStore(settings.blob_dir)
+    if settings.blob_store != "directory":
+        raise ConfigurationError(f"unknown blob store {settings.blob_store!r}", field="COPYALIGN_BLOB_STORE")
+    return DirectoryBlobStore(settings.blob_dir)
 
 
 def _database_identity(settings: Settings) -> str:

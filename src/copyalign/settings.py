@@ -16,6 +16,9 @@ from typing import Any
 from copyalign.core.content import Limits
 from copyalign.errors import ConfigurationError
 
+#: The kinds of blob store ``COPYALIGN_BLOB_STORE`` may name.
+BLOB_STORES = ("directory", "pack")
+
 #: (environment variable, field, default, what it does)
 SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     (
@@ -73,6 +76,13 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "86400",
         "Age under which an unreferenced content blob is never deleted by `copyalign blobs gc` (an import may "
         "still be about to commit the rows that refer to it).",
+    ),
+    (
+        "COPYALIGN_BLOB_STORE",
+        "blob_store",
+        "directory",
+        "How content blobs are kept under blobs/: directory (a file per blob) or pack (appended to 256 MB pack "
+        "files with a SQLite index, for registries of millions of works). Changing it does not move blobs.",
     ),
     (
         "COPYALIGN_INDEX_SHARDS",
@@ -133,6 +143,7 @@ class Settings:
     image_decode_budget_bytes: int = 1024 * 1024 * 1024
     idempotency_ttl_seconds: int = 86400
     blob_gc_grace_seconds: int = 86400
+    blob_store: str = "directory"
     index_shards: int = 1
     index_refresh_seconds: float = 1.0
     workers: int = 0
@@ -165,6 +176,11 @@ class Settings:
         if out.idempotency_ttl_seconds <= 0 or out.blob_gc_grace_seconds < 0:
             raise ConfigurationError(
                 "the idempotency time to live must be positive and the blob grace period not negative"
+            )
+        if out.blob_store not in BLOB_STORES:
+            raise ConfigurationError(
+                f"COPYALIGN_BLOB_STORE must be one of {', '.join(BLOB_STORES)}, not {out.blob_store!r}",
+                field="COPYALIGN_BLOB_STORE",
             )
         if out.index_shards < 1 or out.index_shards > 4096:
             raise ConfigurationError(

@@ -196,3 +196,27 @@ def test_only_the_operator_reviews_conflicts(ca: Copyalign, operator: Principal)
         who, _ = make_party(ca, operator, role)
         with pytest.raises(PermissionDeniedError):
             ca.conflicts.list(who)
+
+
+def test_a_bulk_import_finds_the_conflicts_inside_it_as_one_registration_would(
+    ca: Copyalign, two_holders: dict
+) -> None:
+    """A batch of 70 (its queries computed on the process pool): the copies of Alice's poem and photo are the
+    conflicts, in their places; the other items have none."""
+    _with(ca, "allow")
+    photo = Image.fromarray(skimage.data.astronaut())
+    river = ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    astronaut = ca.works.register(two_holders["alice"], WorkInput(data=_png(photo), title="Astronaut"))
+    ca.matching.workers = 2
+    batch = [
+        WorkInput(
+            data=f"Letter {i}: the weather was {'fine' if i % 2 else 'wet'} on day {i} of {i * 7}.".encode(),
+            title=f"L{i}",
+        )
+        for i in range(68)
+    ]
+    batch.insert(10, WorkInput(data=POEM_EDITED.encode(), title="Stream"))
+    batch.insert(50, WorkInput(data=_jpeg(photo.resize((400, 400))), title="My astronaut", kind="image"))
+    views = ca.works.register_many(two_holders["bob"], batch, workers=2)
+    found = {i: [c.work_id for c in v.conflicts] for i, v in enumerate(views) if v.conflicts}
+    assert found == {10: [river.id], 50: [astronaut.id]}

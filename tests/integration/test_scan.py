@@ -393,6 +393,8 @@ def test_ray_engine_decides_like_the_local_one(ca: Copyalign, world: dict, tmp_p
     local = ca.scan.scan(world["dev"], world["root"], tmp_path / "local", dedup=True)
     ray_ = ca.scan.scan(world["dev"], world["root"], tmp_path / "ray", dedup=True, engine="ray", workers=2)
     assert ray_.steps["scan"]["engine"] == "ray"
+    # issue 23: starting Ray (seconds) is reported apart, not counted in the scan's rate
+    assert ray_.steps["scan"]["engine_start_seconds"] > local.steps["scan"]["engine_start_seconds"]
     assert ray_.corpus_sha256 == local.corpus_sha256 and ray_.decisions == local.decisions
     a, b = _manifest(tmp_path / "local"), _manifest(tmp_path / "ray")
     assert {k: v["reasons"] for k, v in a.items()} == {k: v["reasons"] for k, v in b.items()}

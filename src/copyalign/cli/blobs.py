@@ -37,6 +37,7 @@ def gc(
             verb = "would delete" if dry_run else "deleted"
             out.print(
                 f"{verb} {report.deleted} of {report.candidates} blobs older than {report.grace_seconds:g} s "
-                f"({report.kept} kept: referenced, leased or re-put)",
+                f"({report.kept} kept: referenced, leased or re-put)"
+                + (f"; {report.compacted_bytes} bytes freed by rewriting packs" if report.compacted_bytes else ""),
                 highlight=False,
             )

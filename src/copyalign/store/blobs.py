@@ -47,7 +47,7 @@ COLLECT_BATCH = 500
 Referenced = Callable[[Sequence[str]], set[str]]
 
 
-def _check(digest: str) -> str:
+def check_digest(digest: str) -> str:
     if not _DIGEST.fullmatch(digest):
         raise InvalidInputError(f"not a SHA-256 hex digest: {digest!r}", field="sha256")
     return digest
@@ -78,6 +78,11 @@ class BlobStore(Protocol):
         """Digests of the blobs nobody has written or re-put within ``older_than`` (the candidates)."""
         ...
 
+    def compact(self) -> int:
+        """Give back the room that collected blobs leave inside larger files (a pack store rewrites its mostly
+        dead packs); return the bytes freed. Stores that free room as they delete return 0."""
+        ...
+
     def collect(
         self, digests: Iterable[str], *, referenced: Referenced, older_than: timedelta | None = None
     ) -> list[str]:
@@ -86,7 +91,7 @@ class BlobStore(Protocol):
         ...
 
 
-def _batches(items: Iterable[str], size: int = COLLECT_BATCH) -> Iterator[list[str]]:
+def batches(items: Iterable[str], size: int = COLLECT_BATCH) -> Iterator[list[str]]:
     batch: list[str] = []
     for item in items:
         batch.append(item)
@@ -119,6 +124,38 @@ def _live(lease: Path, host: str) -> bool:
     return _alive(lease, lease.name.rsplit("-", 1)[0], host)
 
 
+@contextlib.contextmanager
+def file_lease(folder: Path, digests: Iterable[str]) -> Iterator[None]:
+    """A lease as a file in ``folder`` (one digest a line), named for its writer so that a killed writer's is
+    recognised (rule 1); shared by the stores that keep blobs on disk."""
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.lease"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{check_digest(d)}\n" for d in digests), "ascii")
+    os.replace(tmp, path)  # a collector reads a whole lease or none
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def leased_in(folder: Path) -> set[str]:
+    """The digests that the live leases in ``folder`` hold; removes the leases of writers that are gone."""
+    out: set[str] = set()
+    if not folder.is_dir():
+        return out
+    host = socket.gethostname()
+    for lease in folder.glob("*.lease"):
+        try:
+            if not _live(lease, host):  # a writer that was killed holding it: its blobs age like any other
+                lease.unlink(missing_ok=True)
+                continue
+            out.update(lease.read_text("ascii").split())
+        except FileNotFoundError:  # released while we looked
+            continue
+    return out
+
+
 class MemoryBlobStore:
     """Blobs in a dict; ``clock`` (seconds) dates the writes, so tests can age blobs without waiting."""
 
@@ -141,12 +178,12 @@ class MemoryBlobStore:
 
     def get(self, digest: str) -> bytes:
         try:
-            return self._blobs[_check(digest)]
+            return self._blobs[check_digest(digest)]
         except KeyError:
             raise NotFoundError(f"no blob {digest}") from None
 
     def exists(self, digest: str) -> bool:
-        return _check(digest) in self._blobs
+        return check_digest(digest) in self._blobs
 
     @contextlib.contextmanager
     def lease(self, digests: Iterable[str]) -> Iterator[None]:
@@ -171,11 +208,14 @@ class MemoryBlobStore:
             found = [d for d, t in self._written.items() if t < cutoff]
         yield from found
 
+    def compact(self) -> int:
+        return 0  # a deleted entry frees its memory at once
+
     def collect(
         self, digests: Iterable[str], *, referenced: Referenced, older_than: timedelta | None = None
     ) -> list[str]:
         deleted: list[str] = []
-        for batch in _batches(digests):
+        for batch in batches(digests):
             with self._lock:  # the lock is this store's "out of reach": no put or lease while deciding
                 present = [d for d in batch if d in self._blobs]
                 leased = self._leased()
@@ -211,7 +251,7 @@ class DirectoryBlobStore:
         return self.root / ".trash"
 
     def _path(self, digest: str) -> Path:
-        _check(digest)
+        check_digest(digest)
         return self.root / digest[:2] / digest[2:4] / digest
 
     def put(self, data: bytes) -> str:
@@ -268,32 +308,11 @@ class DirectoryBlobStore:
 
     # -- leases and collection ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lease(self, digests: Iterable[str]) -> Iterator[None]:
-        self._lease_dir.mkdir(exist_ok=True)
-        path = self._lease_dir / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.lease"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(f"{_check(d)}\n" for d in digests), "ascii")
-        os.replace(tmp, path)  # a collector reads a whole lease or none
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
+    def lease(self, digests: Iterable[str]) -> contextlib.AbstractContextManager[None]:
+        return file_lease(self._lease_dir, digests)
 
     def _leased(self) -> set[str]:
-        out: set[str] = set()
-        if not self._lease_dir.is_dir():
-            return out
-        host = socket.gethostname()
-        for lease in self._lease_dir.glob("*.lease"):
-            try:
-                if not _live(lease, host):  # a writer that was killed holding it: its blobs age like any other
-                    lease.unlink(missing_ok=True)
-                    continue
-                out.update(lease.read_text("ascii").split())
-            except FileNotFoundError:  # released while we looked
-                continue
-        return out
+        return leased_in(self._lease_dir)
 
     def _blob_files(self) -> Iterator[Path]:
         for top in self.root.iterdir():
@@ -320,12 +339,15 @@ class DirectoryBlobStore:
             if _DIGEST.fullmatch(f.name) and mtime < cutoff:
                 yield f.name
 
+    def compact(self) -> int:
+        return 0  # a deleted file frees its room at once
+
     def collect(
         self, digests: Iterable[str], *, referenced: Referenced, older_than: timedelta | None = None
     ) -> list[str]:
         self._trash.mkdir(exist_ok=True)
         deleted: list[str] = []
-        for batch in _batches(digests):
+        for batch in batches(digests):
             moved: dict[str, Path] = {}
             for d in batch:  # rule 3: out of reach first
                 held = self._trash / f"{d}.{uuid.uuid4().hex}"
@@ -359,7 +381,7 @@ class DirectoryBlobStore:
         if not self._trash.is_dir():
             return False
         found = False
-        for held in self._trash.glob(f"{_check(digest)}.*"):
+        for held in self._trash.glob(f"{check_digest(digest)}.*"):
             with contextlib.suppress(FileNotFoundError):
                 self._put_back(digest, held)
                 found = True

@@ -40,6 +40,24 @@ def test_one_worker_runs_in_this_process_and_more_run_in_spawned_ones() -> None:
         assert os.getpid() not in set(in_order(ex, _pid, None, list(range(8))))
 
 
+def _fail_on_three(_config: None, x: int) -> int:
+    if x == 3:
+        raise ValueError("task three fails")
+    return x
+
+
+def test_a_shared_pool_outlives_its_executors_and_survives_their_failures() -> None:
+    """Batch after batch of a bulk import borrow one pool instead of starting (and joining) one each."""
+    with LocalExecutor(2, shared=True) as ex:
+        first = set(in_order(ex, _pid, None, list(range(8))))
+    with LocalExecutor(2, shared=True) as ex, pytest.raises(ValueError, match="task three"):
+        list(in_order(ex, _fail_on_three, None, list(range(40))))
+    with LocalExecutor(2, shared=True) as ex:
+        again = set(in_order(ex, _pid, None, list(range(8))))
+        assert list(in_order(ex, _square, 0, list(range(10)))) == [x * x for x in range(10)]
+    assert os.getpid() not in first and first & again  # the same workers serve, not new ones
+
+
 def test_chunks_cover_every_item_once() -> None:
     items = list(range(23))
     assert [x for part in chunked(items, 5) for x in part] == items

@@ -26,6 +26,7 @@ from PIL import Image
 
 from copyalign.core.content import KINDS, Limits, decode_text, guess_kind, normalised_sha256, open_image
 from copyalign.core.registry.iscc import code_to_int, text_code
+from copyalign.core.registry.iscc_image import image_code
 from copyalign.errors import ContentTooLargeError, InvalidInputError
 
 FINGERPRINT_VERSION = 1
@@ -53,8 +54,7 @@ def _image_content_code(img: Image.Image) -> str:
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(bg, img)
     grey = img.convert("L").resize((32, 32), Image.Resampling.BICUBIC)
-    pixels = np.asarray(grey, dtype=np.uint8).ravel().tolist()
-    return str(ic.gen_image_code_v0(pixels)["iscc"])
+    return image_code(np.asarray(grey, dtype=np.uint8))  # iscc-core's gen_image_code_v0, bit for bit
 
 
 def _composite(content_code: str, data: bytes) -> str:

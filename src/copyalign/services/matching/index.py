@@ -118,6 +118,11 @@ class MatchIndex:
             for shard in self.shards:
                 shard.compact()
 
+    def settle(self) -> None:
+        """Merge segments by size tiers (:meth:`Shard.settle`); the caller holds :meth:`lock`."""
+        for shard in self.shards:
+            shard.settle()
+
     def reload(self) -> None:
         for shard in self.shards:
             shard.reload()

@@ -24,6 +24,8 @@ from copyalign.services.matching.segment import SEGMENT_FORMAT, VECTOR_TABLES, I
 
 MANIFEST = "manifest.json"
 MAX_SEGMENTS = 8
+SMALL_SEGMENT = 20_000
+"""Works under which a segment is always merged with the one after it (:meth:`Shard.settle`)."""
 
 
 def write_json_atomic(path: Path, data: object) -> None:
@@ -87,6 +89,30 @@ class Shard:
         Segment.build(works, min_quality=self.min_quality).save(self.directory / name)
         ids = {w.work_id for w in works}
         self._commit([*self.names, name], self.tombstones - ids)
+        if len(self.names) > MAX_SEGMENTS:
+            self.settle()
+
+    def settle(self) -> None:
+        """Merge the newest segments by size tiers: the newest two while the older holds fewer than
+        :data:`SMALL_SEGMENT` works or the newer at least as many as the older (a binary counter of sizes).
+
+        A bulk load refreshes the index after every import batch, and each refresh merged the whole index
+        into one segment: at 3 x 10^6 works in batches of 10,000, 300 merges of up to the whole index
+        (quadratic). Tiered, a work is merged about log2(n / SMALL_SEGMENT) times, the shard keeps one small
+        segment and at most log2 large ones (every one large enough for a bucket table), and a full
+        :meth:`compact` is left for the rare shard still over :data:`MAX_SEGMENTS`.
+        """
+        self.reload()
+        while len(self.segments) >= 2:
+            older, newer = self.segments[-2].size, self.segments[-1].size
+            if older >= SMALL_SEGMENT and newer < older:
+                break
+            name = f"seg-{secrets.token_hex(6)}"
+            merge(self.segments[-2:], frozenset()).save(self.directory / name)  # tombstones stay in force
+            gone = self.names[-2:]
+            self._commit([*self.names[:-2], name], self.tombstones)
+            for old in gone:
+                shutil.rmtree(self.directory / old, ignore_errors=True)
         if len(self.names) > MAX_SEGMENTS:
             self.compact()
 

@@ -69,6 +69,8 @@ class GcReport:
     kept: int
     grace_seconds: float
     dry_run: bool
+    #: Room given back by rewriting mostly dead packs (a pack store; 0 for a store of files).
+    compacted_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class GcReport:
             "kept": self.kept,
             "grace_seconds": self.grace_seconds,
             "dry_run": self.dry_run,
+            "compacted_bytes": self.compacted_bytes,
         }
 
 
@@ -97,6 +100,7 @@ class BlobService(ServiceBase):
         for part in in_batches(candidates):
             seen = referenced_digests(self.store, part)
             unreferenced.extend(d for d in part if d not in seen)
+        compacted = 0
         if dry_run:
             deleted = len(unreferenced)
         else:
@@ -105,4 +109,10 @@ class BlobService(ServiceBase):
                     unreferenced, referenced=lambda batch: referenced_digests(self.store, batch), older_than=grace
                 )
             )
-        return GcReport(len(candidates), deleted, len(candidates) - deleted, grace.total_seconds(), dry_run)
+            compacted = self.blobs.compact()  # a pack store rewrites the packs that are now mostly dead
+        report = GcReport(
+            len(candidates), deleted, len(candidates) - deleted, grace.total_seconds(), dry_run, compacted
+        )
+        if not dry_run:
+            log.info("blobs gc: %s", report.to_dict())
+        return report

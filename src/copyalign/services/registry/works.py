@@ -173,7 +173,7 @@ def fingerprint_all(
                 progress(i + 1)
         return out
     out = []
-    with LocalExecutor(workers) as ex:
+    with LocalExecutor(workers, shared=True) as ex:  # a bulk import calls this batch after batch
         for batch in in_order(ex, _fingerprint_batch, limits, chunked(items, max(1, len(items) // (workers * 8)))):
             for r in batch:
                 if isinstance(r, CopyalignError):

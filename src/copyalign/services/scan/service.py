@@ -223,6 +223,8 @@ class ScanService(ServiceBase):
         # 2. scan, in parallel
         t0 = time.perf_counter()
         ex = make_executor(engine, workers=workers, address=address)
+        started = time.perf_counter() - t0  # ray.init takes seconds: reported apart from the scan's rate
+        t0 = time.perf_counter()
         outcomes: dict[int, ShardOutcome] = {}
         try:
             tick("scan", 0, len(listing.shards), 0)
@@ -241,6 +243,7 @@ class ScanService(ServiceBase):
                 "seconds": round(seconds, 3),
                 "records_per_second": round(len(rows) / seconds, 1) if seconds else None,
                 "engine": ex.name,
+                "engine_start_seconds": round(started, 3),
                 "workers": workers,
             }
 
