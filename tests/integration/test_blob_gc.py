@@ -205,7 +205,7 @@ def test_concurrent_imports_and_collections_lose_nothing(gca: Copyalign, op: Pri
     threads[0].join()
     import traceback
 
-    assert errors == [], [traceback.format_exception(e) for e in errors]
+    assert errors == [], "\n".join("".join(traceback.format_exception(e)) for e in errors)
     works = gca.works.list(op, limit=1000)
     assert len(works) == 4 * (BULK + 1)
     for w in works:
