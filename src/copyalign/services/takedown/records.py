@@ -8,6 +8,7 @@ traces and works by id). Own-initiative measures are the guard's automated refus
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -86,6 +87,18 @@ def statement_from_payload(payload: dict[str, Any]) -> StatementOfReasons:
     return StatementOfReasons(**kw)
 
 
+def _restrictions_of_fields(fields: tuple[str | None, ...]) -> tuple[str, ...]:
+    """:func:`restrictions_of` from the restriction fields as the database extracts them as text: a list
+    arrives as its JSON text, a string as itself, null as ``None``."""
+    out: list[str] = []
+    for v in fields:
+        if v and v.startswith("["):
+            out += [str(x) for x in json.loads(v)]
+        elif v:
+            out.append(v)
+    return tuple(out)
+
+
 def restrictions_of(statement: dict[str, Any] | None) -> tuple[str, ...]:
     if not statement:
         return ()
@@ -135,9 +148,18 @@ class Records(ServiceBase):
         return q if provider_id is None else q.where(TakedownNotice.provider_id == provider_id)
 
     def _notices(self, s: Session, period: Period, provider_id: str | None) -> tuple[NoticeRecord, ...]:
-        """Columns, not ORM rows, and three queries whatever the period's size (10^5 notices in a few seconds)."""
+        """Columns, not ORM rows, and two queries whatever the period's size (10^5 notices in a second or two).
+        Of an upholding decision's statement only the four restriction fields are read, extracted by the
+        database: decoding 10^5 whole statements was most of the time."""
         within = (TakedownNotice.received_at >= period.start, TakedownNotice.received_at < period.end)
         mine = (TakedownNotice.provider_id == provider_id,) if provider_id is not None else ()
+        items = (
+            select(func.count())
+            .select_from(TakedownItem)
+            .where(TakedownItem.notice_id == TakedownNotice.id)
+            .correlate(TakedownNotice)
+            .scalar_subquery()
+        )
         notices = s.execute(
             select(
                 TakedownNotice.id,
@@ -145,39 +167,45 @@ class Records(ServiceBase):
                 TakedownNotice.trusted_flagger,
                 TakedownNotice.acted_at,
                 TakedownNotice.recommendation,
+                items,
             )
             .where(*within, *mine)
             .order_by(TakedownNotice.received_at)
         ).all()
-        counts: dict[str, int] = dict(
-            s.execute(
-                select(TakedownItem.notice_id, func.count())
-                .join(TakedownNotice, TakedownNotice.id == TakedownItem.notice_id)
-                .where(*within, *mine)
-                .group_by(TakedownItem.notice_id)
-            ).all()
-        )
-        upholding: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
-        for notice_id, ground, statement in s.execute(
-            select(TakedownDecision.notice_id, TakedownDecision.ground, TakedownDecision.statement)
+        upholding: dict[str, tuple[str | None, tuple[str | None, ...]]] = {}
+        for notice_id, ground, *fields in s.execute(
+            select(
+                TakedownDecision.notice_id,
+                TakedownDecision.ground,
+                *(TakedownDecision.statement[f].as_string() for f in _RESTRICTION_FIELDS),
+            )
             .join(TakedownNotice, TakedownNotice.id == TakedownDecision.notice_id)
-            .where(*within, *mine, TakedownDecision.outcome.in_(_UPHOLDING))
+            .where(*within, *mine, TakedownNotice.acted_at.is_not(None), TakedownDecision.outcome.in_(_UPHOLDING))
             .order_by(TakedownDecision.notice_id, TakedownDecision.seq)
         ):
-            upholding.setdefault(notice_id, (ground, statement))
+            upholding.setdefault(notice_id, (ground, tuple(fields)))
+        grounds: dict[str, Ground] = {}
+        restrictions: dict[tuple[str | None, ...], tuple[str, ...]] = {}
         out = []
-        for nid, received_at, trusted, acted_at, recommendation in notices:
+        for nid, received_at, trusted, acted_at, recommendation, count in notices:
             d = upholding.get(nid)
             acted = acted_at if d is not None else None
+            ground = restricted = None
+            if acted is not None and d is not None:
+                if d[0]:
+                    ground = grounds.get(d[0]) or grounds.setdefault(d[0], Ground(d[0]))
+                restricted = restrictions.get(d[1])
+                if restricted is None:
+                    restricted = restrictions.setdefault(d[1], _restrictions_of_fields(d[1]))
             out.append(
                 NoticeRecord(
                     nid,
                     received_at,
-                    max(1, counts.get(nid, 0)),
+                    max(1, count or 0),
                     trusted,
                     acted_at=acted,
-                    ground=Ground(d[0]) if d is not None and acted and d[0] else None,
-                    restrictions=restrictions_of(d[1]) if d is not None and acted else (),
+                    ground=ground,
+                    restrictions=restricted or (),
                     automated_processing=recommendation is not None,
                 )
             )
