@@ -38,6 +38,8 @@ def to_utc_fields(obj: object, *names: str) -> None:
 
 def parse_enum(cls: type[E], value: object, field: str) -> E:
     """``value`` as a member of ``cls`` (members pass through), or an error listing the allowed values."""
+    if value.__class__ is cls:
+        return value
     try:
         return cls(value)
     except ValueError:

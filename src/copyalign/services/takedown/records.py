@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
@@ -247,38 +247,50 @@ class Records(ServiceBase):
         if provider_id is not None:
             where.append(TakedownStrike.provider_id == provider_id)
         out: list[SuspensionRecord] = []
-        cols = (TakedownStrike.provider_id, TakedownStrike.user_ref, TakedownStrike.notice_id)
-        issued = s.execute(select(*cols, TakedownStrike.issued_at).where(*where)).all()
-        # every strike of the users struck in the period, in one query, grouped per provider and user
-        struck = select(TakedownStrike.provider_id, TakedownStrike.user_ref).where(*where).distinct()
-        history: dict[tuple[str, str], list[Strike]] = {}
-        for provider, user, notice, at, removed in s.execute(
-            select(*cols, TakedownStrike.issued_at, TakedownStrike.removed_at).where(
-                tuple_(TakedownStrike.provider_id, TakedownStrike.user_ref).in_(struck)
-            )
-        ):
-            history.setdefault((provider, user), []).append(Strike(user, notice, at, removed))
         # A new suspension (or termination) needs as many strikes in force when the strike is given as the
         # ladder's first such step (a termination reached earlier was already counted then): with fewer, the
-        # standing need not be computed.
+        # standing need not be computed, nor the user's strikes built.
         need = next((n for n, x in enumerate(policy.ladder, 1) if x.severity >= Sanction.SUSPEND.severity), None)
-        for provider, user, _, at in issued:
-            strikes = history.get((provider, user), [])
-            if need is None or len(strikes) < need:
-                continue
-            in_force = sum(
-                1
-                for x in strikes
-                if x.issued_at <= at < x.expires_at(policy) and (x.removed_at is None or x.removed_at > at)
+        # every strike of the users struck in the period, in one query, grouped per provider and user; the
+        # period's own strikes are among them
+        struck = select(TakedownStrike.provider_id, TakedownStrike.user_ref).where(*where).distinct()
+        history: dict[tuple[str, str], list[tuple[str, datetime, datetime | None]]] = {}
+        for provider, user, notice, at, removed in (
+            s.execute(
+                select(
+                    TakedownStrike.provider_id,
+                    TakedownStrike.user_ref,
+                    TakedownStrike.notice_id,
+                    TakedownStrike.issued_at,
+                    TakedownStrike.removed_at,
+                ).where(tuple_(TakedownStrike.provider_id, TakedownStrike.user_ref).in_(struck))
             )
-            if in_force < need:
+            if need is not None
+            else ()
+        ):
+            history.setdefault((provider, user), []).append((notice, at, removed))
+        expiry = timedelta(days=policy.expiry_days)
+        for (_, user), raw in history.items():
+            if need is None or len(raw) < need:
                 continue
-            now = standing(user, strikes, at, policy).sanction
-            if now not in (Sanction.SUSPEND, Sanction.TERMINATE):
-                continue
-            before = standing(user, [x for x in strikes if x.issued_at < at], at, policy)
-            if before.sanction.severity < now.severity:
-                out.append(SuspensionRecord(at, SuspensionReason.MANIFESTLY_ILLEGAL_CONTENT))
+            strikes: list[Strike] | None = None
+            for _, at, _ in raw:
+                if at not in period:
+                    continue
+                in_force = sum(
+                    1
+                    for _, issued, removed in raw
+                    if issued <= at < issued + expiry and (removed is None or removed > at)
+                )
+                if in_force < need:
+                    continue
+                strikes = strikes or [Strike(user, n, i, r) for n, i, r in raw]
+                now = standing(user, strikes, at, policy).sanction
+                if now not in (Sanction.SUSPEND, Sanction.TERMINATE):
+                    continue
+                before = standing(user, [x for x in strikes if x.issued_at < at], at, policy)
+                if before.sanction.severity < now.severity:
+                    out.append(SuspensionRecord(at, SuspensionReason.MANIFESTLY_ILLEGAL_CONTENT))
         if provider_id is None:
             days = self.policy.takedown.unfounded_period_days
             for c in s.execute(select(TakedownComplainant).where(TakedownComplainant.until.is_not(None))).scalars():
@@ -289,9 +301,10 @@ class Records(ServiceBase):
         return tuple(out)
 
     def _samples(self, s: Session, period: Period, provider_id: str | None) -> tuple[AccuracySample, ...]:
-        """Items whose truth a person decided, against what the guard did with the output."""
+        """Items whose truth a person decided, against what the guard did with the output. A notice's items that
+        agree on both are counted by the database and share one (immutable) sample."""
         q = (
-            select(TakedownItem.upheld, GenerationTrace.decision, TakedownNotice.decided_at)
+            select(TakedownItem.upheld, GenerationTrace.decision, TakedownNotice.decided_at, func.count())
             .join(TakedownNotice, TakedownNotice.id == TakedownItem.notice_id)
             .join(GenerationTrace, GenerationTrace.id == TakedownItem.trace_id)
             .where(
@@ -299,14 +312,15 @@ class Records(ServiceBase):
                 TakedownNotice.decided_at >= period.start,
                 TakedownNotice.decided_at < period.end,
             )
+            .group_by(TakedownNotice.id, TakedownNotice.decided_at, TakedownItem.upheld, GenerationTrace.decision)
         )
         if provider_id is not None:
             q = q.where(TakedownNotice.provider_id == provider_id)
-        return tuple(
-            AccuracySample(at, decision in ("block", "warn"), bool(upheld))
-            for upheld, decision, at in s.execute(q)
-            if at is not None
-        )
+        out: list[AccuracySample] = []
+        for upheld, decision, at, n in s.execute(q):
+            if at is not None:
+                out += [AccuracySample(at, decision in ("block", "warn"), bool(upheld))] * n
+        return tuple(out)
 
 
 __all__ = ["PeriodRecords", "Records", "restrictions_of", "statement_from_payload"]
