@@ -182,7 +182,13 @@ def _plain(ca: Copyalign, period: Period, provider_id: str | None) -> tuple[Any,
     samples = []
     for i in items:
         n = notices_by_id[i.notice_id]
-        if i.upheld is None or n.decided_at is None or n.decided_at not in period or not mine(n.provider_id):
+        if (
+            i.upheld is None
+            or i.trace_id is None
+            or n.decided_at is None
+            or n.decided_at not in period
+            or not mine(n.provider_id)
+        ):
             continue
         samples.append(AccuracySample(n.decided_at, traces[i.trace_id].decision in ("block", "warn"), i.upheld))
     return notices, suspensions, samples
