@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -119,10 +120,12 @@ def sent(ca: Copyalign) -> set[str]:
         return set(s.execute(select(m.TakedownSentStatement.puid)).scalars())
 
 
-def log_events(ca: Copyalign, event: str) -> list[dict]:
+def log_events(ca: Copyalign, event: str) -> list[dict[str, Any]]:
     with ca.store.read() as s:
         rows = s.execute(select(m.LogEntry.payload).where(m.LogEntry.event == event).order_by(m.LogEntry.idx))
-        return [json.loads(bytes(p)) for p in rows.scalars()]
+        payloads = list(rows.scalars())
+        assert None not in payloads, f"an erased {event} payload"
+        return [json.loads(bytes(p)) for p in payloads if p is not None]
 
 
 def test_statements_reach_the_database_once_in_batches(ca: Copyalign, stub: tuple[DsaStub, str]) -> None:
