@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -33,7 +34,7 @@ from copyalign.services.takedown.exports.dsa_stub import DsaStub
 from copyalign.services.takedown.inputs import DecisionInput, MaterialInput, NoticeFiling, WorkClaim
 from copyalign.settings import Settings
 from copyalign.store import models as m
-from tests.browser.conftest import free_port
+from tests.browser.conftest import _bound_socket
 from tests.conftest import make_party
 from tests.integration.conftest import auth
 
@@ -44,9 +45,10 @@ CN_SENDER = {"name": "Other Holder", "email": "oh@example.org", "address": "1 Ro
 @contextmanager
 def dsa_server(stub: DsaStub) -> Iterator[str]:
     """The stub database served by uvicorn on a free local port; yields its base URL."""
-    port = free_port()
+    sock = _bound_socket()
+    port = int(sock.getsockname()[1])
     srv = uvicorn.Server(uvicorn.Config(stub, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not srv.started and time.monotonic() < deadline:
@@ -57,6 +59,7 @@ def dsa_server(stub: DsaStub) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture
@@ -117,10 +120,12 @@ def sent(ca: Copyalign) -> set[str]:
         return set(s.execute(select(m.TakedownSentStatement.puid)).scalars())
 
 
-def log_events(ca: Copyalign, event: str) -> list[dict]:
+def log_events(ca: Copyalign, event: str) -> list[dict[str, Any]]:
     with ca.store.read() as s:
         rows = s.execute(select(m.LogEntry.payload).where(m.LogEntry.event == event).order_by(m.LogEntry.idx))
-        return [json.loads(bytes(p)) for p in rows.scalars()]
+        payloads = list(rows.scalars())
+        assert None not in payloads, f"an erased {event} payload"
+        return [json.loads(bytes(p)) for p in payloads if p is not None]
 
 
 def test_statements_reach_the_database_once_in_batches(ca: Copyalign, stub: tuple[DsaStub, str]) -> None:

@@ -36,12 +36,15 @@ _BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 _API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key in `X-API-Key`.")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     ca: CaDep,
     _bearer: Annotated[object, Security(_BEARER)] = None,
     _key: Annotated[object, Security(_API_KEY)] = None,
 ) -> Principal:
+    """``async`` for the reason :func:`get_ca` gives: the key lookup is one compiled statement on an autocommit
+    connection (about 0.1 ms), cheaper on the event loop than a thread-pool round trip per request; the
+    Idempotency middleware already authenticates on the loop the same way."""
     token = bearer(request)
     if token is None and not request.url.path.startswith("/v1"):
         token = request.cookies.get(COOKIE)

@@ -21,6 +21,8 @@ def aware(instant: datetime, field: str = "time") -> datetime:
 def utc(instant: datetime, field: str = "time") -> datetime:
     """``instant`` in UTC. Aware datetimes that share a tzinfo compare and subtract by wall time, which is wrong
     across a fall-back hour; every instant the takedown modules keep or return is therefore in UTC."""
+    if instant.__class__ is datetime and instant.tzinfo is UTC:
+        return instant  # what the store returns: already UTC (the report builds 10^5 records from such)
     return aware(instant, field).astimezone(UTC)
 
 
@@ -29,11 +31,15 @@ def to_utc_fields(obj: object, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
         if value is not None:
-            object.__setattr__(obj, name, utc(value, name))
+            instant = utc(value, name)
+            if instant is not value:
+                object.__setattr__(obj, name, instant)
 
 
 def parse_enum(cls: type[E], value: object, field: str) -> E:
     """``value`` as a member of ``cls`` (members pass through), or an error listing the allowed values."""
+    if value.__class__ is cls:
+        return value
     try:
         return cls(value)
     except ValueError:
