@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -31,7 +31,7 @@ from copyalign.core.authz import Action, require
 from copyalign.core.content import Limits, decode_text, encode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
 from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY
-from copyalign.core.matching.query import TextQuery, pixel_sha256
+from copyalign.core.matching.query import TextQuery, image_query, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
 from copyalign.core.registry.conflicts import Conflict, conflicts_in
 from copyalign.core.registry.preferences import parse_jurisdiction, resolve_all
@@ -39,12 +39,15 @@ from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.matching.embeddings import MAX_QUERY_CHUNKS, Embedder, text_chunks
-from copyalign.services.matching.engine import find_image, find_text, index_entry
+from copyalign.services.matching.engine import find_image, find_text, gather_image, gather_text, index_entry
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.segment import IndexedWork, Segment
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import Party, Work
+
+if TYPE_CHECKING:
+    from copyalign.services.matching.distributed import RayShards
 
 REFRESH_BATCH = 2000
 #: Works a registration probes from memory before the index is refreshed on disk instead (_pending); under the
@@ -85,8 +88,10 @@ class MatchService(ServiceBase):
         refresh_seconds: float = 1.0,
         workers: int = 1,
         embedders: Sequence[Embedder] = (),
+        remote: RayShards | None = None,
     ) -> None:
         super().__init__(deps)
+        self.remote = remote  # the shards served over Ray (distributed.py), or None: this process's index
         self.deps = deps
         self.index = index
         self.refresh_seconds = refresh_seconds
@@ -232,18 +237,18 @@ class MatchService(ServiceBase):
         # the registration this check precedes adds works right after it: the next query must look for them,
         # whatever refresh_seconds says (else a scan or a guard check a moment later would miss them)
         self._checked = float("-inf")
-        cfg, share = self.policy.matching, self.policy.registry.conflict_min_share
+        share = self.policy.registry.conflict_min_share
         out: list[list[Conflict]] = []
         for kind, data in contents:
             if kind == "text":
                 text = decode_text(data)
                 q = TextQuery.of(text, data)
-                facts = self._facts(find_text(self.index, q, cfg, extra=extra), q.sha, "text", 20)
+                facts = self._facts(self.find_text(q, extra=extra), q.sha, "text", 20)
                 tokens: int | None = q.fp.size
             else:
                 img, _ = open_image(data, self.limits)
                 sha = hashlib.sha256(data).digest()
-                facts = self._facts(find_image(self.index, img, sha, cfg, extra=extra), sha, "image", 20)
+                facts = self._facts(self.find_image(img, sha, extra=extra), sha, "image", 20)
                 tokens = None
             out.append(conflicts_in(facts, holder_id, query_tokens=tokens, min_share=share))
         return out
@@ -282,12 +287,34 @@ class MatchService(ServiceBase):
                 self._pending_segment = (key, Segment.build(list(cache.values()), min_quality=PDQ_MIN_QUALITY))
             return [self._pending_segment[1]]
 
+    # -- the engine: on this process's index, or on the shards served over Ray ----------------------------
+    def find_text(self, q: TextQuery, *, extra: Sequence[Segment] = ()) -> dict[str, Evidence]:
+        """The engine's evidence for a text (:func:`~copyalign.services.matching.engine.find_text`), from the
+        index in this process or from its shards over Ray: the same merge, so the same answer."""
+        if self.remote is None:
+            return find_text(self.index, q, self.policy.matching, extra=extra)
+        return gather_text(self.remote.text_parts(q, self.policy.matching), q, self.policy.matching, extra=extra)
+
+    def find_image(
+        self, img: Any, sha: bytes, *, query: np.ndarray | None = None, extra: Sequence[Segment] = ()
+    ) -> dict[str, Evidence]:
+        """As :meth:`find_text`, for a decoded image (``query``: see :func:`find_image`)."""
+        cfg = self.policy.matching
+        if self.remote is None:
+            return find_image(self.index, img, sha, cfg, query=query, extra=extra)
+        q = image_query(img) if query is None else query
+        return gather_image(self.remote.image_parts(q, sha, cfg), q, sha, cfg, extra=extra)
+
+    def close(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
+
     # -- the engine without authorisation (the guard and the scanner authorise their own callers) --------
     def search_text(self, text: str, raw: bytes, limit: int = 20, *, query: TextQuery | None = None) -> MatchResult:
         """The engine and the registry's facts for a decoded text, with no authorisation: for services that
         authorise their own callers (the guard), which may pass the :class:`TextQuery` they already made."""
         q = query or TextQuery.of(text, raw)
-        found = find_text(self.index, q, self.policy.matching)
+        found = self.find_text(q)
         if "text" in self.embedders:
             self._semantic_text(text, found, q.fp)
         return MatchResult("text", q.sha.hex(), self._facts(found, q.sha, "text", limit), len(text), q.fp.size)
@@ -331,7 +358,7 @@ class MatchService(ServiceBase):
         cfg = self.policy.matching
         if sha is None:
             sha = hashlib.sha256(data).digest() if data is not None else pixel_sha256(img)
-        found = find_image(self.index, img, sha, cfg, query=query)
+        found = self.find_image(img, sha, query=query)
         if "image" in self.embedders:
             vector = self.embedders["image"].embed([img])
             for shard in self.index.shards:
