@@ -73,6 +73,7 @@ class RayShards:
         replicas: int = 2,
         address: str = "",
         replica_cpus: float = 1.0,
+        start_timeout: float = 120.0,
     ) -> None:
         try:
             import ray
@@ -103,8 +104,17 @@ class RayShards:
         self._lock = threading.Lock()
         self._next = [0] * groups
         self.replicas: list[list[Any]] = [[self._spawn(g) for _ in range(replicas)] for g in range(groups)]
-        # every replica has opened its shards before the first query is timed or served
-        ray.get([a.pid.remote() for group in self.replicas for a in group])
+        # every replica has opened its shards before the first query is served
+        try:
+            ray.get([a.pid.remote() for group in self.replicas for a in group], timeout=start_timeout)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise ConfigurationError(
+                f"the Ray cluster did not start {groups * replicas} shard-group replicas of {replica_cpus} CPU each "
+                f"within {start_timeout:.0f} s (cluster resources: {ray.cluster_resources()}); lower "
+                "COPYALIGN_RAY_REPLICA_CPUS or COPYALIGN_RAY_REPLICAS, or add nodes",
+                field="COPYALIGN_RAY_REPLICA_CPUS",
+            ) from None
 
     def _spawn(self, group: int) -> Any:
         return self._actor.remote(self.directory, self.members[group])
