@@ -108,10 +108,11 @@ class RayShards:
         try:
             ray.get([a.pid.remote() for group in self.replicas for a in group], timeout=start_timeout)
         except ray.exceptions.GetTimeoutError:
+            resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
             self.close()
             raise ConfigurationError(
                 f"the Ray cluster did not start {groups * replicas} shard-group replicas of {replica_cpus} CPU each "
-                f"within {start_timeout:.0f} s (cluster resources: {ray.cluster_resources()}); lower "
+                f"within {start_timeout:.0f} s (cluster resources: {resources}); lower "
                 "COPYALIGN_RAY_REPLICA_CPUS or COPYALIGN_RAY_REPLICAS, or add nodes",
                 field="COPYALIGN_RAY_REPLICA_CPUS",
             ) from None
