@@ -35,8 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine_info  # noqa: E402
-from copyalign.core.content import Limits  # noqa: E402
-from copyalign.core.matching.query import TextQuery, normalised_sha256  # noqa: E402
+from copyalign.core.content import Limits, normalised_sha256  # noqa: E402
+from copyalign.core.matching.query import TextQuery  # noqa: E402
 from copyalign.engines import LocalExecutor, chunked, in_order  # noqa: E402
 from copyalign.policy import load_policy  # noqa: E402
 from copyalign.services.matching.engine import find_text, gather_text, index_entry  # noqa: E402
@@ -177,7 +177,7 @@ def main() -> None:
             ray_t.append(time.perf_counter() - t)
             if got != want:
                 raise SystemExit(f"the Ray answer differs from the in-process answer for query {len(ray_t) - 1}")
-        nodes = len(ray.nodes())
+        nodes = len(ray.nodes())  # type: ignore[no-untyped-call]
     finally:
         shards.close()
 

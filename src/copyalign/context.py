@@ -170,6 +170,7 @@ class Copyalign:
                     replicas=s.ray_replicas,
                     address=s.ray_address,
                     replica_cpus=s.ray_replica_cpus,
+                    call_timeout=s.ray_call_timeout_seconds,
                 )
             return MatchService(
                 self.deps,

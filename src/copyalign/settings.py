@@ -144,6 +144,12 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "CPUs Ray reserves for each replica actor.",
     ),
     (
+        "COPYALIGN_RAY_CALL_TIMEOUT_SECONDS",
+        "ray_call_timeout_seconds",
+        "30.0",
+        "Longest a replica may hold a query before it is stopped, replaced, and the query sent to another replica.",
+    ),
+    (
         "COPYALIGN_DSA_ENDPOINT",
         "dsa_endpoint",
         "https://transparency.dsa.ec.europa.eu",
@@ -176,6 +182,7 @@ class Settings:
     ray_shard_groups: int = 2
     ray_replicas: int = 2
     ray_replica_cpus: float = 1.0
+    ray_call_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -215,6 +222,10 @@ class Settings:
             raise ConfigurationError(
                 "COPYALIGN_RAY_SHARD_GROUPS and COPYALIGN_RAY_REPLICAS must be at least 1, "
                 "COPYALIGN_RAY_REPLICA_CPUS not negative"
+            )
+        if out.ray_call_timeout_seconds <= 0:
+            raise ConfigurationError(
+                "COPYALIGN_RAY_CALL_TIMEOUT_SECONDS must be positive", field="COPYALIGN_RAY_CALL_TIMEOUT_SECONDS"
             )
         if out.index_refresh_seconds < 0 or out.workers < 0:
             raise ConfigurationError("index refresh seconds and workers cannot be negative")

@@ -18,7 +18,8 @@ import skimage.data
 from PIL import Image
 
 from copyalign.context import Copyalign, connect
-from copyalign.errors import ConfigurationError
+from copyalign.core.matching.query import TextQuery
+from copyalign.errors import ConfigurationError, StoreUnavailableError
 from copyalign.policy import load_policy
 from copyalign.services.matching.distributed import RayShards
 from copyalign.services.registry.parties import Principal
@@ -201,6 +202,21 @@ def test_ray_answers_are_the_in_process_answers_and_survive_a_killed_replica(ser
     assert not any(v in group for v in victims for group in shards.replicas), "the killed replicas were replaced"
     assert all(len(group) == 2 for group in shards.replicas)
     assert [_answer(ca, kind, q) for kind, q in queries] == expected  # the replacements answer too
+
+
+def test_a_query_no_replica_answers_in_time_fails_with_a_named_reason(served: tuple) -> None:  # type: ignore[type-arg]
+    ca, _op, texts, _images = served
+    query = TextQuery.of(texts[0][1].decode(), texts[0][1])
+    # no replica can answer within a microsecond: each is stopped and replaced, and the query fails as a whole
+    hurried = RayShards(ca.matching.index.directory, groups=2, replicas=2, replica_cpus=0.05, call_timeout=1e-6)
+    try:
+        first = [list(group) for group in hurried.replicas]
+        with pytest.raises(StoreUnavailableError, match="every replica of Ray shard group 0 failed") as err:
+            hurried.text_parts(query, ca.policy.matching)
+        assert err.value.code == "matching_unavailable" and err.value.status == 503
+        assert all(a not in hurried.replicas[0] for a in first[0]), "the replicas that timed out were replaced"
+    finally:
+        hurried.close()
 
 
 def test_ray_settings_are_checked(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ query to one replica of every group at once, round-robin, and merges the shards'
 the same :func:`~copyalign.services.matching.engine.gather_text` as the index in one process: the answers are
 the same by construction.
 
-A replica that dies (a node lost, an actor killed) fails the calls it held; each is sent again to the group's
-next replica, and the dead one is replaced by a new actor. A query fails (503, ``matching_unavailable``)
+A replica that dies (a node lost, an actor killed) fails the calls it held, and one that holds a call past
+``call_timeout`` seconds is stopped; each such call is sent again to the group's next replica, and the lost
+replica is replaced by a new actor. A query fails (503, ``matching_unavailable``)
 only when every replica of a group failed it. The writer stays where it was: the service's process refreshes
 the index on disk, and a replica re-reads a shard's manifest (one ``stat``) before each query, so a new
 registration is visible to the replicas as soon as it is to the process.
@@ -74,6 +75,7 @@ class RayShards:
         address: str = "",
         replica_cpus: float = 1.0,
         start_timeout: float = 120.0,
+        call_timeout: float = 30.0,
     ) -> None:
         try:
             import ray
@@ -89,6 +91,7 @@ class RayShards:
         if replicas < 1:
             raise ConfigurationError("a shard group needs at least one replica", field="COPYALIGN_RAY_REPLICAS")
         self._ray = ray
+        self.call_timeout = call_timeout
         self._started = False
         if not ray.is_initialized():
             if address:
@@ -136,10 +139,12 @@ class RayShards:
             while True:
                 replica, ref = call
                 try:
-                    parts.update(ray.get(ref))
+                    parts.update(ray.get(ref, timeout=self.call_timeout))
                     break
-                except ray.exceptions.RayActorError as exc:
+                except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as exc:
                     failed += 1
+                    if isinstance(exc, ray.exceptions.GetTimeoutError):  # hung, not dead: stopped for good
+                        ray.kill(replica)
                     self._replace(g, replica)
                     if failed >= len(self.replicas[g]):
                         raise StoreUnavailableError(
