@@ -160,12 +160,25 @@ class Copyalign:
                 database=_database_identity(s),
                 models={e.kind: e.identity for e in embedders},
             )
+            remote = None
+            if s.matching_backend == "ray":  # the shards served by Ray actors; this process stays the writer
+                from copyalign.services.matching.distributed import RayShards
+
+                remote = RayShards(
+                    s.index_dir,
+                    groups=s.ray_shard_groups,
+                    replicas=s.ray_replicas,
+                    address=s.ray_address,
+                    replica_cpus=s.ray_replica_cpus,
+                    call_timeout=s.ray_call_timeout_seconds,
+                )
             return MatchService(
                 self.deps,
                 index,
                 refresh_seconds=s.index_refresh_seconds,
                 workers=s.worker_count,
                 embedders=embedders,
+                remote=remote,
             )
 
     @cached_property
@@ -264,6 +277,9 @@ class Copyalign:
             return BlobService(self.deps, grace=timedelta(seconds=self.settings.blob_gc_grace_seconds))
 
     def close(self) -> None:
+        matching = self.__dict__.get("matching")
+        if matching is not None:  # the Ray replicas, if the ray backend started them
+            matching.close()
         self.store.dispose()
         close_blobs = getattr(self.blobs, "close", None)  # a pack store's index connections and open packs
         if close_blobs is not None:

@@ -123,6 +123,43 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
         "Side in pixels of the square input the image embedding model expects (SSCD: 288 or 320).",
     ),
     (
+        "COPYALIGN_MATCHING_BACKEND",
+        "matching_backend",
+        "local",
+        "Where matching and the guard's checks search the index: local (this process) or ray (the index's shards "
+        "served by Ray actors, one per shard group, replicated; the index directory shared by every node).",
+    ),
+    (
+        "COPYALIGN_RAY_ADDRESS",
+        "ray_address",
+        "",
+        "The Ray cluster the ray backend joins (e.g. ray://head:10001 or auto); empty starts a local Ray instance.",
+    ),
+    (
+        "COPYALIGN_RAY_SHARD_GROUPS",
+        "ray_shard_groups",
+        "2",
+        "Shard groups of the ray backend (shard i goes to group i mod groups); at most COPYALIGN_INDEX_SHARDS.",
+    ),
+    (
+        "COPYALIGN_RAY_REPLICAS",
+        "ray_replicas",
+        "2",
+        "Actors serving each shard group; a query a dying replica held is sent again to another.",
+    ),
+    (
+        "COPYALIGN_RAY_REPLICA_CPUS",
+        "ray_replica_cpus",
+        "1.0",
+        "CPUs Ray reserves for each replica actor.",
+    ),
+    (
+        "COPYALIGN_RAY_CALL_TIMEOUT_SECONDS",
+        "ray_call_timeout_seconds",
+        "30.0",
+        "Longest a replica may hold a query before it is stopped, replaced, and the query sent to another replica.",
+    ),
+    (
         "COPYALIGN_DSA_ENDPOINT",
         "dsa_endpoint",
         "https://transparency.dsa.ec.europa.eu",
@@ -151,6 +188,12 @@ class Settings:
     image_embedder: str = ""
     image_embedder_size: int = 224
     dsa_endpoint: str = "https://transparency.dsa.ec.europa.eu"
+    matching_backend: str = "local"
+    ray_address: str = ""
+    ray_shard_groups: int = 2
+    ray_replicas: int = 2
+    ray_replica_cpus: float = 1.0
+    ray_call_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -185,6 +228,20 @@ class Settings:
         if out.index_shards < 1 or out.index_shards > 4096:
             raise ConfigurationError(
                 "COPYALIGN_INDEX_SHARDS must be between 1 and 4096", field="COPYALIGN_INDEX_SHARDS"
+            )
+        if out.matching_backend not in ("local", "ray"):
+            raise ConfigurationError(
+                f"COPYALIGN_MATCHING_BACKEND must be local or ray, not {out.matching_backend!r}",
+                field="COPYALIGN_MATCHING_BACKEND",
+            )
+        if out.ray_shard_groups < 1 or out.ray_replicas < 1 or out.ray_replica_cpus < 0:
+            raise ConfigurationError(
+                "COPYALIGN_RAY_SHARD_GROUPS and COPYALIGN_RAY_REPLICAS must be at least 1, "
+                "COPYALIGN_RAY_REPLICA_CPUS not negative"
+            )
+        if out.ray_call_timeout_seconds <= 0:
+            raise ConfigurationError(
+                "COPYALIGN_RAY_CALL_TIMEOUT_SECONDS must be positive", field="COPYALIGN_RAY_CALL_TIMEOUT_SECONDS"
             )
         if out.index_refresh_seconds < 0 or out.workers < 0:
             raise ConfigurationError("index refresh seconds and workers cannot be negative")

@@ -23,7 +23,6 @@ from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.guard.blocklist import Blocklist
 from copyalign.services.guard.results import Verdict
 from copyalign.services.guard.terms import GuardTerms
-from copyalign.services.matching.engine import find_text
 from copyalign.services.matching.service import MatchService
 from copyalign.store.models import Work
 
@@ -79,7 +78,7 @@ class Screening(ServiceBase):
         """Registered text the prompt carries, for the continuation rule: the matching engine on the prompt
         (literal matches only: a paraphrase is no prefix to continue), with the works' titles."""
         self.matching.maybe_refresh()
-        found = find_text(self.matching.index, TextQuery.of(prompt, prompt.encode()), self.policy.matching)
+        found = self.matching.find_text(TextQuery.of(prompt, prompt.encode()))
         literal = {wid: ev for wid, ev in found.items() if ev.match in LITERAL_MATCHES}
         if not literal:
             return []

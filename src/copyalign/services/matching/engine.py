@@ -24,6 +24,7 @@ from copyalign.core.text import token_weight
 from copyalign.errors import CopyalignError
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.segment import IndexedWork, Segment
+from copyalign.services.matching.shard import Shard
 
 MAX_GAP = 10
 """Tokens a passage may skip (substituted, inserted or OCR-damaged words) and still be one passage."""
@@ -84,22 +85,46 @@ def find_text(
     """The fingerprint evidence for a text over every shard: what the service, the corpus scanner and the
     guard share. It needs no database (scanner workers call it with a read-only index). ``extra`` segments
     (in memory, not yet saved: the works a registration must see at once) are probed after the shards."""
-    found: dict[str, Evidence] = {}
+    return gather_text([shard_text(shard, q, cfg) for shard in index.shards], q, cfg, extra=extra)
 
-    def probe(seg: Segment) -> None:
-        for i, ev in probe_text(seg, q, cfg):
-            wid = seg.work_id(i)
+
+def shard_text(shard: Shard, q: TextQuery, cfg: MatchingSection) -> dict[str, Evidence]:
+    """:func:`find_text` on one shard: its live segments' evidence merged, its tombstoned works dropped (what a
+    shard group of :mod:`~copyalign.services.matching.distributed` answers, shard by shard)."""
+    found: dict[str, Evidence] = {}
+    for seg in shard.live():
+        _probe_text(found, seg, q, cfg)
+    for wid in shard.tombstones & found.keys():
+        del found[wid]
+    return found
+
+
+def gather_text(
+    parts: Sequence[dict[str, Evidence]], q: TextQuery, cfg: MatchingSection, *, extra: Sequence[Segment] = ()
+) -> dict[str, Evidence]:
+    """The answer from every shard's answer (in shard order), then the ``extra`` segments probed: one function
+    for the index in this process and for shards answered over Ray, so that both answer alike by construction."""
+    found = merge_shards(parts)
+    for seg in extra:
+        _probe_text(found, seg, q, cfg)
+    return found
+
+
+def merge_shards(parts: Sequence[dict[str, Evidence]]) -> dict[str, Evidence]:
+    """The shards' answers as one, in shard order (a work lives in one shard, so this merges only in theory)."""
+    found: dict[str, Evidence] = {}
+    for part in parts:
+        for wid, ev in part.items():
             cur = found.get(wid)
             found[wid] = ev if cur is None else cur.merge(ev)
-
-    for shard in index.shards:
-        for seg in shard.live():
-            probe(seg)
-        for wid in shard.tombstones & found.keys():
-            del found[wid]
-    for seg in extra:
-        probe(seg)
     return found
+
+
+def _probe_text(found: dict[str, Evidence], seg: Segment, q: TextQuery, cfg: MatchingSection) -> None:
+    for i, ev in probe_text(seg, q, cfg):
+        wid = seg.work_id(i)
+        cur = found.get(wid)
+        found[wid] = ev if cur is None else cur.merge(ev)
 
 
 def find_image(
@@ -115,29 +140,46 @@ def find_image(
     :func:`image_query`'s result when the caller searches several indexes with one image; ``extra`` as in
     :func:`find_text`."""
     q = image_query(img) if query is None else query
+    return gather_image([shard_image(shard, q, sha, cfg) for shard in index.shards], q, sha, cfg, extra=extra)
+
+
+def shard_image(shard: Shard, q: np.ndarray, sha: bytes, cfg: MatchingSection) -> dict[str, Evidence]:
+    """:func:`find_image` on one shard, for :func:`image_query`'s hashes ``q`` (as :func:`shard_text`)."""
     found: dict[str, Evidence] = {}
-
-    def probe(seg: Segment) -> None:
-        raw_hits, _ = seg.exact(sha, None)
-        for i in raw_hits:
-            found[seg.work_id(i)] = Evidence("exact", 1.0)
-        rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
-        for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
-            wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
-            region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
-            ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
-            cur = found.get(wid)
-            if cur is None or ev.better_than(cur):
-                found[wid] = ev
-
-    for shard in index.shards:
-        for seg in shard.live():
-            probe(seg)
-        for wid in shard.tombstones & found.keys():
-            del found[wid]
-    for seg in extra:
-        probe(seg)
+    for seg in shard.live():
+        _probe_image(found, seg, q, sha, cfg)
+    for wid in shard.tombstones & found.keys():
+        del found[wid]
     return found
+
+
+def gather_image(
+    parts: Sequence[dict[str, Evidence]],
+    q: np.ndarray,
+    sha: bytes,
+    cfg: MatchingSection,
+    *,
+    extra: Sequence[Segment] = (),
+) -> dict[str, Evidence]:
+    """As :func:`gather_text`, for an image."""
+    found = merge_shards(parts)
+    for seg in extra:
+        _probe_image(found, seg, q, sha, cfg)
+    return found
+
+
+def _probe_image(found: dict[str, Evidence], seg: Segment, q: np.ndarray, sha: bytes, cfg: MatchingSection) -> None:
+    raw_hits, _ = seg.exact(sha, None)
+    for i in raw_hits:
+        found[seg.work_id(i)] = Evidence("exact", 1.0)
+    rows, _qi, dist = seg.image_candidates(q, cfg.pdq_max_distance)
+    for r, d in zip(rows.tolist(), dist.tolist(), strict=True):
+        wid = seg.work_id(int(seg.arrays["pdq_work"][r]))
+        region = tuple(float(v) for v in seg.arrays["pdq_region"][r])
+        ev = Evidence("perceptual", 1 - d / 256, region=region, distance=d)  # type: ignore[arg-type]
+        cur = found.get(wid)
+        if cur is None or ev.better_than(cur):
+            found[wid] = ev
 
 
 def index_entry(
@@ -163,4 +205,16 @@ def _token_weight(text: str, fp: textfp.TextFingerprint, p: Passage) -> int:
     return token_weight(span, p.query_end - p.query_start)
 
 
-__all__ = ["MAX_GAP", "MAX_POSTINGS", "find_image", "find_text", "index_entry", "probe_text"]
+__all__ = [
+    "MAX_GAP",
+    "MAX_POSTINGS",
+    "find_image",
+    "find_text",
+    "gather_image",
+    "gather_text",
+    "index_entry",
+    "merge_shards",
+    "probe_text",
+    "shard_image",
+    "shard_text",
+]

@@ -14,7 +14,7 @@ import fcntl
 import json
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,13 +65,10 @@ class MatchIndex:
         Raises:
             FileNotFoundError: when ``directory`` holds no index.
         """
-        meta = json.loads((directory / "index.json").read_text())
         self = cls.__new__(cls)
         self.directory = directory
         self._thread_lock = threading.RLock()
-        self.shards = [
-            Shard(directory / f"shard-{i:03d}", min_quality=PDQ_MIN_QUALITY) for i in range(int(meta["shards"]))
-        ]
+        self.shards = open_shards(directory, range(shard_count(directory)))
         return self
 
     @contextmanager
@@ -133,3 +130,13 @@ class MatchIndex:
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*.npy"))
+
+
+def shard_count(directory: Path) -> int:
+    """How many shards the index in ``directory`` has (FileNotFoundError when it holds none)."""
+    return int(json.loads((directory / "index.json").read_text())["shards"])
+
+
+def open_shards(directory: Path, ids: Iterable[int]) -> list[Shard]:
+    """Shards ``ids`` of the index in ``directory``, to query only (a scan worker, a Ray shard group)."""
+    return [Shard(directory / f"shard-{i:03d}", min_quality=PDQ_MIN_QUALITY) for i in ids]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -39,12 +39,15 @@ from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.matching.embeddings import MAX_QUERY_CHUNKS, Embedder, text_chunks
-from copyalign.services.matching.engine import find_image, find_text, index_entry
+from copyalign.services.matching.engine import find_image, find_text, gather_image, gather_text, index_entry
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.segment import IndexedWork, Segment
 from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import statements_for
 from copyalign.store.models import Party, Work
+
+if TYPE_CHECKING:
+    from copyalign.services.matching.distributed import RayShards
 
 REFRESH_BATCH = 2000
 #: Works a registration probes from memory before the index is refreshed on disk instead (_pending); under the
@@ -98,8 +101,10 @@ class MatchService(ServiceBase):
         refresh_seconds: float = 1.0,
         workers: int = 1,
         embedders: Sequence[Embedder] = (),
+        remote: RayShards | None = None,
     ) -> None:
         super().__init__(deps)
+        self.remote = remote  # the shards served over Ray (distributed.py), or None: this process's index
         self.deps = deps
         self.index = index
         self.refresh_seconds = refresh_seconds
@@ -246,7 +251,7 @@ class MatchService(ServiceBase):
         # the registration this check precedes adds works right after it: the next query must look for them,
         # whatever refresh_seconds says (else a scan or a guard check a moment later would miss them)
         self._checked = float("-inf")
-        cfg, share = self.policy.matching, self.policy.registry.conflict_min_share
+        share = self.policy.registry.conflict_min_share
         if self.workers > 1 and len(contents) >= 64:  # a bulk import: the queries on the pool, which waits now
             ex = LocalExecutor(self.workers, shared=True)
             size = max(16, len(contents) // (self.workers * 8))
@@ -256,10 +261,10 @@ class MatchService(ServiceBase):
         probes: list[tuple[dict[str, Evidence], bytes, int | None]] = []
         for q in queries:
             if isinstance(q, TextQuery):
-                probes.append((find_text(self.index, q, cfg, extra=extra), q.sha, q.fp.size))
+                probes.append((self.find_text(q, extra=extra), q.sha, q.fp.size))
             else:
                 sha, pdq = q
-                probes.append((find_image(self.index, None, sha, cfg, query=pdq, extra=extra), sha, None))
+                probes.append((self.find_image(None, sha, query=pdq, extra=extra), sha, None))
         # the registry's facts for every work found in the batch at once: a query per item with a match was
         # a round trip each (on PostgreSQL ~0.5 ms; most items of a bulk import of related texts match some)
         holders = self._holders({wid for found, _sha, _t in probes for wid in found})
@@ -344,12 +349,34 @@ class MatchService(ServiceBase):
                 self._pending_segment = (key, Segment.build(list(cache.values()), min_quality=PDQ_MIN_QUALITY))
             return [self._pending_segment[1]]
 
+    # -- the engine: on this process's index, or on the shards served over Ray ----------------------------
+    def find_text(self, q: TextQuery, *, extra: Sequence[Segment] = ()) -> dict[str, Evidence]:
+        """The engine's evidence for a text (:func:`~copyalign.services.matching.engine.find_text`), from the
+        index in this process or from its shards over Ray: the same merge, so the same answer."""
+        if self.remote is None:
+            return find_text(self.index, q, self.policy.matching, extra=extra)
+        return gather_text(self.remote.text_parts(q, self.policy.matching), q, self.policy.matching, extra=extra)
+
+    def find_image(
+        self, img: Any, sha: bytes, *, query: np.ndarray | None = None, extra: Sequence[Segment] = ()
+    ) -> dict[str, Evidence]:
+        """As :meth:`find_text`, for a decoded image (``query``: see :func:`find_image`)."""
+        cfg = self.policy.matching
+        if self.remote is None:
+            return find_image(self.index, img, sha, cfg, query=query, extra=extra)
+        q = image_query(img) if query is None else query
+        return gather_image(self.remote.image_parts(q, sha, cfg), q, sha, cfg, extra=extra)
+
+    def close(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
+
     # -- the engine without authorisation (the guard and the scanner authorise their own callers) --------
     def search_text(self, text: str, raw: bytes, limit: int = 20, *, query: TextQuery | None = None) -> MatchResult:
         """The engine and the registry's facts for a decoded text, with no authorisation: for services that
         authorise their own callers (the guard), which may pass the :class:`TextQuery` they already made."""
         q = query or TextQuery.of(text, raw)
-        found = find_text(self.index, q, self.policy.matching)
+        found = self.find_text(q)
         if "text" in self.embedders:
             self._semantic_text(text, found, q.fp)
         return MatchResult("text", q.sha.hex(), self._facts(found, q.sha, "text", limit), len(text), q.fp.size)
@@ -393,7 +420,7 @@ class MatchService(ServiceBase):
         cfg = self.policy.matching
         if sha is None:
             sha = hashlib.sha256(data).digest() if data is not None else pixel_sha256(img)
-        found = find_image(self.index, img, sha, cfg, query=query)
+        found = self.find_image(img, sha, query=query)
         if "image" in self.embedders:
             vector = self.embedders["image"].embed([img])
             for shard in self.index.shards:
