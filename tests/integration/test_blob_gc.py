@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from copyalign.clock import FakeClock
 from copyalign.context import Copyalign, connect
 from copyalign.core.log.checkpoint import Ed25519Signer
-from copyalign.errors import ItemError, PermissionDeniedError
+from copyalign.errors import ItemError, NotFoundError, PermissionDeniedError
 from copyalign.policy import load_policy
 from copyalign.services.registry.blobgc import BLOB_REFERENCES
 from copyalign.services.registry.parties import Principal
@@ -257,6 +257,32 @@ def test_a_live_writers_temporary_file_survives_a_collection_without_grace(tmp_p
     dead.write_bytes(b"left by a writer that was killed")
     assert list(store.stale(timedelta(0))) == [d]
     assert live.exists() and not dead.exists()
+
+
+def test_a_read_racing_a_collector_that_puts_the_blob_back_finds_it(tmp_path: Path) -> None:
+    """A reader missed a blob a collector had out of reach, and the collector put it back (kept: leased or
+    referenced) before the reader looked into the trash: the reader said "no blob" for a blob in its place
+    (a bulk import's index refresh failed beside ``blobs gc --grace 0``)."""
+    store = DirectoryBlobStore(tmp_path / "blobs", fsync=False)
+    d = store.put(b"a registered work's content")
+    held = tmp_path / "held"
+    real_restore = store._restore
+
+    def collector_puts_it_back_first(digest: str) -> bool:
+        os.replace(held, store._path(digest))  # the collector's decision: keep it
+        return real_restore(digest)  # the trash is empty by now
+
+    store._restore = collector_puts_it_back_first  # type: ignore[method-assign]
+    os.rename(store._path(d), held)  # out of reach while the collector decides
+    assert store.get(d) == b"a registered work's content"
+    os.rename(store._path(d), held)
+    assert store.exists(d)
+    store._restore = real_restore  # type: ignore[method-assign]
+    os.rename(store._path(d), held)  # and a blob that is truly gone is still "no blob"
+    held.unlink()
+    with pytest.raises(NotFoundError):
+        store.get(d)
+    assert not store.exists(d)
 
 
 def test_a_collector_that_died_mid_decision_loses_nothing(tmp_path: Path) -> None:

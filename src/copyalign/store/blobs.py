@@ -40,6 +40,8 @@ from copyalign.errors import InvalidInputError, NotFoundError
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 #: A lease taken on another host is trusted this long (on this host, the writer's process being alive decides).
 LEASE_MAX_AGE = timedelta(days=7)
+#: How often a read follows a blob that collectors keep taking out of reach before it gives up.
+_READ_TRIES = 8
 #: How many candidates :meth:`BlobStore.collect` takes out of reach and decides at once.
 COLLECT_BATCH = 500
 
@@ -296,15 +298,20 @@ class DirectoryBlobStore:
 
     def get(self, digest: str) -> bytes:
         path = self._path(digest)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            if self._restore(digest):  # a collector died with it in the trash, or is deciding on it now
+        for _ in range(_READ_TRIES):
+            try:
                 return path.read_bytes()
-            raise NotFoundError(f"no blob {digest}") from None
+            except FileNotFoundError:
+                # out of reach: a collector is deciding on it (or died doing so). Put it back and read again;
+                # a collector may have put it back itself between the read and the look into the trash, so
+                # the blob is missing only when it is neither in its place nor in the trash.
+                if not self._restore(digest) and not path.exists():
+                    break
+        raise NotFoundError(f"no blob {digest}")
 
     def exists(self, digest: str) -> bool:
-        return self._path(digest).exists() or self._restore(digest)
+        path = self._path(digest)
+        return path.exists() or self._restore(digest) or path.exists()
 
     # -- leases and collection ---------------------------------------------------------------------------
 
