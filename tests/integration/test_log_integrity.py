@@ -70,6 +70,10 @@ def _log(ca: Copyalign, n: int, *, start: int = 0) -> None:
         ca.ledger.append(s, [Event("test.event", "a", f"s{i}", {"i": i}) for i in range(start, start + n)])
 
 
+# PostgreSQL's bytea never holds text: a blob turned to text is a case only SQLite's type affinity allows
+ON_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.mark.parametrize(
     ("sql", "index"),
     [
@@ -80,11 +84,10 @@ def _log(ca: Copyalign, n: int, *, start: int = 0) -> None:
         ("UPDATE log_state SET frontier = 'x'", 20),
     ],
 )
+@ON_SQLITE
 def test_a_blob_turned_to_text_is_a_finding_not_a_traceback(
     ca: Copyalign, client: TestClient, sql: str, index: int | None
 ) -> None:
-    if not ca.store.is_sqlite:
-        pytest.skip("PostgreSQL's bytea never holds text: the case exists only on SQLite")
     _log(ca, 20)
     ca.ledger.checkpoint()
     with ca.store.write() as s:
@@ -104,13 +107,12 @@ def test_a_blob_turned_to_text_is_a_finding_not_a_traceback(
         assert r.status_code == 422 and f"entry {index}" in r.json()["error"]["message"]
 
 
+@ON_SQLITE
 def test_the_cli_reports_a_text_column_without_a_traceback(db_url: str, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from copyalign.cli.main import app
 
-    if not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's bytea never holds text: the case exists only on SQLite")
     runner = CliRunner()
     base = ["--db", db_url, "--data-dir", str(tmp_path / "data")]
     assert runner.invoke(app, [*base, "init"]).exit_code == 0
