@@ -96,10 +96,15 @@ def _pct(xs: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p99_ms": round(float(np.percentile(a, 99)), 2)}
 
 
+#: What went wrong, per kind (status and body, or the client error), for the endpoint being loaded.
+ERROR_KINDS: dict[str, int] = {}
+
+
 async def _load(
     base: str, key: str, path: str, bodies: list[dict], clients: int, seconds: float
 ) -> tuple[list[float], int, int, float]:
-    """``clients`` requests in flight for ``seconds``; returns latencies, answers, errors, elapsed."""
+    """``clients`` requests in flight for ``seconds``; returns latencies, answers, errors, elapsed (what each
+    error was: :data:`ERROR_KINDS`)."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     latencies: list[float] = []
     errors = 0
@@ -116,10 +121,13 @@ async def _load(
                 try:
                     r = await client.post(path, json=bodies[i % len(bodies)])
                     ok = r.status_code < 300
-                except httpx.HTTPError:
-                    ok = False
+                    kind = f"HTTP {r.status_code}: {r.text[:200]}"
+                except httpx.HTTPError as exc:
+                    ok, kind = False, f"{type(exc).__name__}: {exc}"
                 latencies.append(time.perf_counter() - t)
                 errors += not ok
+                if not ok:
+                    ERROR_KINDS[kind] = ERROR_KINDS.get(kind, 0) + 1
                 i += clients
 
         t0 = time.perf_counter()
@@ -225,6 +233,7 @@ def main() -> None:
         for name, path in (("guard_output", "/v1/guard/output"), ("lookup", "/v1/lookup")):
             # warm-up, untimed: every worker compiles its statements and maps the index
             asyncio.run(_load(base, key, path, bodies, args.clients, min(3.0, args.seconds)))
+            ERROR_KINDS.clear()
             cpu0, client0 = _tree_cpu(server.pid), time.process_time()
             lat, n, errors, elapsed = asyncio.run(_load(base, key, path, bodies, args.clients, args.seconds))
             server_cpu, client_cpu = _tree_cpu(server.pid) - cpu0, time.process_time() - client0
@@ -234,6 +243,7 @@ def main() -> None:
                 "requests_per_s": round(n / elapsed, 1),
                 **_pct(lat),
                 "errors": errors,
+                "error_kinds": dict(ERROR_KINDS),
                 "server_cpu_ms_per_request": round(per_req, 3),
                 "http_cpu_ms_per_request": round(per_req - in_process[name]["cpu_ms_per_request"], 3),
                 "client_cpu_ms_per_request": round(client_cpu / max(n, 1) * 1000, 3),
