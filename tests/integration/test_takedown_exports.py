@@ -324,6 +324,8 @@ def test_exports_over_http(ca: Copyalign, clock: FakeClock, stub: tuple[DsaStub,
         assert client.post("/v1/takedown/statements/export", json={"token": TOKEN}, headers=h).status_code == 403
         assert client.post("/v1/takedown/statements/export", json={"token": TOKEN}).status_code == 401
         assert client.post("/v1/takedown/statements/export", json={}, headers=p).status_code == 422
+        r = client.post("/v1/takedown/statements/export", json={"token": "jeton-été"}, headers=p)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "token", r.text
 
         clock.set(clock.now().replace(year=2027, month=1, day=3))
         r = client.post("/v1/takedown/reports", json={"period": "2026"}, headers=p)

@@ -216,10 +216,11 @@ def report_from_scan(
     scan_log_index: Annotated[
         int, Form(ge=0, le=INT64_MAX, description="The scan's log entry (scan.json: log_index).")
     ],
-    revenue: Annotated[str, Form()],
-    currency: Annotated[str, Form()],
-    period_start: Annotated[str, Form()],
-    period_end: Annotated[str, Form()],
+    # non-empty in the schema too: a form field sent empty is, to FastAPI, a field not sent
+    revenue: Annotated[str, Form(min_length=1, max_length=40)],
+    currency: Annotated[str, Form(min_length=1, max_length=10)],
+    period_start: Annotated[str, Form(min_length=1, max_length=64)],
+    period_end: Annotated[str, Form(min_length=1, max_length=64)],
     feature_share: Annotated[str | None, Form(description="Declared share; refused below the measured.")] = None,
     unit: Annotated[str | None, Form(description="tokens, documents, images or bytes (default: as found).")] = None,
     supersedes: Annotated[str | None, Form()] = None,

@@ -32,7 +32,13 @@ FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 class ExportIn(Input):
-    token: str = Field(min_length=1, max_length=2000, description="Your platform's API token for the database.")
+    # sent in an HTTP header: visible ASCII only (anything else could not be sent, and was a 500)
+    token: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Your platform's API token for the database (visible ASCII).",
+    )
     provider_id: str | None = Field(default=None, description="The desk (the operator names it; a provider's own).")
     puids: list[str] | None = Field(default=None, max_length=10_000, description="Exactly these (omitted: all unsent).")
     limit: int | None = Field(default=None, ge=1, le=100_000)

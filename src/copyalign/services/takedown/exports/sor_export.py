@@ -202,6 +202,8 @@ class DsaClient:
             raise ConfigurationError(f"the DSA Transparency Database URL must be https://…, not {base_url!r}")
         if not token or not token.strip():
             raise ConfigurationError("the DSA Transparency Database needs the platform's API token")
+        if not all("!" <= c <= "~" for c in token):  # it goes in a header: visible ASCII, no spaces
+            raise ConfigurationError("the platform's API token holds a character that is not visible ASCII")
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             transport=transport,

@@ -267,6 +267,9 @@ def test_configuration_is_checked_and_the_token_never_shown() -> None:
         DsaClient("http://transparency.example", TOKEN)
     with pytest.raises(ConfigurationError, match="token"):
         DsaClient("https://transparency.example", " ")
+    for bad in ("tøken", "to ken", "tok\nen"):  # sent in a header: refused in words, never a crash in httpx
+        with pytest.raises(ConfigurationError, match="visible ASCII"):
+            DsaClient("https://transparency.example", bad)
     client = DsaClient.production(TOKEN)
     assert TOKEN not in repr(client) and "transparency.dsa.ec.europa.eu" in repr(client)
     client.close()
