@@ -20,6 +20,10 @@ from copyalign import errors as E
 
 log = logging.getLogger("copyalign.api")
 
+#: The error code (and pydantic error type, :class:`copyalign.api.schemas.Input`) of a NUL in a string: 400, since
+#: JSON and URLs carry it and the schema allows it, but no text column of PostgreSQL can hold it.
+NUL_CHARACTER = "nul_character"
+
 
 def status_for(exc: E.CopyalignError) -> int:
     """The HTTP status of an error: each class carries its own (:mod:`copyalign.errors`)."""
@@ -124,6 +128,8 @@ def install(app: FastAPI, *, html: HtmlRenderer | None = None) -> None:
         msg = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
         if first.get("type") == "extra_forbidden":
             msg = f"unknown field {field!r}"
+        if first.get("type") == NUL_CHARACTER:
+            return _render(request, 400, error_body(NUL_CHARACTER, f"{field}: {msg}" if field else msg, field))
         return _render(request, 422, error_body("invalid_input", f"{field}: {msg}" if field else msg, field))
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,4 +1,4 @@
-"""ASGI middleware: the request body limit and Idempotency-Key replay.
+"""ASGI middleware: the request body limit (with the URL's NUL check) and Idempotency-Key replay.
 
 Both work on the raw ASGI messages so that an oversized upload is refused before it is buffered whole.
 """
@@ -10,10 +10,11 @@ import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 
-from copyalign.api.errors import error_body, status_for
+from copyalign.api.errors import NUL_CHARACTER, error_body, status_for
 from copyalign.errors import ContentTooLargeError, CopyalignError
 from copyalign.services.idempotency import IdempotencyStore, Stored
 
@@ -50,17 +51,41 @@ async def _send_json(send: Send, status: int, body: dict[str, object]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def nul_in_url(scope: Scope) -> dict[str, object] | None:
+    """The 400 body for a path or query parameter holding a NUL (``%00``), or ``None``: the parameters are plain
+    strings to FastAPI, so no schema model sees them before a database driver would (see
+    :class:`copyalign.api.schemas.Input` for bodies)."""
+    if "\x00" in scope.get("path", ""):
+        return error_body(NUL_CHARACTER, "the path contains a NUL character (%00): no identifier holds one")
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "%00")
+            return error_body(NUL_CHARACTER, f"{shown}: contains a NUL character (%00): no parameter takes one", shown)
+    return None
+
+
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, by Content-Length or by counting the stream."""
+    """Refuse request bodies over ``max_bytes`` with 413, by Content-Length or by counting the stream; and a URL
+    with a NUL in its path or query with 400 (:func:`nul_in_url`), before anything reads the body."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         # multipart framing and form fields ride on top of the content itself
         self.max_bytes = max_bytes + 64 * 1024
 
+    def _refusal(self) -> dict[str, object]:
+        return error_body("content_too_large", f"request body is over the limit of {self.max_bytes} bytes")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        nul = nul_in_url(scope)
+        if nul is not None:
+            await _send_json(send, 400, nul)
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
@@ -77,7 +102,6 @@ class BodyLimit:
         started = False
         exceeded = False
         replaced = False
-        refusal = error_body("content_too_large", f"request body is over the limit of {self.max_bytes} bytes")
 
         async def counting_receive() -> Message:
             nonlocal seen, exceeded
@@ -99,7 +123,7 @@ class BodyLimit:
                     # A body parser caught the refusal and answered with its own error (multipart and JSON
                     # parsing say 400 "There was an error parsing the body"): the answer is 413 all the same.
                     replaced = True
-                    await _send_json(send, 413, refusal)
+                    await _send_json(send, 413, self._refusal())
                     return
             if replaced:
                 return
@@ -109,7 +133,7 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_json(send, 413, refusal)
+                await _send_json(send, 413, self._refusal())
 
 
 #: Who an API key belongs to: the party id, or ``None`` for a missing, malformed, unknown or revoked key.

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic_core import PydanticCustomError
 
+from copyalign.api.errors import NUL_CHARACTER
 from copyalign.core.authz import Role
 from copyalign.core.canonical import format_time
-from copyalign.core.content import lone_surrogate
+from copyalign.core.content import lone_surrogate, nul_character
 from copyalign.core.guard.terms import TermKind
 from copyalign.core.registry.preferences import JURISDICTIONS, Purpose, Value
 from copyalign.services.log.ledger import Receipt
@@ -22,7 +24,9 @@ INT64_MAX = 2**63 - 1
 
 
 class Input(BaseModel):
-    """A request body: unknown fields and lone surrogates in any string are refused, naming the field."""
+    """A request body: unknown fields, lone surrogates and NUL characters in any string are refused, naming the
+    field. A NUL is valid JSON but no database text column of PostgreSQL can hold one, so the schema cannot
+    exclude it and the answer is 400, as for any other value the schema allows and the service cannot take."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +37,10 @@ class Input(BaseModel):
         if where is not None:
             at = f" (at {where})" if where else ""
             raise ValueError(f"contains a lone surrogate{at}: not valid Unicode text")
+        where = nul_character(value)
+        if where is not None:
+            at = f" (at {where})" if where else ""
+            raise PydanticCustomError(NUL_CHARACTER, f"contains a NUL character (U+0000){at}: no text field takes one")
         return value
 
 

@@ -180,21 +180,13 @@ def normalised_sha256(text: str) -> bytes:
     return hashlib.sha256(normalise_text(text).encode()).digest()
 
 
-def lone_surrogate(value: object, path: str = "") -> str | None:
-    """Where the first string in ``value`` (a string, or lists and dicts of them, keys included) holds a lone
-    surrogate, as a dotted path under ``path`` (``"creators.1"``), or ``None`` when there is none.
-
-    JSON lets a client write ``"\\ud800"``, which Python's JSON readers turn into a ``str`` that no UTF-8 encoder
-    accepts: it must be refused where it arrives, naming the field, not when a database driver or a digest
-    meets it.
-    """
+def _first_string(value: object, path: str, bad: Callable[[str], bool]) -> str | None:
+    """The dotted path of the first string in ``value`` (lists and dicts walked, keys included) that is ``bad``."""
     stack: list[tuple[str, object]] = [(path, value)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
+            if bad(item):
                 return where
         elif isinstance(item, dict):
             for k, v in reversed(list(item.items())):
@@ -204,6 +196,34 @@ def lone_surrogate(value: object, path: str = "") -> str | None:
         elif isinstance(item, list | tuple):
             stack.extend((f"{where}.{i}" if where else str(i), v) for i, v in reversed(list(enumerate(item))))
     return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def lone_surrogate(value: object, path: str = "") -> str | None:
+    """Where the first string in ``value`` (a string, or lists and dicts of them, keys included) holds a lone
+    surrogate, as a dotted path under ``path`` (``"creators.1"``), or ``None`` when there is none.
+
+    JSON lets a client write ``"\\ud800"``, which Python's JSON readers turn into a ``str`` that no UTF-8 encoder
+    accepts: it must be refused where it arrives, naming the field, not when a database driver or a digest
+    meets it.
+    """
+    return _first_string(value, path, _has_lone_surrogate)
+
+
+def nul_character(value: object, path: str = "") -> str | None:
+    """Where the first string in ``value`` holds a NUL (U+0000), as :func:`lone_surrogate` says where.
+
+    JSON and URLs can carry ``\\u0000``/``%00``, but PostgreSQL's text columns cannot store it (SQLite can): a
+    NUL is refused where it arrives, on both databases alike, rather than answered with a driver error.
+    """
+    return _first_string(value, path, lambda s: "\x00" in s)
 
 
 def check_text(value: object, *, field: str) -> None:

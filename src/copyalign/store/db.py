@@ -6,6 +6,9 @@ Two details make the same service code correct on both databases:
   only a crash) and a busy timeout. Write transactions start with ``BEGIN IMMEDIATE`` so that two writers
   queue for the lock instead of both reading the log size and one failing at commit; readers use a plain
   ``BEGIN`` and never block writers.
+* **NUL characters** are refused in every string parameter on both databases (:func:`_refuse_nul`):
+  PostgreSQL's text columns cannot hold one and SQLite's can, so without the check the same input is stored on
+  one and a driver error on the other.
 * **PostgreSQL** serialises log appends with ``SELECT … FOR UPDATE`` on the single ``log_state`` row (see
   ``services.log.ledger``), so two API workers can never fork the tree.
 """
@@ -23,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError as _SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from copyalign.errors import ConfigurationError, StoreUnavailableError
+from copyalign.errors import ConfigurationError, InvalidInputError, StoreUnavailableError
 
 SQLAlchemyError = _SQLAlchemyError
 
@@ -48,8 +51,36 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("copyalign_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # one statement on its own (the API key lookup of every request): no BEGIN … ROLLBACK around it
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("copyalign_write", False) else "BEGIN")
+
+
+def _has_nul(params: Any) -> bool:
+    if isinstance(params, str):
+        return "\x00" in params
+    items = params.values() if isinstance(params, dict) else params if isinstance(params, list | tuple) else ()
+    for v in items:
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict | list | tuple) and _has_nul(v):
+            return True
+    return False
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """The last line behind the API's own checks (a body's strings, the URL's parameters, which name the field):
+    whatever else brings a NUL to a statement (a form field, a file read by the CLI) gets the same clear refusal
+    rather than PostgreSQL's driver error, and nothing of its transaction is written."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if _has_nul(parameters):
+            raise InvalidInputError(
+                "a value contains a NUL character (U+0000), which no text field can hold", code="nul_character"
+            )
 
 
 class Store:
@@ -80,6 +111,7 @@ class Store:
         self.engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _sqlite_events(self.engine)
+        _refuse_nul(self.engine)
         self._write_engine = self.engine.execution_options(copyalign_write=True)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
