@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import functools
+import gc
 import logging
 import os
 import socket
@@ -177,6 +178,15 @@ def check_port(host: str, port: int) -> None:
             raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}", field="port") from None
 
 
+def settle_heap() -> None:
+    """Before serving: move everything built so far (modules, the app with its routes and models, the services)
+    out of the garbage collector's reach. It lives as long as the process, and a full collection no longer walks
+    it, so the request that happens to trigger one no longer waits tens of milliseconds for it (the load
+    benchmark's p99). Not done for an app built in a test: there it would outlive the test."""
+    gc.collect()
+    gc.freeze()
+
+
 def worker_app() -> FastAPI:
     """The application of one worker process, built from the environment the parent exported.
 
@@ -192,7 +202,9 @@ def worker_app() -> FastAPI:
     if parent == 1:  # the parent is already gone
         os._exit(1)
     die_with_parent(parent)  # a kill -9 of 'copyalign serve' leaves no worker holding the port
-    return create_app(connect(Settings.from_env()), checkpoints=False)
+    app = create_app(connect(Settings.from_env()), checkpoints=False)
+    settle_heap()
+    return app
 
 
 def export_settings(ca: Copyalign) -> None:

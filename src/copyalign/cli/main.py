@@ -131,7 +131,7 @@ def serve(
 
     import uvicorn
 
-    from copyalign.server import check_port, cpu_cores, create_app, prepare_workers
+    from copyalign.server import check_port, cpu_cores, create_app, prepare_workers, settle_heap
 
     with handled():
         n = workers or cpu_cores()
@@ -152,6 +152,7 @@ def serve(
             prepare_workers(ca)  # the index on disk, the settings exported, the scheduled work here
         else:
             app_ = create_app(ca)
+            settle_heap()
         out.print(
             f"serving on http://{host}:{port}/  (API docs: http://{host}:{port}/v1/docs), "
             f"{n} worker process{'es' if n > 1 else ''}"
