@@ -80,7 +80,9 @@ class _Migrated:
         if os.environ.get("COPYALIGN_TEST_MIGRATE_EACH") == "1":
             return
         if url.startswith("sqlite:///"):
-            shutil.copyfile(self._sqlite_template(), url.removeprefix("sqlite:///"))
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.exists():  # a fixture before this one may have opened it already (``copyalign init``)
+                shutil.copyfile(self._sqlite_template(), path)
             return
         script = self._pg_template()
         if script is None:
@@ -90,7 +92,12 @@ class _Migrated:
         assert schema is not None, url
         # a connection of its own, closed after (the script empties its search_path)
         with sa.create_engine(PG_URL, poolclass=NullPool).begin() as conn:
-            conn.exec_driver_sql(sql.replace(placeholder, schema.group(1)))
+            tables = conn.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"),
+                {"s": schema.group(1)},
+            ).scalar_one()
+            if tables == 0:  # as for SQLite: only an empty database
+                conn.exec_driver_sql(sql.replace(placeholder, schema.group(1)))
 
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
