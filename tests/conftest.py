@@ -5,7 +5,7 @@
 Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see each other's rows. If the
 PostgreSQL server is down the tests fail (they are not skipped): ``.ci/run`` starts it.
 
-The ``ca`` fixture's database starts as a copy of one migrated once per test process (:class:`_Migrated`): the
+The ``ca`` fixture's database starts as a copy of one migrated once per test process (:class:`Migrated`): the
 SQLite file copied, the PostgreSQL schema restored from ``pg_dump`` of a migrated one. The migrations ran for
 0.3-1 s per test before, about half of an API test's time; the copy is the same schema and rows
 (``alembic_version`` included), and the migrations themselves still run, once per process and in the tests
@@ -18,8 +18,10 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -66,81 +68,105 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
-class _Migrated:
+def schema_of(url: str) -> str:
+    """The schema of one of :func:`db_url`'s PostgreSQL URLs."""
+    found = re.search(r"-csearch_path=(\w+)", unquote(url))
+    assert found is not None, url
+    return found.group(1)
+
+
+@dataclass(frozen=True)
+class DatabaseCopy:
+    """A database's rows at one moment, to put into an empty database of the same backend: a SQLite file (the
+    backup API's consistent copy of an open database), or a PostgreSQL schema as ``pg_dump`` writes it."""
+
+    sqlite: Path | None = None
+    pg: tuple[str, str] | None = None  # the dumped schema's name and the script
+
+    @classmethod
+    def take(cls, url: str, dest: Path) -> DatabaseCopy | None:
+        """A copy of the database at ``url`` (``dest``: where a SQLite copy goes); ``None`` where none can be
+        made (no ``pg_dump``, or one that refuses the server's version)."""
+        if url.startswith("sqlite:///"):
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(dest) as dst:
+                src.backup(dst)
+            return cls(sqlite=dest)
+        schema = schema_of(url)
+        pg_dump = shutil.which("pg_dump")
+        if pg_dump is None:
+            return None
+        pg = sa.make_url(PG_URL)
+        cmd = [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts",
+               "-h", pg.host or "127.0.0.1", "-p", str(pg.port or 5432), "-U", pg.username or "postgres",
+               pg.database or "postgres"]  # fmt: skip
+        env = {**os.environ, **({"PGPASSWORD": pg.password} if pg.password else {})}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+        if done.returncode != 0:
+            return None
+        # psql's meta-commands (\restrict) and the schema's own creation are not for a schema that exists
+        lines = [ln for ln in done.stdout.splitlines() if not ln.startswith(("\\", "CREATE SCHEMA "))]
+        return cls(pg=(schema, "\n".join(lines)))
+
+    def put(self, url: str) -> None:
+        """Into the database at ``url`` if it is still empty (a fixture before may have opened it already, e.g.
+        with ``copyalign init``: it is then left as it is)."""
+        if self.sqlite is not None:
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.exists():
+                shutil.copyfile(self.sqlite, path)
+            return
+        assert self.pg is not None
+        dumped, script = self.pg
+        schema = schema_of(url)
+        # a connection of its own, closed after (the script empties its search_path)
+        with sa.create_engine(PG_URL, poolclass=NullPool).begin() as conn:
+            tables = conn.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"), {"s": schema}
+            ).scalar_one()
+            if tables == 0:
+                conn.exec_driver_sql(script.replace(dumped, schema))
+
+
+class Migrated:
     """A database at the newest migration, made once per test process and copied into each test's."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._sqlite: Path | None = None
-        self._pg_script: tuple[str, str] | None | bool = False  # False: not tried yet; None: not available
+        self._copies: dict[str, DatabaseCopy | None] = {}
 
     def fill(self, url: str) -> None:
         """Copy the migrated database into the empty one at ``url`` (a no-op where no copy can be made: the
         store then migrates it, as it would any empty database)."""
         if os.environ.get("COPYALIGN_TEST_MIGRATE_EACH") == "1":
             return
-        if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            if not path.exists():  # a fixture before this one may have opened it already (``copyalign init``)
-                shutil.copyfile(self._sqlite_template(), path)
-            return
-        script = self._pg_template()
-        if script is None:
-            return
-        placeholder, sql = script
-        schema = re.search(r"-csearch_path=(\w+)", unquote(url))
-        assert schema is not None, url
-        # a connection of its own, closed after (the script empties its search_path)
-        with sa.create_engine(PG_URL, poolclass=NullPool).begin() as conn:
-            tables = conn.execute(
-                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"),
-                {"s": schema.group(1)},
-            ).scalar_one()
-            if tables == 0:  # as for SQLite: only an empty database
-                conn.exec_driver_sql(sql.replace(placeholder, schema.group(1)))
+        backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        if backend not in self._copies:
+            self._copies[backend] = self._migrate_one(backend)
+        copy = self._copies[backend]
+        if copy is not None:
+            copy.put(url)
 
-    def _sqlite_template(self) -> Path:
-        if self._sqlite is None:
-            path = self.root / "migrated.db"
-            Store(f"sqlite:///{path}").dispose()  # closing the last connection checkpoints the WAL into the file
-            self._sqlite = path
-        return self._sqlite
-
-    def _pg_template(self) -> tuple[str, str] | None:
-        if self._pg_script is False:
-            self._pg_script = self._dump_migrated_schema()
-        return self._pg_script  # type: ignore[return-value]
-
-    def _dump_migrated_schema(self) -> tuple[str, str] | None:
-        pg_dump = shutil.which("pg_dump")
-        if pg_dump is None:
-            return None
-        url = sa.make_url(PG_URL)
+    def _migrate_one(self, backend: str) -> DatabaseCopy | None:
+        if backend == "sqlite":
+            url = f"sqlite:///{self.root / 'migrating.db'}"
+            Store(url).dispose()
+            return DatabaseCopy.take(url, self.root / "migrated.db")
         schema = f"tmpl_{secrets.token_hex(6)}"
-        admin = sa.create_engine(PG_URL)
+        admin = sa.create_engine(PG_URL, poolclass=NullPool)
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         try:
-            Store(f"{PG_URL}?options={quote(f'-csearch_path={schema}')}").dispose()
-            cmd = [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts",
-                   "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
-                   url.database or "postgres"]  # fmt: skip
-            env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+            url = f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
+            Store(url).dispose()
+            return DatabaseCopy.take(url, self.root / "unused")
         finally:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
-        if done.returncode != 0:  # e.g. a pg_dump older than the server: every test migrates instead
-            return None
-        # psql's meta-commands (\restrict) and the schema's own creation are not for a schema that exists
-        lines = [ln for ln in done.stdout.splitlines() if not ln.startswith(("\\", "CREATE SCHEMA "))]
-        return schema, "\n".join(lines)
 
 
 @pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> _Migrated:
-    return _Migrated(tmp_path_factory.mktemp("migrated"))
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Migrated:
+    return Migrated(tmp_path_factory.mktemp("migrated"))
 
 
 @pytest.fixture
@@ -155,10 +181,17 @@ def signer() -> Ed25519Signer:
 
 
 @pytest.fixture
-def ca(
-    db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path, migrated: _Migrated
-) -> Iterator[Copyalign]:
+def ca(db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path, migrated: Migrated) -> Iterator[Copyalign]:
     migrated.fill(db_url)
+    ca = make_ca(db_url, clock, signer, tmp_path)
+    yield ca
+    ca.close()
+
+
+def make_ca(
+    db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path, blobs: MemoryBlobStore | None = None
+) -> Copyalign:
+    """The services the ``ca`` fixture gives, over ``db_url`` as it is."""
     settings = Settings(
         database_url=db_url,
         data_dir=str(tmp_path / "data"),
@@ -166,9 +199,7 @@ def ca(
         max_upload_bytes=2 * 1024 * 1024,
         max_image_pixels=4_000_000,
     )
-    ca = connect(settings, clock=clock, signer=signer, blobs=MemoryBlobStore(), policy=load_policy("cn"))
-    yield ca
-    ca.close()
+    return connect(settings, clock=clock, signer=signer, blobs=blobs or MemoryBlobStore(), policy=load_policy("cn"))
 
 
 @pytest.fixture
