@@ -54,18 +54,24 @@ PG_URL = os.environ.get("COPYALIGN_TEST_POSTGRES_URL", "postgresql+psycopg://pos
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL on each backend."""
+    """A fresh, empty database URL on each backend; for a test that uses ``ca``, a PostgreSQL schema already
+    migrated (from this process's pool, its tables emptied: see :class:`_SchemaPool`)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
+    if "ca" in request.fixturenames:
+        migrated: Migrated = request.getfixturevalue("migrated")
+        pooled = _POOL.take(migrated)
+        if pooled is not None:
+            yield pg_url(pooled)
+            _POOL.give_back(pooled, migrated)
+            return
     schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
+    with _admin().begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    yield f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
-    with admin.begin() as conn:
+    yield pg_url(schema)
+    with _admin().begin() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 def schema_of(url: str) -> str:
@@ -75,56 +81,173 @@ def schema_of(url: str) -> str:
     return found.group(1)
 
 
+def _pg_dump(schema: str, *extra: str) -> str | None:
+    """``pg_dump`` of one schema as SQL a connection can run (``None``: no ``pg_dump``, or one that refuses the
+    server's version): psql's meta-commands (``\\restrict``) and the schema's own creation are left out."""
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        return None
+    pg = sa.make_url(PG_URL)
+    cmd = [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts", *extra,
+           "-h", pg.host or "127.0.0.1", "-p", str(pg.port or 5432), "-U", pg.username or "postgres",
+           pg.database or "postgres"]  # fmt: skip
+    env = {**os.environ, **({"PGPASSWORD": pg.password} if pg.password else {})}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if done.returncode != 0:
+        return None
+    return "\n".join(ln for ln in done.stdout.splitlines() if not ln.startswith(("\\", "CREATE SCHEMA ")))
+
+
+_ADMIN: list[sa.Engine] = []
+
+
+def _admin() -> sa.Engine:
+    """This process's connections for making, emptying and dropping schemas (every name they use is qualified:
+    a dump's script leaves a connection's search_path empty)."""
+    if not _ADMIN:
+        _ADMIN.append(sa.create_engine(PG_URL, pool_size=1))
+    return _ADMIN[0]
+
+
+def _tables(conn: sa.Connection, schema: str) -> list[str]:
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = :s AND c.relkind IN ('r', 'p')"
+            ),
+            {"s": schema},
+        ).scalars()
+    )
+
+
 @dataclass(frozen=True)
 class DatabaseCopy:
-    """A database's rows at one moment, to put into an empty database of the same backend: a SQLite file (the
-    backup API's consistent copy of an open database), or a PostgreSQL schema as ``pg_dump`` writes it."""
+    """A database's rows at one moment, to put into another database of the same backend: a SQLite file (the
+    backup API's consistent copy of an open database), or a PostgreSQL schema as ``pg_dump`` writes it (whole,
+    and its rows alone)."""
 
     sqlite: Path | None = None
-    pg: tuple[str, str] | None = None  # the dumped schema's name and the script
+    pg: tuple[str, str, str] | None = None  # the dumped schema's name, the whole script, the rows' script
 
     @classmethod
     def take(cls, url: str, dest: Path) -> DatabaseCopy | None:
         """A copy of the database at ``url`` (``dest``: where a SQLite copy goes); ``None`` where none can be
-        made (no ``pg_dump``, or one that refuses the server's version)."""
+        made."""
         if url.startswith("sqlite:///"):
             with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(dest) as dst:
                 src.backup(dst)
             return cls(sqlite=dest)
         schema = schema_of(url)
-        pg_dump = shutil.which("pg_dump")
-        if pg_dump is None:
-            return None
-        pg = sa.make_url(PG_URL)
-        cmd = [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts",
-               "-h", pg.host or "127.0.0.1", "-p", str(pg.port or 5432), "-U", pg.username or "postgres",
-               pg.database or "postgres"]  # fmt: skip
-        env = {**os.environ, **({"PGPASSWORD": pg.password} if pg.password else {})}
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
-        if done.returncode != 0:
-            return None
-        # psql's meta-commands (\restrict) and the schema's own creation are not for a schema that exists
-        lines = [ln for ln in done.stdout.splitlines() if not ln.startswith(("\\", "CREATE SCHEMA "))]
-        return cls(pg=(schema, "\n".join(lines)))
+        whole, rows = _pg_dump(schema), _pg_dump(schema, "--data-only")
+        return None if whole is None or rows is None else cls(pg=(schema, whole, rows))
 
-    def put(self, url: str) -> None:
+    def put(self, url: str, *, replace_rows: bool = False) -> None:
         """Into the database at ``url`` if it is still empty (a fixture before may have opened it already, e.g.
-        with ``copyalign init``: it is then left as it is)."""
+        with ``copyalign init``: it is then left as it is). ``replace_rows`` (PostgreSQL): into a database of
+        the same schema, whose rows are all replaced by the copy's."""
         if self.sqlite is not None:
             path = Path(url.removeprefix("sqlite:///"))
             if not path.exists():
                 shutil.copyfile(self.sqlite, path)
             return
         assert self.pg is not None
-        dumped, script = self.pg
+        dumped, whole, rows = self.pg
         schema = schema_of(url)
-        # a connection of its own, closed after (the script empties its search_path)
-        with sa.create_engine(PG_URL, poolclass=NullPool).begin() as conn:
-            tables = conn.execute(
-                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"), {"s": schema}
-            ).scalar_one()
-            if tables == 0:
-                conn.exec_driver_sql(script.replace(dumped, schema))
+        with _admin().begin() as conn:
+            tables = _tables(conn, schema)
+            if not tables:
+                conn.exec_driver_sql(whole.replace(dumped, schema))
+            elif replace_rows:
+                # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE makes every table and index a
+                # new file (as slow as creating them). Foreign keys are not checked while the rows go and come
+                # back (replica role), sequences are set by the rows' script.
+                deletes = "".join(f"DELETE FROM {schema}.{t};" for t in tables)  # noqa: S608 - catalog names
+                conn.exec_driver_sql(
+                    "SET LOCAL lock_timeout = '5s'; SET LOCAL session_replication_role = replica;"
+                    + deletes
+                    + rows.replace(dumped, schema)
+                )
+
+
+def _shape(conn: sa.Connection, schema: str) -> str:
+    """The schema's tables, indexes, columns and defaults, without its name: equal for two copies of one
+    migration (``pg_catalog``: ``information_schema`` takes a tenth of a second)."""
+    return str(
+        conn.execute(
+            sa.text(
+                "SELECT md5(coalesce(string_agg(c.relname || '.' || c.relkind::text || '.' || a.attname || ':'"
+                " || format_type(a.atttypid, a.atttypmod) || ':' || coalesce(replace(pg_get_expr(d.adbin,"
+                " d.adrelid), :s, ''), ''), ',' ORDER BY c.relname, a.attnum), ''))"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+                " LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum WHERE n.nspname = :s"
+            ),
+            {"s": schema},
+        ).scalar_one()
+    )
+
+
+class _SchemaPool:
+    """Migrated PostgreSQL schemas, reused from test to test in this process.
+
+    Creating a schema from the migrated copy is PostgreSQL creating some 40 tables (a quarter to half a second
+    a test); giving one back empties its tables and puts the migration's rows back (tens of milliseconds). A
+    schema whose shape a test changed (a column altered, a table added or dropped), or whose tables a leftover
+    connection still holds, is dropped instead of reused.
+    """
+
+    def __init__(self) -> None:
+        self.free: list[str] = []
+        self.shape: str | None = None
+        self.all: set[str] = set()
+
+    def take(self, migrated: Migrated) -> str | None:
+        copy = migrated.copy("postgresql")
+        if copy is None:
+            return None
+        if self.free:
+            return self.free.pop()
+        schema = f"t_{secrets.token_hex(6)}"
+        with _admin().begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        self.all.add(schema)
+        copy.put(pg_url(schema))
+        if self.shape is None:
+            with _admin().connect() as conn:
+                self.shape = _shape(conn, schema)
+        return schema
+
+    def give_back(self, schema: str, migrated: Migrated) -> None:
+        copy = migrated.copy("postgresql")
+        assert copy is not None
+        try:
+            with _admin().connect() as conn:
+                same = _shape(conn, schema) == self.shape
+            if same:
+                copy.put(pg_url(schema), replace_rows=True)
+                self.free.append(schema)
+                return
+        except sa.exc.OperationalError:  # a lock a test left behind: this one is not reused
+            pass
+        self.drop(schema)
+
+    def drop(self, schema: str) -> None:
+        self.all.discard(schema)
+        with _admin().begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    def close(self) -> None:
+        for schema in list(self.all):
+            self.drop(schema)
+        self.free.clear()
+
+
+_POOL = _SchemaPool()
+
+
+def pg_url(schema: str) -> str:
+    return f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
 
 
 class Migrated:
@@ -137,14 +260,17 @@ class Migrated:
     def fill(self, url: str) -> None:
         """Copy the migrated database into the empty one at ``url`` (a no-op where no copy can be made: the
         store then migrates it, as it would any empty database)."""
-        if os.environ.get("COPYALIGN_TEST_MIGRATE_EACH") == "1":
-            return
-        backend = "sqlite" if url.startswith("sqlite") else "postgresql"
-        if backend not in self._copies:
-            self._copies[backend] = self._migrate_one(backend)
-        copy = self._copies[backend]
+        copy = self.copy("sqlite" if url.startswith("sqlite") else "postgresql")
         if copy is not None:
             copy.put(url)
+
+    def copy(self, backend: str) -> DatabaseCopy | None:
+        """The migrated database's copy on ``backend`` (``None``: none, every test migrates its own)."""
+        if os.environ.get("COPYALIGN_TEST_MIGRATE_EACH") == "1":
+            return None
+        if backend not in self._copies:
+            self._copies[backend] = self._migrate_one(backend)
+        return self._copies[backend]
 
     def _migrate_one(self, backend: str) -> DatabaseCopy | None:
         if backend == "sqlite":
@@ -156,7 +282,7 @@ class Migrated:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         try:
-            url = f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
+            url = pg_url(schema)
             Store(url).dispose()
             return DatabaseCopy.take(url, self.root / "unused")
         finally:
@@ -165,8 +291,9 @@ class Migrated:
 
 
 @pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Migrated:
-    return Migrated(tmp_path_factory.mktemp("migrated"))
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
+    yield Migrated(tmp_path_factory.mktemp("migrated"))
+    _POOL.close()
 
 
 @pytest.fixture

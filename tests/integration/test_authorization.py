@@ -57,7 +57,7 @@ def ca(db_url: str, clock: FakeClock, signer: Ed25519Signer, tmp_path: Path, mig
     if saved is None:
         migrated.fill(db_url)
     else:
-        saved.db.put(db_url)
+        saved.db.put(db_url, replace_rows=True)
         blobs.put_many(saved.blobs)
     ca = make_ca(db_url, clock, signer, tmp_path, blobs)
     yield ca
