@@ -2,8 +2,10 @@
 
 ``COPYALIGN_TEST_DATABASES`` picks the backends (default ``sqlite,postgresql``) and
 ``COPYALIGN_TEST_POSTGRES_URL`` the server (default the local one on 127.0.0.1:5432, database ``test``).
-Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see each other's rows. If the
-PostgreSQL server is down the tests fail (they are not skipped): ``.ci/run`` starts it.
+Each PostgreSQL test gets its own schema, so tests never see each other's rows: a new one, dropped afterwards,
+or for a test that uses ``ca`` one from its process's pool, every row deleted and the migration's put back
+before the next test gets it (:class:`_SchemaPool`). If the PostgreSQL server is down the tests fail (they are
+not skipped): ``.ci/run`` starts it.
 
 The ``ca`` fixture's database starts as a copy of one migrated once per test process (:class:`Migrated`): the
 SQLite file copied, the PostgreSQL schema restored from ``pg_dump`` of a migrated one. The migrations ran for
