@@ -59,7 +59,7 @@ def _events(ca: Copyalign, event: str) -> list[int]:
     from sqlalchemy import select
 
     with ca.store.read() as s:
-        return list(s.execute(select(LogEntry.idx).where(LogEntry.event == event)).scalars())
+        return list(s.execute(select(LogEntry.idx).where(LogEntry.event == event).order_by(LogEntry.idx)).scalars())
 
 
 def test_a_user_without_the_current_terms_is_refused_accepts_and_is_served(ca: Copyalign, world: dict) -> None:
