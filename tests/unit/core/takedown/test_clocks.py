@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from copyalign.clock import FakeClock
@@ -157,7 +157,9 @@ def notice_times(draw: st.DrawFn) -> NoticeTimes:
     def later(base: datetime | None) -> datetime | None:
         if base is None or draw(st.booleans()):
             return None
-        return base + timedelta(minutes=draw(st.integers(0, 60 * 24 * 30)))
+        # on the timeline, not the wall clock: ``base + delta`` in the zone keeps the wall time and drops the fold,
+        # so 0 minutes after the second 01:30 of a DST change would be the first 01:30, an hour *before* it
+        return (base.astimezone(UTC) + timedelta(minutes=draw(st.integers(0, 60 * 24 * 30)))).astimezone(zone)
 
     completed = later(t0)
     decided = later(completed)
@@ -181,8 +183,18 @@ def notice_times(draw: st.DrawFn) -> NoticeTimes:
     )
 
 
+#: 02:00 in Berlin on 29 October 2028, the second time (fold=1: 01:00 UTC, after the clocks went back at 03:00
+#: CEST). Its wall time read again without the fold is an hour earlier: times from local clocks must keep it.
+_SECOND_TWO_AM = datetime(2028, 10, 29, 2, 0, fold=1, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
 @settings(max_examples=200, deadline=None)
 @given(t=notice_times(), j=st.sampled_from(["CN", "EU", "US", "JP"]), step=st.integers(0, 60 * 24 * 60))
+@example(
+    t=NoticeTimes(received_at=_SECOND_TWO_AM, completed_at=_SECOND_TWO_AM, decided_at=_SECOND_TWO_AM, upheld=True),
+    j="EU",
+    step=0,
+)
 def test_deadlines_follow_their_starts_and_overdue_means_unmet_and_past(t: NoticeTimes, j: str, step: int) -> None:
     ds = compute_deadlines(t, preset_clocks(j))
     now = t.received_at + timedelta(minutes=step)
