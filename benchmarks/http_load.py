@@ -34,7 +34,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,78 +106,71 @@ def _pct(xs: list[float]) -> dict[str, float]:
 ERROR_KINDS: dict[str, int] = {}
 
 
-async def _load_aiohttp(
-    base: str, key: str, path: str, bodies: list[bytes], clients: int, seconds: float
-) -> tuple[list[float], int, int, float]:
-    """As :func:`_load_httpx`, with aiohttp."""
-    import aiohttp
+#: One request: the body in, (answered with a 2xx, what it was if not) out.
+Send = Callable[[bytes], Awaitable[tuple[bool, str]]]
 
+
+async def _drive(send: Send, bodies: list[bytes], clients: int, seconds: float) -> tuple[list[float], int, int, float]:
+    """``clients`` requests in flight for ``seconds``; returns latencies, answers, errors, elapsed (what each
+    error was: :data:`ERROR_KINDS`)."""
     latencies: list[float] = []
     errors = 0
     stop = time.monotonic() + seconds
+
+    async def one_client(k: int) -> None:
+        nonlocal errors
+        i = k
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            ok, kind = await send(bodies[i % len(bodies)])
+            latencies.append(time.perf_counter() - t)
+            errors += not ok
+            if not ok:
+                ERROR_KINDS[kind] = ERROR_KINDS.get(kind, 0) + 1
+            i += clients
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_client(k) for k in range(clients)))
+    return latencies, len(latencies), errors, time.perf_counter() - t0
+
+
+async def _load_aiohttp(
+    base: str, key: str, path: str, bodies: list[bytes], clients: int, seconds: float
+) -> tuple[list[float], int, int, float]:
+    import aiohttp
+
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(
         base_url=base, headers=headers, connector=connector, timeout=aiohttp.ClientTimeout(total=60)
     ) as session:
 
-        async def one_client(k: int) -> None:
-            nonlocal errors
-            i = k
-            while time.monotonic() < stop:
-                t = time.perf_counter()
-                try:
-                    async with session.post(path, data=bodies[i % len(bodies)]) as r:
-                        body = await r.read()
-                        ok = r.status < 300
-                        kind = f"HTTP {r.status}: {body[:200].decode(errors='replace')}"
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    ok, kind = False, f"{type(exc).__name__}: {exc}"
-                latencies.append(time.perf_counter() - t)
-                errors += not ok
-                if not ok:
-                    ERROR_KINDS[kind] = ERROR_KINDS.get(kind, 0) + 1
-                i += clients
+        async def send(body: bytes) -> tuple[bool, str]:
+            try:
+                async with session.post(path, data=body) as r:
+                    text = await r.read()
+                    return r.status < 300, f"HTTP {r.status}: {text[:200].decode(errors='replace')}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                return False, f"{type(exc).__name__}: {exc}"
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(clients)))
-        elapsed = time.perf_counter() - t0
-    return latencies, len(latencies), errors, elapsed
+        return await _drive(send, bodies, clients, seconds)
 
 
 async def _load_httpx(
     base: str, key: str, path: str, bodies: list[bytes], clients: int, seconds: float
 ) -> tuple[list[float], int, int, float]:
-    """``clients`` requests in flight for ``seconds``; returns latencies, answers, errors, elapsed (what each
-    error was: :data:`ERROR_KINDS`)."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    latencies: list[float] = []
-    errors = 0
-    stop = time.monotonic() + seconds
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as client:
 
-        async def one_client(k: int) -> None:
-            nonlocal errors
-            i = k
-            while time.monotonic() < stop:
-                t = time.perf_counter()
-                try:
-                    r = await client.post(path, content=bodies[i % len(bodies)])
-                    ok = r.status_code < 300
-                    kind = f"HTTP {r.status_code}: {r.text[:200]}"
-                except httpx.HTTPError as exc:
-                    ok, kind = False, f"{type(exc).__name__}: {exc}"
-                latencies.append(time.perf_counter() - t)
-                errors += not ok
-                if not ok:
-                    ERROR_KINDS[kind] = ERROR_KINDS.get(kind, 0) + 1
-                i += clients
+        async def send(body: bytes) -> tuple[bool, str]:
+            try:
+                r = await client.post(path, content=body)
+                return r.status_code < 300, f"HTTP {r.status_code}: {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                return False, f"{type(exc).__name__}: {exc}"
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(clients)))
-        elapsed = time.perf_counter() - t0
-    return latencies, len(latencies), errors, elapsed
+        return await _drive(send, bodies, clients, seconds)
 
 
 def main() -> None:
