@@ -298,20 +298,7 @@ class MatchService(ServiceBase):
             work, holder_name = holders[wid]
             if ev.match == "exact" and work.sha256 != sha.hex():  # an 8-byte key collision, not a copy
                 continue
-            out.append(
-                WorkMatch(
-                    work.id,
-                    work.title,
-                    work.kind,
-                    work.holder_id,
-                    holder_name,
-                    ev.match,
-                    ev.score,
-                    ev.spans,
-                    ev.region,
-                    ev.distance,
-                )  # fmt: skip
-            )
+            out.append(_work_match(work, holder_name, ev))
         out.sort(key=lambda m: (MATCH_ORDER[m.match], -m.score, m.work_id))
         return out[:20]
 
@@ -455,20 +442,16 @@ class MatchService(ServiceBase):
                 stmts[work.id], at=now, jurisdiction=juris, defaults=self.policy.preferences.defaults
             )
             prefs = {p.value: {"value": r.value.value, "source": r.source.value} for p, r in resolved.items()}
-            out.append(
-                WorkMatch(
-                    work.id,
-                    work.title,
-                    work.kind,
-                    work.holder_id,
-                    holder_name,
-                    ev.match,
-                    ev.score,
-                    ev.spans,
-                    ev.region,
-                    ev.distance,
-                    prefs,
-                )  # fmt: skip
-            )
+            out.append(_work_match(work, holder_name, ev, prefs))
         out.sort(key=lambda m: (MATCH_ORDER[m.match], -m.score, m.work_id))
         return out[:limit]
+
+
+def _work_match(
+    work: Work, holder_name: str, ev: Evidence, prefs: dict[str, dict[str, Any]] | None = None
+) -> WorkMatch:
+    """The match of one registered work, from the engine's evidence (and its resolved preferences, for lookup)."""
+    return WorkMatch(
+        work.id, work.title, work.kind, work.holder_id, holder_name, ev.match, ev.score, ev.spans, ev.region,
+        ev.distance, prefs or {},
+    )  # fmt: skip
