@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from copyalign.core.matching import textfp
@@ -171,6 +171,7 @@ _KERNEL_PIECES = st.sampled_from(
 
 @settings(max_examples=300, deadline=None)
 @given(pieces=st.lists(_KERNEL_PIECES, max_size=60))
+@example(pieces=["the", "\u2010\n", "\xa0", "the"])  # a no-break space after a line-break hyphen: two tokens
 def test_the_c_kernel_gives_the_numpy_fingerprint_exactly(pieces: list[str]) -> None:
     # Fingerprints are persisted in indexes: the accelerated and the reference path must agree on every array,
     # for ASCII text, for text the separator table maps, and for text that needs the general path.

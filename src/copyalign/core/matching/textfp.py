@@ -246,7 +246,7 @@ def _ascii_tokens(text: str) -> tuple[I64, I64, U64]:
 
 
 class _AsciiSeparators(dict[int, int]):
-    """``str.translate`` table: a non-ASCII space becomes ``" "``, non-ASCII punctuation or symbol ``"'"``
+    """``str.translate`` table: a non-ASCII space becomes ``"\\x0b"``, non-ASCII punctuation or symbol ``"'"``
     (U+2010 HYPHEN ``"-"``, which may break a word across lines), anything else stays.
 
     Both are separators or glue to the general tokenizer exactly as their ASCII stand-ins are to the ASCII
@@ -261,7 +261,9 @@ class _AsciiSeparators(dict[int, int]):
         elif cp == 0x2010:
             out = ord("-")
         elif c.isspace():
-            out = ord(" ")
+            # a separator, but not " ": the line-break hyphen rule (_LINE_HYPHEN) continues over ASCII spaces
+            # and tabs only, and "-\n\u00a0word" must stay two tokens here as it does in the general tokenizer
+            out = 0x0B
         elif c.isalnum() or unicodedata.category(c).startswith("M") or _CHAR_SCRIPT_RE.match(c):
             out = cp
         else:
