@@ -136,7 +136,9 @@ def create_app(ca: Copyalign, *, checkpoints: bool = True) -> FastAPI:
     errors.install(app, html=error_page)
     openapi.document_errors(app)
     docs.install(app)
-    routers = (parties, works, lookup, match, notices, log, guard, takedown, takedown_exports, conflicts, journey)
+    # routes are tried in this order: the per-request checks of a provider's serving first (about 0.1 ms less
+    # a request than behind fifty other routes)
+    routers = (guard, lookup, match, parties, works, notices, log, takedown, takedown_exports, conflicts, journey)
     for r in routers:
         app.include_router(r.router, prefix="/v1")
 

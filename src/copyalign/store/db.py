@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError as _SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import ClauseElement
 
 from copyalign.errors import ConfigurationError, InvalidInputError, StoreUnavailableError
 
@@ -115,6 +116,7 @@ class Store:
         self._write_engine = self.engine.execution_options(copyalign_write=True)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._compiled: dict[ClauseElement, tuple[str, tuple[str, ...] | None]] = {}
         if migrate:
             self.migrate()
 
@@ -144,6 +146,38 @@ class Store:
     def read(self) -> Iterator[Session]:
         with self._reader() as session, session.begin():
             yield session
+
+    def read_one(self, statement: ClauseElement, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a read, on a pooled driver connection, outside any transaction.
+
+        For the reads every request makes (an API key's owner): a SQLAlchemy ``Connection`` with its events
+        and reset costs ~100 µs on SQLite where the query itself costs ~10 µs, and on PostgreSQL a
+        transaction is two more round trips. The statement is compiled once per store and cached. What it
+        skips is the ``before_cursor_execute`` NUL check: callers pass parameters they have validated.
+        """
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            c: Any = statement.compile(self.engine)  # a SQLCompiler: its positiontup is the ? order
+            positional = self.engine.dialect.positional
+            compiled = self._compiled[statement] = (str(c), tuple(c.positiontup or ()) if positional else None)
+        sql, order = compiled
+        args: Any = tuple(params[k] for k in order) if order is not None else params
+        conn = self.engine.raw_connection()
+        try:
+            driver: Any = conn.driver_connection
+            if not self.is_sqlite:  # SQLite connections already are (we issue BEGIN ourselves)
+                driver.autocommit = True  # one round trip instead of BEGIN, SELECT, ROLLBACK
+            try:
+                cur = conn.cursor()
+                cur.execute(sql, args)
+                row = cur.fetchone()
+                cur.close()
+            finally:
+                if not self.is_sqlite:
+                    driver.autocommit = False  # as every other user of the pool expects it
+        finally:
+            conn.close()
+        return None if row is None else tuple(row)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -18,7 +18,8 @@ router = APIRouter(tags=["lookup"])
 
 
 @router.post("/lookup")
-def lookup_json(body: LookupText, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+async def lookup_json(body: LookupText, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
+    # read-only, so on the event loop (see copyalign.api.routers.guard)
     data = decode_content(body.text, body.content_base64)
     return ca.lookup.lookup(principal, data, kind=body.kind, at=body.at, jurisdiction=body.jurisdiction).to_dict()
 

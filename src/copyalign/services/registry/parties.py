@@ -64,7 +64,8 @@ def _parse_role(raw: str) -> Role:
 
 def _split_key(token: str) -> tuple[str, str]:
     parts = token.strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != "ca" or not parts[1] or not parts[2]:
+    # the id goes to the database as it is (Store.read_one skips the NUL check): letters and digits only
+    if len(parts) != 3 or parts[0] != "ca" or not (parts[1].isascii() and parts[1].isalnum()) or not parts[2]:
         raise AuthenticationError("malformed API key: expected ca_<id>_<secret>")
     return f"key_{parts[1]}", parts[2]
 
@@ -199,10 +200,9 @@ class PartyService(ServiceBase):
         if not token:
             raise AuthenticationError("an API key is required: send 'Authorization: Bearer ca_…'")
         key_id, secret = _split_key(token)
-        # every API request runs this: one statement on an autocommit connection (no session, no BEGIN/ROLLBACK
-        # round trips), compiled once (a third of the CPU of an ORM read in a session)
-        with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_KEY_LOOKUP, {"key_id": key_id}).first()
+        # every API request runs this: one statement on a driver connection outside any transaction, compiled
+        # once (a tenth of the CPU of a SQLAlchemy Connection on SQLite; one round trip on PostgreSQL)
+        row = self.store.read_one(_KEY_LOOKUP, {"key_id": key_id})
         digest = hashlib.sha256(secret.encode()).hexdigest()
         if row is None or not hmac.compare_digest(row[0], digest):
             raise AuthenticationError("unknown API key")
