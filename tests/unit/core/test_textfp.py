@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from copyalign.core.matching import textfp
-from copyalign.core.matching.passages import passages
+from copyalign.core.matching.passages import passages, shared_tokens_bound
 from tests.unit.core.unicode_text import unicode_texts
 
 WORDS = [
@@ -137,6 +137,91 @@ def test_passages_drop_hits_that_do_not_verify() -> None:
     work = np.arange(100, 200, dtype=np.uint64)
     query = np.arange(500, 540, dtype=np.uint64)
     assert passages(query, work, np.array([3]), np.array([10]), min_run=5, max_gap=10) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cap=st.integers(textfp.K, 60))
+def test_the_candidate_bound_never_drops_a_work_whose_passage_is_long_enough(seed: int, cap: int) -> None:
+    # The engine skips passages() for a work whose bound is under the passage length it needs: sound only if the
+    # bound is at least every passage's matched tokens (or over cap). Six token values make stock phrases (shared
+    # k-grams off the copied passage) common; a copied slice with substitutions, insertions and deletions makes
+    # passages pieced across diagonals; a random half of the shared k-grams are the hits, as winnowing keeps some.
+    rng = np.random.default_rng(seed)
+    works = [rng.integers(0, 6, int(rng.integers(8, 120))).astype(np.uint64) for _ in range(3)]
+    query = list(rng.integers(0, 6, int(rng.integers(8, 150))))
+    src = works[int(rng.integers(0, 3))]
+    a = int(rng.integers(0, src.size))
+    piece = list(src[a : a + int(rng.integers(1, 80))])
+    for _ in range(int(rng.integers(0, 4))):  # edits inside the copy
+        i = int(rng.integers(0, len(piece) + 1))
+        edit = int(rng.integers(0, 3))
+        if edit == 0 and i < len(piece):
+            piece[i] = np.uint64(99)
+        elif edit == 1:
+            piece.insert(i, np.uint64(98))
+        elif i < len(piece):
+            del piece[i]
+    at = int(rng.integers(0, len(query) + 1))
+    q = np.array(query[:at] + piece + query[at:], dtype=np.uint64)
+    k = textfp.K
+    qpos, fpos, group, lo, hi, best = [], [], [], [], [], []
+    start = 0
+    for g, w in enumerate(works):
+        shared = [
+            (i, j)
+            for i in range(q.size - k + 1)
+            for j in range(w.size - k + 1)
+            if np.array_equal(q[i : i + k], w[j : j + k]) and rng.random() < 0.5
+        ]
+        hq = np.array([i for i, _ in shared], dtype=np.int64)
+        hw = np.array([j for _, j in shared], dtype=np.int64)
+        found = passages(q, w, hq, hw, min_run=k, max_gap=10) if shared else []
+        best.append(max((p.matched for p in found), default=0))
+        qpos += hq.tolist()
+        fpos += (hw + start).tolist()
+        group += [g] * len(shared)
+        lo += [start] * len(shared)
+        hi += [start + w.size] * len(shared)
+        start += w.size
+    if not qpos:
+        return
+    flat = np.concatenate(works)
+    arr = (np.array(x, dtype=np.int64) for x in (lo, hi, qpos, fpos, group))
+    lo_a, hi_a, qpos_a, fpos_a, group_a = arr
+    bound = shared_tokens_bound(q, flat, lo_a, hi_a, qpos_a, fpos_a, group_a, len(works), cap)
+    for g in range(len(works)):
+        assert bound[g] >= min(best[g], cap + 1), (g, bound[g], best[g])
+
+
+def test_the_candidate_bound_drops_a_work_that_shares_only_scattered_stock_phrases() -> None:
+    work = np.arange(100, 200, dtype=np.uint64)
+    query = np.concatenate([np.arange(900, 910), work[10:16], np.arange(920, 930), work[50:56], np.arange(940, 950)])
+    hits_q, hits_w = np.array([10, 26]), np.array([10, 50])  # two 6-token runs on different diagonals
+    bound = shared_tokens_bound(
+        query.astype(np.uint64),
+        work,
+        np.zeros(2, np.int64),
+        np.full(2, 100),
+        hits_q,
+        hits_w,
+        np.zeros(2, np.int64),
+        1,
+        40,
+    )
+    assert bound.tolist() == [12]  # under a 40-token passage: the work is never verified
+    copied = np.concatenate([np.arange(900, 910), work[10:60]]).astype(np.uint64)
+    bound = shared_tokens_bound(
+        copied,
+        work,
+        np.zeros(1, np.int64),
+        np.full(1, 100),
+        np.array([12]),
+        np.array([12]),
+        np.zeros(1, np.int64),
+        1,
+        40,
+    )
+    assert bound.tolist() == [41]  # a run longer than the cap: over it, so verified
 
 
 @settings(max_examples=300, deadline=None)

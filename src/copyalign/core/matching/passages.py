@@ -66,6 +66,44 @@ def _runs_on_diagonal(
     return out
 
 
+def shared_tokens_bound(
+    query_tokens: U64,
+    flat_tokens: U64,
+    lo: I64,
+    hi: I64,
+    query_pos: I64,
+    flat_pos: I64,
+    group: I64,
+    groups: int,
+    cap: int,
+) -> I64:
+    """For each of ``groups`` candidate works, an upper bound of the tokens any of its passages can match, or
+    more than ``cap`` where it may be longer: what lets a caller skip :func:`passages` for the works that share
+    only a few stock phrases with the query, all of them at once.
+
+    Hit ``i`` is at query position ``query_pos[i]`` and at ``flat_pos[i]`` in ``flat_tokens``, the tokens of
+    every work end to end, where its work (candidate ``group[i]``) spans ``flat_tokens[lo[i]:hi[i]]``. A
+    passage is made of runs of equal tokens that contain a hit (:func:`_runs_on_diagonal`), so the sum of the
+    distinct runs through a work's hits bounds what its passages match. Each run is followed at most ``cap``
+    tokens either side of its hit: one that goes on further is longer than ``cap`` and counted as ``cap + 1``.
+    """
+    steps = np.arange(-cap, cap + 1, dtype=np.int64)
+    qi = query_pos[:, None] + steps
+    fi = flat_pos[:, None] + steps
+    inside = (qi >= 0) & (qi < query_tokens.size) & (fi >= lo[:, None]) & (fi < hi[:, None])
+    qt = query_tokens[np.clip(qi, 0, max(0, query_tokens.size - 1))]
+    ft = flat_tokens[np.clip(fi, 0, max(0, flat_tokens.size - 1))]
+    eq = inside & (qt == ft)
+    right, left = eq[:, cap:], eq[:, cap::-1]  # from the hit outwards, the hit itself first
+    r = np.where(right.all(axis=1), cap + 1, np.argmin(right, axis=1))
+    lft = np.where(left.all(axis=1), cap + 1, np.argmin(left, axis=1))
+    length = np.maximum(0, np.minimum(cap + 1, r + lft - 1))
+    start = query_pos - np.maximum(lft - 1, 0)
+    diagonal = query_pos - flat_pos  # flat positions are unique to a work: no two works share a diagonal id
+    _, distinct = np.unique(np.stack([group, diagonal, start]), axis=1, return_index=True)
+    return np.bincount(group[distinct], weights=length[distinct], minlength=groups).astype(np.int64)
+
+
 def passages(
     query_tokens: U64,
     work_tokens: U64,
