@@ -19,9 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+MAX_RETRIES = 2
+"""How many times a task runs again after its worker process died (the OOM killer, a ``kill -9``): as the Ray
+engine's ``max_retries``, so that both engines finish a scan that lost a worker, and fail alike on a task
+that kills every worker it runs in."""
 WATCH_SECONDS = 0.2
 """How often a worker's watchdog checks that its parent is still there."""
 
@@ -94,22 +99,51 @@ class LocalExecutor:
             for i, task in enumerate(tasks):
                 yield i, fn(config, task)
             return
-        if self._pool is None:
-            self._pool = shared_pool(self.workers) if self.shared else process_pool(self.workers)
-        pending: dict[Future[Any], int] = {}
+        pending: dict[Future[Any], tuple[int, ProcessPoolExecutor]] = {}
         queue = list(enumerate(tasks))[::-1]
+        retried: dict[int, int] = {}
         try:
             while queue or pending:
+                pool = self._live_pool()
                 while queue and len(pending) < 2 * self.workers:  # bounded: results are persisted as they come
                     i, task = queue.pop()
-                    fut = self._pool.submit(fn, config, task)
-                    pending[fut] = i
+                    try:
+                        pending[pool.submit(fn, config, task)] = (i, pool)
+                    except BrokenProcessPool:  # it broke since it was looked at: the task waits for a new one
+                        queue.append((i, task))
+                        break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield pending.pop(fut), fut.result()
+                    i, ran_on = pending.pop(fut)
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        # a worker died: every task the pool held fails with it, none by its own doing; each
+                        # runs again on a new pool, at most MAX_RETRIES times
+                        retried[i] = retried.get(i, 0) + 1
+                        if retried[i] > MAX_RETRIES:
+                            raise
+                        self._drop(ran_on)
+                        queue.append((i, tasks[i]))
+                        continue
+                    yield i, result
         finally:
             for fut in pending:  # a failure or an abandoned map: what is still queued is nobody's any more
                 fut.cancel()
+
+    def _live_pool(self) -> ProcessPoolExecutor:
+        if self._pool is not None and getattr(self._pool, "_broken", False):
+            self._drop(self._pool)
+        if self._pool is None:
+            self._pool = shared_pool(self.workers) if self.shared else process_pool(self.workers)
+        return self._pool
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """Stop using a pool that lost a worker (a shared one is replaced by :func:`shared_pool` on next use)."""
+        if pool is self._pool:
+            self._pool = None
+            if not self.shared:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         if self._pool is not None:

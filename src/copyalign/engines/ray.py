@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from copyalign.engines.local import MAX_RETRIES
 from copyalign.errors import MissingExtraError
 
 
@@ -32,7 +33,7 @@ class RayExecutor:
 
     def map(self, fn: Callable[[Any, Any], Any], config: Any, tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         ray = self._ray
-        remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+        remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(fn)
         conf = ray.put(config)
         pending: dict[Any, int] = {}
         queue = list(enumerate(tasks))[::-1]
