@@ -40,7 +40,11 @@ meta, XMP) timed alone over the same corpus on one core, as a share of the 1-wor
 document, per corpus.
 
     python benchmarks/scan_throughput.py [--docs 200000] [--works 100000] [--skip-ray] [--quick]
-        [--corpora english,chinese] [--seeds ../shared/seeds]
+        [--corpora english,chinese] [--seeds ../shared/seeds] [--workdir DIR] [--runs local:2,ray:2]
+        [--skip-minhash]
+
+``--workdir DIR`` keeps the registry (and each corpus, by size) in DIR and uses it again on the next run with
+the same ``--works``: registering 200,000 works takes ~10 minutes of a 2-core machine.
 """
 
 from __future__ import annotations
@@ -287,12 +291,16 @@ def main() -> None:
     ap.add_argument("--shard-docs", type=int, default=None, help="documents per shard (5,000; --quick 500)")
     ap.add_argument("--quick", action="store_true", help="a small run: 5,000 works, 4,000 documents, no Ray")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scan_throughput.json"))
+    ap.add_argument("--workdir", help="keep the registry and corpora here, and use them again on the next run")
+    ap.add_argument("--runs", help="engines and workers to run, e.g. local:2,ray:2 (local:1,local:2,ray:2)")
+    ap.add_argument("--skip-minhash", action="store_true", help="leave out the MinHash stage side by side")
     args = ap.parse_args()
     docs = args.docs or (4_000 if args.quick else 200_000)
     n_works = args.works or (5_000 if args.quick else 100_000)
     minhash_docs = args.minhash_docs or (500 if args.quick else 2_000)
     wanted = args.corpora.split(",")
-    tmp = Path(tempfile.mkdtemp(prefix="scanbench-"))
+    tmp = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="scanbench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         plays = shakespeare()
         zh, zh_source = chinese_text(args.seeds)
@@ -303,18 +311,29 @@ def main() -> None:
             "chinese": (WordModel.from_text(zh, "bigram", chinese=True), zh, zh_source),
         }
         settings = Settings(database_url=f"sqlite:///{tmp / 'reg.db'}", data_dir=str(tmp / "data"), workers=2)
+        saved = tmp / "registry.json"  # --workdir: a registry of the same size is built once and kept
+        kept = json.loads(saved.read_text()) if saved.exists() else None
+        if kept is not None and kept["works_per_language"] != n_works:
+            raise SystemExit(f"{tmp} holds a registry of {kept['works_per_language']} works per language")
         ca = connect(settings, policy=load_policy("cn"))
-        ca.parties.create(None, name="CMO", role="operator")
-        t0 = time.perf_counter()
-        works = {
-            lang: build_registry(ca, n_works, model, text[: len(text) // 5], SEED + 10 * i)
-            for i, (lang, (model, text, _)) in enumerate(languages.items())
-        }
-        reg_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        ca.matching.refresh()
-        ca.matching.index.compact()  # as 'copyalign index build' leaves it
-        index_s = time.perf_counter() - t0
+        if kept is None:
+            ca.parties.create(None, name="CMO", role="operator")
+            t0 = time.perf_counter()
+            works = {
+                lang: build_registry(ca, n_works, model, text[: len(text) // 5], SEED + 10 * i)
+                for i, (lang, (model, text, _)) in enumerate(languages.items())
+            }
+            reg_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ca.matching.refresh()
+            ca.matching.index.compact()  # as 'copyalign index build' leaves it
+            index_s = time.perf_counter() - t0
+            if args.workdir:
+                kept = {"works_per_language": n_works, "register_s": reg_s, "index_s": index_s, "works": works}
+                saved.write_text(json.dumps(kept, ensure_ascii=False))
+        else:
+            works, reg_s, index_s = kept["works"], kept["register_s"], kept["index_s"]
+            ca.matching.refresh()
         print(f"registry: {n_works} works per language in {reg_s:.0f} s, index in {index_s:.0f} s", flush=True)
         corpora: dict[str, dict[str, Any]] = {}
         for i, (lang, (model, text, source)) in enumerate(languages.items()):
@@ -324,8 +343,14 @@ def main() -> None:
             shard_docs = args.shard_docs or (500 if args.quick else SHARD_DOCS)  # as many shards as the full run
             share = 0.5 if lang == "english" else args.chinese_real_share
             real = text[len(text) // 5 :]
-            corpus = tmp / f"corpus-{lang}"
-            counts = build_corpus(corpus, docs, model, real, works[lang], SEED + 10 * i, shard_docs, share)
+            corpus = tmp / f"corpus-{lang}-{docs}"
+            made = corpus / "counts.json"
+            if made.exists():
+                counts = json.loads(made.read_text())
+            else:
+                shutil.rmtree(corpus, ignore_errors=True)  # a corpus half written by a stopped run
+                counts = build_corpus(corpus, docs, model, real, works[lang], SEED + 10 * i, shard_docs, share)
+                made.write_text(json.dumps(counts))
             print(f"{lang} corpus: {counts} in {time.perf_counter() - t0:.0f} s", flush=True)
             corpora[lang] = {
                 "text": source,
@@ -361,25 +386,32 @@ def main() -> None:
 
         # each engine scans the corpora one after the other, so that a neighbour's load slows both alike
         plan = [("local", 1), ("local", 2)] + ([] if args.skip_ray or args.quick else [("ray", 2)])
+        if args.runs:
+            plan = [(r.split(":")[0], int(r.split(":")[1])) for r in args.runs.split(",")]
         for engine, workers in plan:
             for lang, c in corpora.items():
-                run = run_scan(ca, tmp / f"corpus-{lang}", tmp / f"out-{lang}-{engine}-{workers}", engine, workers)
+                corpus = tmp / f"corpus-{lang}-{docs}"
+                run = run_scan(ca, corpus, tmp / f"out-{lang}-{engine}-{workers}", engine, workers)
                 run["mb_per_s_per_core"] = round(c["corpus"]["bytes"] / 1e6 / run["seconds"] / workers, 2)
                 c["runs"].append(run)
                 print(lang, json.dumps(run), flush=True)
                 if engine == "local" and workers == 1:  # issue 22: what the opt-out checks cost of a scan
-                    c["signal_checks"] = signal_cost(tmp / f"corpus-{lang}", run)
+                    c["signal_checks"] = signal_cost(corpus, run)
                     print(lang, json.dumps({"signal_checks": c["signal_checks"]}), flush=True)
                 shutil.rmtree(tmp / f"out-{lang}-{engine}-{workers}", ignore_errors=True)
                 save()
         for lang, c in corpora.items():
-            c["minhash_stage"] = minhash_side_by_side(tmp / f"corpus-{lang}", minhash_docs, tmp, peer=lang == "english")
+            if args.skip_minhash:
+                break
+            corpus = tmp / f"corpus-{lang}-{docs}"
+            c["minhash_stage"] = minhash_side_by_side(corpus, minhash_docs, tmp, peer=lang == "english")
             print(lang, json.dumps(c["minhash_stage"]), flush=True)
         save()
         print("chinese / english docs/s per core:", result.get("chinese_vs_english_docs_per_s_per_core"))
         print(f"wrote {args.out}")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.workdir:
+            shutil.rmtree(tmp, ignore_errors=True)
         os.environ.pop("RAY_ADDRESS", None)
 
 
