@@ -53,7 +53,7 @@ def probe_text(seg: Segment, q: TextQuery, cfg: MatchingSection) -> list[tuple[i
     # Only the works with enough hits are verified, chosen on the sorted postings without a Python loop: common
     # k-grams (a language's stock phrases, each under MAX_POSTINGS) give a Chinese query a thousand works or
     # more with a hit or two, and looping over them was most of a Chinese scan's matching time.
-    order = np.argsort(works, kind="stable")
+    order = np.argsort(works)  # not stable: passages() and the bound do not depend on the hits' order (3x faster)
     works = works[order]
     first = np.flatnonzero(np.concatenate(([True], works[1:] != works[:-1])))
     counts = np.diff(np.append(first, works.size))
