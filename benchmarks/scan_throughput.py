@@ -344,7 +344,7 @@ def main() -> None:
             share = 0.5 if lang == "english" else args.chinese_real_share
             real = text[len(text) // 5 :]
             corpus = tmp / f"corpus-{lang}-{docs}"
-            made = corpus / "counts.json"
+            made = tmp / f"corpus-{lang}-{docs}.json"  # beside the corpus: a JSON file in it would be a shard
             if made.exists():
                 counts = json.loads(made.read_text())
             else:
