@@ -99,7 +99,7 @@ def shared_tokens_bound(
     lft = np.where(left.all(axis=1), cap + 1, np.argmin(left, axis=1))
     length = np.maximum(0, np.minimum(cap + 1, r + lft - 1))
     start = query_pos - np.maximum(lft - 1, 0)
-    diagonal = query_pos - flat_pos  # flat positions are unique to a work: no two works share a diagonal id
+    diagonal = query_pos - flat_pos  # a run is one (work, diagonal, start): several hits on it count it once
     _, distinct = np.unique(np.stack([group, diagonal, start]), axis=1, return_index=True)
     return np.bincount(group[distinct], weights=length[distinct], minlength=groups).astype(np.int64)
 

@@ -96,7 +96,7 @@ def _may_hold_a_passage(
     if first.size == 0:
         return first, counts
     group = np.repeat(np.arange(first.size), counts)
-    rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first.tolist(), counts.tolist(), strict=True)])
+    rows = np.arange(int(counts.sum())) + np.repeat(first - (np.cumsum(counts) - counts), counts)  # their postings
     w = works[rows]
     offsets = seg.arrays["tok_offsets"]
     lo, hi = np.asarray(offsets[w], dtype=np.int64), np.asarray(offsets[w + 1], dtype=np.int64)
