@@ -286,6 +286,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="results JSON (default: results/registry_scale.json at full size)")
     args = ap.parse_args()
     n_images = args.works if args.images is None else args.images
+    if n_images < 1 or args.works < 1:
+        ap.error("--works and --images must be at least 1: the guard's text and image checks are timed on them")
     out = args.out or (Path(__file__).parent / "results" / "registry_scale.json" if args.works >= FULL else None)
 
     zh, zh_source = chinese_text(args.seeds)
