@@ -1,10 +1,11 @@
 """/v1/guard and /v1/traces: the deployment guard over HTTP, for providers that do not run it in process.
 
 The two checks a provider makes per generation (``/guard/prompt``, ``/guard/output``) are ``async`` and run on
-the worker's event loop: they only read (the index in memory, a few indexed rows), so the thread-pool hop
-FastAPI gives a plain ``def`` would cost more CPU than it saves (~0.4 ms a request, measured with
-``benchmarks/http_load.py``). Routes that write stay plain ``def``: a write can wait on a database lock, and
-it must not wait on the loop.
+the worker's event loop when they only read (the index in memory, a few indexed rows): the thread-pool hop
+FastAPI gives a plain ``def`` would cost ~0.4 ms of CPU a request (``benchmarks/http_load.py``). Whatever may
+wait goes to the thread pool instead (:func:`~copyalign.api.deps.on_loop`): an index refresh that is due, and a
+named user's prompt, whose flags the user journey writes. Routes that write run in the thread pool: a write can
+wait on a database lock, and it must not wait on the loop (``tests/integration/test_event_loop.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from copyalign.api.deps import CaDep, PrincipalDep
+from copyalign.api.deps import CaDep, PrincipalDep, index_may_wait, on_loop, output_may_wait
 from copyalign.api.routers.works import decode_content
 from copyalign.api.schemas import BlockCreate, GuardDeliver, GuardOutput, GuardPrompt, GuardTermCreate, TraceLookupInput
 
@@ -24,14 +25,22 @@ router = APIRouter(tags=["guard"])
 @router.post("/guard/prompt")
 async def check_prompt(body: GuardPrompt, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     """Screen a prompt before generation: ``decision`` is allow, warn or block, with the reasons."""
-    return ca.guard.check_prompt(principal, body.prompt, user=body.user).to_dict()
+    verdict = await on_loop(
+        lambda: ca.guard.check_prompt(principal, body.prompt, user=body.user),
+        unless=bool(body.user) or index_may_wait(ca),  # a named user's flag is written by the user journey
+    )
+    return verdict.to_dict()
 
 
 @router.post("/guard/output")
 async def check_output(body: GuardOutput, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
     """Screen an output against the registry and the provider's blocklist before delivering it."""
     data = decode_content(body.text, body.content_base64)
-    return ca.guard.check_output(principal, data, kind=body.kind, provider_id=body.provider_id).to_dict()
+    verdict = await on_loop(
+        lambda: ca.guard.check_output(principal, data, kind=body.kind, provider_id=body.provider_id),
+        unless=output_may_wait(ca),
+    )
+    return verdict.to_dict()
 
 
 @router.post("/guard/output/upload")
@@ -42,7 +51,8 @@ async def check_output_upload(
     kind: Annotated[str | None, Form(json_schema_extra={"enum": ["text", "image"]})] = None,
 ) -> dict[str, Any]:
     data = await file.read(ca.settings.max_upload_bytes + 1)
-    return ca.guard.check_output(principal, data, kind=kind).to_dict()
+    verdict = await on_loop(lambda: ca.guard.check_output(principal, data, kind=kind), unless=output_may_wait(ca))
+    return verdict.to_dict()
 
 
 @router.post("/guard/deliver")

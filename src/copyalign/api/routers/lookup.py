@@ -19,8 +19,8 @@ router = APIRouter(tags=["lookup"])
 
 @router.post("/lookup")
 async def lookup_json(body: LookupText, ca: CaDep, principal: PrincipalDep) -> dict[str, Any]:
-    # read-only, so on the event loop (see copyalign.api.routers.guard)
     data = decode_content(body.text, body.content_base64)
+    # reads indexed rows only (no index refresh, no write): on the event loop (see copyalign.api.routers.guard)
     return ca.lookup.lookup(principal, data, kind=body.kind, at=body.at, jurisdiction=body.jurisdiction).to_dict()
 
 

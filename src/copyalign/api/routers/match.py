@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from copyalign.api.deps import CaDep, PrincipalDep
+from copyalign.api.deps import CaDep, PrincipalDep, index_may_wait, on_loop
 from copyalign.api.routers.works import decode_content
 from copyalign.api.schemas import MatchInput
 
@@ -29,4 +29,5 @@ async def match_upload(
     limit: Annotated[int, Form(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     data = await file.read(ca.settings.max_upload_bytes + 1)
-    return ca.matching.match(principal, data, kind=kind, limit=limit).to_dict()
+    found = await on_loop(lambda: ca.matching.match(principal, data, kind=kind, limit=limit), unless=index_may_wait(ca))
+    return found.to_dict()

@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -94,7 +95,8 @@ async def register_upload(
         identifiers=idents_v,
         preferences=_pref_inputs(prefs),
     )
-    return work_json(ca.works.register(principal, item, holder_id=holder_id))
+    # async to read the upload; the registration writes, so in the thread pool (a lock wait must not stall the loop)
+    return work_json(await run_in_threadpool(lambda: ca.works.register(principal, item, holder_id=holder_id)))
 
 
 @router.post("/works/import", status_code=201)
@@ -104,8 +106,8 @@ async def import_manifest(
     """Register every line of a JSON Lines body, or none (the error names the line)."""
     body = await request.body()
     items, numbers = parse_lines(body.splitlines(), base=None)
-    try:
-        views = ca.works.register_many(principal, items, holder_id=holder_id)
+    try:  # a bulk write of seconds: in the thread pool, so the worker's event loop goes on serving meanwhile
+        views = await run_in_threadpool(lambda: ca.works.register_many(principal, items, holder_id=holder_id))
     except ItemError as exc:
         raise ManifestError(exc.error.message, line=numbers[exc.position], field=exc.error.field) from None
     return {"registered": len(views), "works": [work_json(v) for v in views]}

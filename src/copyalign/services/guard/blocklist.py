@@ -119,6 +119,10 @@ class Blocklist(ServiceBase):
                 row.lifted_at = self.clock.now()
             return BlockedView(row.id, row.provider_id, row.kind, row.sha256, row.reason, row.source, row.log_index)
 
+    def refresh_due(self) -> bool:
+        """Whether the next :meth:`refresh` takes the index lock and asks the store."""
+        return time.monotonic() - self._checked >= self.refresh_seconds
+
     def refresh(self, *, force: bool = False) -> None:
         """Index the outputs blocked since the index's watermark (checked at most every ``refresh_seconds``)."""
         self.index.reload()

@@ -177,6 +177,10 @@ class MatchService(ServiceBase):
             entries = [done.get(e.work_id, e) for e in entries]
         return entries
 
+    def refresh_due(self) -> bool:
+        """Whether the next :meth:`maybe_refresh` asks the store and may refresh (seconds, under the index lock)."""
+        return time.monotonic() - self._checked >= self.refresh_seconds
+
     def maybe_refresh(self) -> None:
         self.index.reload()
         if time.monotonic() - self._checked < self.refresh_seconds:
