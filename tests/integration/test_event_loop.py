@@ -35,10 +35,15 @@ def _on_loop() -> bool:
     return True
 
 
-def _operator(ca: Copyalign) -> Principal:
-    op = ca.parties.operator()
+@pytest.fixture
+def provider_key(ca: Copyalign, holder: tuple[Principal, str]) -> str:
+    op = ca.parties.operator()  # the one the holder fixture made
     assert op is not None
-    return op
+    return make_party(ca, op, "provider", "Pixel Foundry AI")[1]
+
+
+def _register(ca: Copyalign, holder: tuple[Principal, str], text: str, title: str) -> None:
+    ca.works.register(holder[0], WorkInput(data=text.encode(), title=title))
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[bool]:
@@ -73,23 +78,23 @@ def test_a_due_index_refresh_runs_off_the_event_loop(
     client: TestClient,
     ca: Copyalign,
     holder: tuple[Principal, str],
+    provider_key: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    holder_p, _ = holder
-    _, provider_key = make_party(ca, _operator(ca), "provider", "Pixel Foundry AI")
     refreshes = _spy(monkeypatch, ca.matching, "refresh")
     blocklist = _spy(monkeypatch, ca.guard.blocklist, "refresh")
-    ca.works.register(holder_p, WorkInput(data=TEXT.encode(), title="The Lantern Keeper's Daughter"))
+    _register(ca, holder, TEXT, "The Lantern Keeper's Daughter")
     ca.matching._checked = float("-inf")  # as when index_refresh_seconds have passed since the last check
     r = client.post("/v1/guard/output", json={"text": TEXT}, headers=auth(provider_key))
     assert r.status_code == 200, r.text
     assert r.json()["decision"] == "block"  # the work registered a moment ago is seen: the refresh ran
     assert refreshes and not any(refreshes), "the index refresh ran on the event loop"
     assert blocklist and not any(blocklist), "the blocklist refresh ran on the event loop"
-    ca.works.register(holder_p, WorkInput(data=(TEXT + " A second printing.").encode(), title="Second"))
+    second = TEXT + " A second printing."
+    _register(ca, holder, second, "Second")
     ca.matching._checked = float("-inf")
-    second = (TEXT + " A second printing.").encode()
-    r = client.post("/v1/match/upload", files={"file": ("b.txt", second, "text/plain")}, headers=auth(provider_key))
+    upload = {"file": ("b.txt", second.encode(), "text/plain")}
+    r = client.post("/v1/match/upload", files=upload, headers=auth(provider_key))
     assert r.status_code == 200, r.text
     assert r.json()["matches"], "the second work registered a moment ago is found: the refresh ran"
     assert len(refreshes) == 2 and not any(refreshes)
@@ -99,11 +104,10 @@ def test_a_named_users_flagged_prompt_is_recorded_off_the_event_loop(
     client: TestClient,
     ca: Copyalign,
     holder: tuple[Principal, str],
+    provider_key: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    holder_p, _ = holder
-    _, provider_key = make_party(ca, _operator(ca), "provider", "Pixel Foundry AI")
-    ca.works.register(holder_p, WorkInput(data=TEXT.encode(), title="The Lantern Keeper's Daughter"))
+    _register(ca, holder, TEXT, "The Lantern Keeper's Daughter")
     ca.matching.refresh()
     assert ca.policy.journey.escalation, "the profile counts flagged prompts"
     writes = _spy(monkeypatch, ca.store, "write")

@@ -67,7 +67,7 @@ def index_may_wait(ca: Copyalign) -> bool:
 
 def output_may_wait(ca: Copyalign) -> bool:
     """As :func:`index_may_wait`, for the output check, which refreshes the provider blocklist's index too."""
-    return ca.matching.refresh_due() or ca.guard.blocklist.refresh_due()
+    return index_may_wait(ca) or ca.guard.blocklist.refresh_due()
 
 
 async def on_loop(fn: Callable[[], T], *, unless: bool) -> T:
