@@ -277,6 +277,17 @@ def minhash_side_by_side(corpus: Path, n: int, tmp: Path, *, peer: bool) -> dict
     }
 
 
+def runs_arg(value: str) -> list[tuple[str, int]]:
+    """``--runs``: ENGINE:WORKERS pairs, comma-separated."""
+    plan = []
+    for item in value.split(","):
+        engine, _, workers = item.partition(":")
+        if engine not in ("local", "ray") or not workers.isdigit() or int(workers) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected local:N or ray:N with N >= 1 workers")
+        plan.append((engine, int(workers)))
+    return plan
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=None, help="documents per corpus (200,000; --quick 4,000)")
@@ -292,7 +303,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a small run: 5,000 works, 4,000 documents, no Ray")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scan_throughput.json"))
     ap.add_argument("--workdir", help="keep the registry and corpora here, and use them again on the next run")
-    ap.add_argument("--runs", help="engines and workers to run, e.g. local:2,ray:2 (local:1,local:2,ray:2)")
+    ap.add_argument("--runs", type=runs_arg, help="engines and workers, e.g. local:2,ray:2 (local:1,local:2,ray:2)")
     ap.add_argument("--skip-minhash", action="store_true", help="leave out the MinHash stage side by side")
     args = ap.parse_args()
     docs = args.docs or (4_000 if args.quick else 200_000)
@@ -387,7 +398,7 @@ def main() -> None:
         # each engine scans the corpora one after the other, so that a neighbour's load slows both alike
         plan = [("local", 1), ("local", 2)] + ([] if args.skip_ray or args.quick else [("ray", 2)])
         if args.runs:
-            plan = [(r.split(":")[0], int(r.split(":")[1])) for r in args.runs.split(",")]
+            plan = args.runs
         for engine, workers in plan:
             for lang, c in corpora.items():
                 corpus = tmp / f"corpus-{lang}-{docs}"
