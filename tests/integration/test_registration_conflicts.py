@@ -220,3 +220,26 @@ def test_a_bulk_import_finds_the_conflicts_inside_it_as_one_registration_would(
     views = ca.works.register_many(two_holders["bob"], batch, workers=2)
     found = {i: [c.work_id for c in v.conflicts] for i, v in enumerate(views) if v.conflicts}
     assert found == {10: [river.id], 50: [astronaut.id]}
+
+
+def test_a_bulk_import_probed_while_fingerprinting_still_names_its_first_error_in_order(
+    ca: Copyalign, two_holders: dict
+) -> None:
+    """A bulk import probes each part for conflicts as the pool fingerprints it; what it refuses is unchanged: a
+    bad item later in the batch is named before an earlier conflict (fingerprints come first), without a bad
+    item the first conflict is refused, and either way nothing is registered."""
+    from copyalign.errors import ItemError
+
+    _with(ca, "refuse")
+    ca.works.register(two_holders["alice"], WorkInput(data=POEM.encode(), title="River"))
+    ca.matching.workers = 2
+    batch = [WorkInput(data=f"Letter {i} of {i * 13}: all is well here.".encode(), title=f"L{i}") for i in range(80)]
+    batch[5] = WorkInput(data=POEM_EDITED.encode(), title="Stream")  # a conflict early in the batch
+    bad = [*batch[:70], WorkInput(data=b"not a picture", title="broken", kind="image"), *batch[71:]]
+    with pytest.raises(ItemError) as caught:
+        ca.works.register_many(two_holders["bob"], bad, workers=2)
+    assert caught.value.position == 70 and caught.value.error.code != "registration_conflict"
+    with pytest.raises(ItemError) as caught:
+        ca.works.register_many(two_holders["bob"], batch, workers=2)
+    assert caught.value.position == 5 and caught.value.error.code == "registration_conflict"
+    assert ca.works.list(two_holders["bob"]) == []

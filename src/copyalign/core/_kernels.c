@@ -11,6 +11,9 @@
  * - lsh_keys: textfp.lsh_keys for one signature.
  * - lookup: the keys equal to each needle in a sorted key column with a bucket directory (index.segment).
  * - mih_search: the multi-index Hamming search of index.segment.Segment.image_candidates.
+ * - iscc_minhash, iscc_text_minhash, iscc_data_minhash: the MinHash of iscc-core's Text-Code (xxh32 of every 13-character
+ *   n-gram) and Data-Code (xxh32 of every content-defined chunk), registry.iscc's hot loops.
+ * - iscc_dct32: the 32x32 DCT of iscc-core's Image-Code (registry.iscc_image), the same doubles as its numpy path.
  *
  * The extension is optional: where it is not built (no C compiler) every caller has a numpy or Python
  * implementation, and the test suite checks that both give identical results on generated inputs.
@@ -755,7 +758,323 @@ done:
     return result;
 }
 
+/* ---- iscc-core's MinHash (registry.iscc and registry.iscc_data) ------------------------------------------
+ *
+ * Both similarity hashes of a registered text are a 64-permutation MinHash of 32-bit xxh32 features:
+ * iscc-core's alg_minhash keeps, per permutation (a, b), min(((a*f + b) mod 2**64) mod (2**61 - 1) & 0xFFFFFFFF).
+ * The permutation constants come from the caller (iscc-core's own). The Mersenne fold is exact: with
+ * x < 2**64, (x & P) + (x >> 61) <= P + 7, so one conditional subtraction gives x mod P. */
+#define MH_PERMS 64
+#define MH_PRIME 0x1FFFFFFFFFFFFFFFULL
+
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+static inline uint32_t read_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* xxh32 with seed 0 (xxHash's reference algorithm). */
+static uint32_t xxh32(const uint8_t *p, size_t len) {
+    const uint32_t P1 = 2654435761U, P2 = 2246822519U, P3 = 3266489917U, P4 = 668265263U, P5 = 374761393U;
+    const uint8_t *end = p + len;
+    uint32_t h;
+    if (len >= 16) {
+        const uint8_t *limit = end - 16;
+        uint32_t v1 = P1 + P2, v2 = P2, v3 = 0, v4 = 0U - P1;
+        do {
+            v1 = rotl32(v1 + read_le32(p) * P2, 13) * P1;
+            v2 = rotl32(v2 + read_le32(p + 4) * P2, 13) * P1;
+            v3 = rotl32(v3 + read_le32(p + 8) * P2, 13) * P1;
+            v4 = rotl32(v4 + read_le32(p + 12) * P2, 13) * P1;
+            p += 16;
+        } while (p <= limit);
+        h = rotl32(v1, 1) + rotl32(v2, 7) + rotl32(v3, 12) + rotl32(v4, 18);
+    } else {
+        h = P5;
+    }
+    h += (uint32_t)len;
+    for (; p + 4 <= end; p += 4) h = rotl32(h + read_le32(p) * P3, 17) * P4;
+    for (; p < end; p++) h = rotl32(h + (uint32_t)*p * P5, 11) * P1;
+    h ^= h >> 15;
+    h *= P2;
+    h ^= h >> 13;
+    h *= P3;
+    h ^= h >> 16;
+    return h;
+}
+
+static inline uint32_t minhash_exact(uint64_t a, uint64_t b, uint32_t f) {
+    uint64_t x = a * f + b; /* wraps: iscc-core's & MAXI64 */
+    uint64_t r = (x & MH_PRIME) + (x >> 61);
+    return (uint32_t)(r >= MH_PRIME ? r - MH_PRIME : r);
+}
+
+/* mins[k] = min(mins[k], min over features of permutation k's hash).
+ *
+ * As iscc._minhash does with numpy: the hash of x = a*f + b is u + (x >> 61) for u the low 32 bits of x (the
+ * fold adds 0 to 7) unless u >= 2**32 - 8, where the fold may carry or subtract. With w = u + 8 (mod 2**32),
+ * computed in 32-bit arithmetic, those "risky" features have w < 8 and every other hash lies in [w - 8, w - 1].
+ * One pass keeps, for all 64 permutations at once (the inner loop vectorises), each one's smallest w, its
+ * feature and the runner-up w. Where the smallest is at least 8 and the runner-up more than 7 above it, that
+ * feature's hash is the minimum, computed exactly; otherwise (a duplicated n-gram, common in real text; a near
+ * tie or a risky feature, rare) every feature that could still be the minimum is. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* AVX2's 8 lanes with a native 32-bit multiply and unsigned minimum where the CPU has them (chosen at load) */
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void minhash_update(const uint32_t *features, Py_ssize_t n, const uint64_t *mpa, const uint64_t *mpb,
+                           uint32_t *mins) {
+    uint32_t a32[MH_PERMS], b32[MH_PERMS], m1[MH_PERMS], m2[MH_PERMS], f1[MH_PERMS];
+    for (int k = 0; k < MH_PERMS; k++) {
+        a32[k] = (uint32_t)mpa[k];
+        b32[k] = (uint32_t)mpb[k] + 8U;
+        m1[k] = m2[k] = 0xFFFFFFFFU;
+        f1[k] = 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint32_t f = features[i];
+        for (int k = 0; k < MH_PERMS; k++) {
+            uint32_t w = a32[k] * f + b32[k];
+            int lower = w < m1[k];
+            uint32_t hi = lower ? m1[k] : w;
+            m2[k] = hi < m2[k] ? hi : m2[k];
+            f1[k] = lower ? f : f1[k];
+            m1[k] = lower ? w : m1[k];
+        }
+    }
+    for (int k = 0; k < MH_PERMS; k++) {
+        const uint64_t a = mpa[k], b = mpb[k];
+        uint32_t m = mins[k];
+        if (n == 0) continue;
+        if (m1[k] >= 8 && (uint64_t)m2[k] > (uint64_t)m1[k] + 7) {
+            uint32_t h = minhash_exact(a, b, f1[k]);
+            m = h < m ? h : m;
+        } else {
+            const uint64_t bound = m1[k] < 8 ? 0xFFFFFFFFU : (uint64_t)m1[k] + 7;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if ((uint64_t)(a32[k] * features[i] + b32[k]) <= bound) {
+                    uint32_t h = minhash_exact(a, b, features[i]);
+                    m = h < m ? h : m;
+                }
+            }
+        }
+        mins[k] = m;
+    }
+}
+
+/* The permutation constants as two buffers of MH_PERMS uint64; 0 and an exception when they are not. */
+static int permutations(Py_buffer *mpa, Py_buffer *mpb) {
+    if (mpa->len != MH_PERMS * 8 || mpb->len != MH_PERMS * 8) {
+        PyErr_Format(PyExc_ValueError, "the permutations are %d uint64 each", MH_PERMS);
+        return 0;
+    }
+    return 1;
+}
+
+/* iscc_minhash(features, mpa, mpb) -> bytes of 64 uint32: iscc-core's alg_minhash of uint32 features (at least
+ * one), the step both hashes below end with, on its own for the tests. */
+static PyObject *iscc_minhash(PyObject *self, PyObject *args) {
+    Py_buffer features = {0}, mpa = {0}, mpb = {0};
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &features, &mpa, &mpb)) return NULL;
+    if (!permutations(&mpa, &mpb)) goto done;
+    if (features.len < 4 || features.len % 4) {
+        PyErr_SetString(PyExc_ValueError, "features are one or more uint32");
+        goto done;
+    }
+    uint32_t mins[MH_PERMS];
+    for (int k = 0; k < MH_PERMS; k++) mins[k] = 0xFFFFFFFFU;
+    minhash_update((const uint32_t *)features.buf, features.len / 4, (const uint64_t *)mpa.buf,
+                   (const uint64_t *)mpb.buf, mins);
+    result = PyBytes_FromStringAndSize((const char *)mins, sizeof mins);
+done:
+    PyBuffer_Release(&features);
+    PyBuffer_Release(&mpa);
+    PyBuffer_Release(&mpb);
+    return result;
+}
+
+/* iscc_text_minhash(utf8, ngram, mpa, mpb) -> bytes of 64 uint32: iscc-core's alg_minhash of the xxh32 of
+ * the UTF-8 of every window of `ngram` characters of a collapsed text (one window of the whole text, the
+ * empty text included, when it is shorter), as iscc.soft_hash_text computes them with numpy. */
+static PyObject *iscc_text_minhash(PyObject *self, PyObject *args) {
+    Py_buffer text = {0}, mpa = {0}, mpb = {0};
+    Py_ssize_t ngram;
+    PyObject *result = NULL;
+    Py_ssize_t *starts = NULL;
+    uint32_t *features = NULL;
+    if (!PyArg_ParseTuple(args, "y*ny*y*", &text, &ngram, &mpa, &mpb)) return NULL;
+    if (!permutations(&mpa, &mpb)) goto done;
+    if (ngram < 1) {
+        PyErr_SetString(PyExc_ValueError, "ngram must be at least 1");
+        goto done;
+    }
+    const uint8_t *s = (const uint8_t *)text.buf;
+    Py_ssize_t len = text.len, chars = 0;
+    starts = (Py_ssize_t *)malloc(sizeof(Py_ssize_t) * (size_t)(len + 1));
+    if (starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) starts[chars++] = i;
+    starts[chars] = len;
+    Py_ssize_t windows = chars - ngram + 1 > 1 ? chars - ngram + 1 : 1;
+    Py_ssize_t span = chars < ngram ? chars : ngram;
+    features = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)windows);
+    if (features == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < windows; i++)
+        features[i] = xxh32(s + starts[i], (size_t)(starts[i + span] - starts[i]));
+    uint32_t mins[MH_PERMS];
+    for (int k = 0; k < MH_PERMS; k++) mins[k] = 0xFFFFFFFFU;
+    minhash_update(features, windows, (const uint64_t *)mpa.buf, (const uint64_t *)mpb.buf, mins);
+    result = PyBytes_FromStringAndSize((const char *)mins, sizeof mins);
+done:
+    free(starts);
+    free(features);
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&mpa);
+    PyBuffer_Release(&mpb);
+    return result;
+}
+
+/* iscc_data_minhash(data, gear, min_size, max_size, center_size, mask_s, mask_l, mpa, mpb) -> bytes of 64
+ * uint32: iscc-core's alg_minhash of the xxh32 of every chunk that its content-defined chunking
+ * (alg_cdc_chunks, FastCDC with a 256-entry uint32 gear table) cuts `data` into; the empty data is one
+ * empty chunk. iscc-core's gear hash is a Python int: (p >> 1) + gear[byte] stays below 2**33, exact here. */
+static PyObject *iscc_data_minhash(PyObject *self, PyObject *args) {
+    Py_buffer data = {0}, gear = {0}, mpa = {0}, mpb = {0};
+    Py_ssize_t mi, ma, cs;
+    unsigned long long mask_s, mask_l;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*nnnKKy*y*", &data, &gear, &mi, &ma, &cs, &mask_s, &mask_l, &mpa, &mpb))
+        return NULL;
+    if (!permutations(&mpa, &mpb)) goto done;
+    if (gear.len != 256 * 4) {
+        PyErr_SetString(PyExc_ValueError, "the gear table is 256 uint32");
+        goto done;
+    }
+    const uint8_t *s = (const uint8_t *)data.buf;
+    const uint32_t *g = (const uint32_t *)gear.buf;
+    const uint64_t *a = (const uint64_t *)mpa.buf, *b = (const uint64_t *)mpb.buf;
+    uint32_t mins[MH_PERMS];
+    for (int k = 0; k < MH_PERMS; k++) mins[k] = 0xFFFFFFFFU;
+    if (data.len == 0) {
+        uint32_t f = xxh32(s, 0);
+        minhash_update(&f, 1, a, b, mins);
+    }
+    Py_ssize_t pos = 0;
+    uint32_t batch[64];
+    int nbatch = 0;
+    while (pos < data.len) {
+        const uint8_t *buf = s + pos;
+        Py_ssize_t size = data.len - pos, i = mi < size ? mi : size, cut = -1;
+        Py_ssize_t barrier = cs < size ? cs : size;
+        uint64_t pattern = 0;
+        for (; i < barrier; i++) {
+            pattern = (pattern >> 1) + g[buf[i]];
+            if (!(pattern & mask_s)) {
+                cut = i + 1;
+                break;
+            }
+        }
+        if (cut < 0) {
+            barrier = ma < size ? ma : size;
+            for (; i < barrier; i++) {
+                pattern = (pattern >> 1) + g[buf[i]];
+                if (!(pattern & mask_l)) {
+                    cut = i + 1;
+                    break;
+                }
+            }
+        }
+        if (cut < 0) cut = i;
+        batch[nbatch++] = xxh32(buf, (size_t)cut);
+        if (nbatch == 64) {
+            minhash_update(batch, nbatch, a, b, mins);
+            nbatch = 0;
+        }
+        pos += cut;
+    }
+    if (nbatch) minhash_update(batch, nbatch, a, b, mins);
+    result = PyBytes_FromStringAndSize((const char *)mins, sizeof mins);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&gear);
+    PyBuffer_Release(&mpa);
+    PyBuffer_Release(&mpb);
+    return result;
+}
+
+/* ---- iscc-core's image DCT (registry.iscc_image) -------------------------------------------------------
+ *
+ * iscc_image._dct's recursion (nayuki's fast DCT, Lee's algorithm, as iscc-core's alg_dct) on one vector: the
+ * same sums, differences and divisions by the same factors in the same order, so the same doubles (no
+ * multiply-add is fused: the recursion has none). fac holds each level's factors, n = 32 first: 16, 8, 4, 2, 1
+ * values. */
+static void lee_dct(const double *v, double *out, int n, const double *fac) {
+    if (n == 1) {
+        out[0] = v[0];
+        return;
+    }
+    int half = n / 2;
+    double a[16], b[16], alpha[16], beta[16];
+    for (int i = 0; i < half; i++) {
+        a[i] = v[i] + v[n - 1 - i];
+        b[i] = (v[i] - v[n - 1 - i]) / fac[i];
+    }
+    lee_dct(a, alpha, half, fac + half);
+    lee_dct(b, beta, half, fac + half);
+    for (int i = 0; i < half - 1; i++) {
+        out[2 * i] = alpha[i];
+        out[2 * i + 1] = beta[i] + beta[i + 1];
+    }
+    out[n - 2] = alpha[half - 1];
+    out[n - 1] = beta[half - 1];
+}
+
+/* iscc_dct32(pixels, factors) -> bytes of 32x32 float64: the DCT of each row of 32x32 uint8 pixels, then of
+ * each column of that (iscc_image.soft_hash_image's matrix); factors: the 31 doubles of iscc_image._factors
+ * for n = 32, 16, 8, 4, 2, concatenated. */
+static PyObject *iscc_dct32(PyObject *self, PyObject *args) {
+    Py_buffer pixels = {0}, factors = {0};
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*", &pixels, &factors)) return NULL;
+    if (pixels.len != 32 * 32 || factors.len != 31 * 8) {
+        PyErr_SetString(PyExc_ValueError, "32x32 uint8 pixels and 31 float64 factors");
+        goto done;
+    }
+    const uint8_t *px = (const uint8_t *)pixels.buf;
+    const double *fac = (const double *)factors.buf;
+    double rows[32][32], col[32], dcol[32], matrix[32][32];
+    for (int r = 0; r < 32; r++) {
+        double v[32];
+        for (int c = 0; c < 32; c++) v[c] = (double)px[r * 32 + c];
+        lee_dct(v, rows[r], 32, fac);
+    }
+    for (int c = 0; c < 32; c++) {
+        for (int r = 0; r < 32; r++) col[r] = rows[r][c];
+        lee_dct(col, dcol, 32, fac);
+        for (int r = 0; r < 32; r++) matrix[r][c] = dcol[r];
+    }
+    result = PyBytes_FromStringAndSize((const char *)matrix, sizeof matrix);
+done:
+    PyBuffer_Release(&pixels);
+    PyBuffer_Release(&factors);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"iscc_dct32", iscc_dct32, METH_VARARGS, "iscc_dct32(pixels, factors) -> the 32x32 DCT as bytes of float64"},
+    {"iscc_minhash", iscc_minhash, METH_VARARGS, "iscc_minhash(features, mpa, mpb) -> the 64 minima as bytes of uint32"},
+    {"iscc_text_minhash", iscc_text_minhash, METH_VARARGS,
+     "iscc_text_minhash(utf8, ngram, mpa, mpb) -> the 64 minima as bytes of uint32"},
+    {"iscc_data_minhash", iscc_data_minhash, METH_VARARGS,
+     "iscc_data_minhash(data, gear, min_size, max_size, center_size, mask_s, mask_l, mpa, mpb) -> the 64 minima "
+     "as bytes of uint32"},
     {"mih_search", mih_search, METH_VARARGS,
      "mih_search(pdq, table, order, query, max_distance) -> (rows, query_rows, distances)"},
     {"lookup", lookup, METH_VARARGS, "lookup(keys, directory, needles, max_hits) -> (needle_index, key_index)"},

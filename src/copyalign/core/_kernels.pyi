@@ -19,3 +19,18 @@ def lookup(keys: _Buf, directory: _Buf, needles: _Buf, max_hits: int, /) -> tupl
 def mih_search(
     pdq: _Buf, table: _Buf, order: _Buf, query: _Buf, max_distance: int, /
 ) -> tuple[bytes, bytes, bytes]: ...
+def iscc_dct32(pixels: _Buf, factors: _Buf, /) -> bytes: ...
+def iscc_minhash(features: _Buf, mpa: _Buf, mpb: _Buf, /) -> bytes: ...
+def iscc_text_minhash(utf8: _Buf, ngram: int, mpa: _Buf, mpb: _Buf, /) -> bytes: ...
+def iscc_data_minhash(
+    data: _Buf,
+    gear: _Buf,
+    min_size: int,
+    max_size: int,
+    center_size: int,
+    mask_s: int,
+    mask_l: int,
+    mpa: _Buf,
+    mpb: _Buf,
+    /,
+) -> bytes: ...

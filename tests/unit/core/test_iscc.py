@@ -305,3 +305,75 @@ def test_band_probes_find_every_code_within_seven_bits() -> None:
         for bit in rng.sample(range(64), rng.randint(0, 7)):
             other ^= 1 << bit
         assert any(b in band_probes(q) for b, q in zip(bands(other), bands(code), strict=True))
+
+
+# -- the compiled kernels (iscc_text_minhash, iscc_minhash) --------------------------------------------------
+
+needs_kernels = pytest.mark.skipif(iscc.native is None, reason="the C kernels were not built")
+
+
+def tiled(perms: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """``perms`` repeated to the kernel's 64 permutations."""
+    full = (perms * 64)[:64]
+    return [a for a, _ in full], [b for _, b in full]
+
+
+def kernel_minhash(features: list[int], mpa: list[int], mpb: list[int]) -> list[int]:
+    assert iscc.native is not None
+    raw = iscc.native.iscc_minhash(
+        np.array(features, dtype=np.uint32), np.array(mpa, dtype=np.uint64), np.array(mpb, dtype=np.uint64)
+    )
+    return np.frombuffer(raw, dtype=np.uint32).tolist()
+
+
+@needs_kernels
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=300),
+    st.lists(st.tuples(st.integers(1, 2**64 - 1), st.integers(0, 2**64 - 1)), min_size=1, max_size=64),
+    st.integers(0, 5),
+)
+def test_kernel_minhash_matches_the_formula(features: list[int], perms: list[tuple[int, int]], dups: int) -> None:
+    features = features + features[:dups]  # duplicated features: equal runners-up, the exact rescan
+    mpa, mpb = tiled(perms)
+    assert kernel_minhash(features, mpa, mpb) == reference_minhash(features, mpa, mpb)
+
+
+@needs_kernels
+@pytest.mark.parametrize(
+    "b",
+    [
+        (5 << 61) + PRIME,
+        (7 << 61) + PRIME - 3,
+        (3 << 61) + (1 << 40) - 2,
+        (1 << 61) - (1 << 33),
+        2**64 - 8,  # w = u + 8 wraps to 0 for f = 0: a risky feature is the smallest w
+    ],
+)
+def test_kernel_minhash_risky_features_and_ties(b: int) -> None:
+    features = [0, 1, 2, 3, 4, 5, 6, 7, 8, 1000, 2**31, 2**32 - 1, 7, 7, 0]
+    mpa, mpb = tiled([(1, b), (1, (b + 5) % 2**64), (3, b), (2**61 + 1, b)])
+    assert kernel_minhash(features, mpa, mpb) == reference_minhash(features, mpa, mpb)
+
+
+@needs_kernels
+def test_kernel_minhash_refuses_malformed_arguments() -> None:
+    assert iscc.native is not None
+    with pytest.raises(ValueError, match="permutations"):
+        iscc.native.iscc_minhash(np.ones(3, np.uint32), iscc.MPA[:10], iscc.MPB)
+    with pytest.raises(ValueError, match="features"):
+        iscc.native.iscc_minhash(b"", iscc.MPA, iscc.MPB)
+    with pytest.raises(ValueError, match="ngram"):
+        iscc.native.iscc_text_minhash(b"abc", 0, iscc.MPA, iscc.MPB)
+
+
+@needs_kernels
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=400), st.text(alphabet=TRICKY, max_size=3000), st.text(max_size=40)))
+def test_kernel_and_numpy_soft_hash_agree(text: str) -> None:
+    collapsed = text_collapse(text)
+    with_kernel = soft_hash_text(collapsed)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(iscc, "native", None)
+        assert soft_hash_text(collapsed) == with_kernel
+    assert with_kernel == ic.soft_hash_text_v0(collapsed)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from copyalign.core.registry import iscc_image
 from copyalign.core.registry.iscc_image import image_code, soft_hash_image
 
 
@@ -42,3 +43,23 @@ def test_longer_codes_and_the_whole_unit(bits: int) -> None:
     pixels = np.random.default_rng(bits).integers(0, 256, (32, 32), dtype=np.uint8)
     assert soft_hash_image(pixels, bits) == reference(pixels, bits)
     assert image_code(pixels, bits) == ic.gen_image_code_v0(pixels.ravel().tolist(), bits=bits)["iscc"]
+
+
+def numpy_matrix(pixels: np.ndarray) -> np.ndarray:
+    grid = np.asarray(pixels, dtype=np.float64).reshape(32, 32)
+    return iscc_image._dct(iscc_image._dct(grid.T).T)
+
+
+@pytest.mark.skipif(iscc_image.native is None, reason="the C kernels were not built")
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.uint8, (32, 32)) | st.integers(0, 255).map(lambda v: np.full((32, 32), v, dtype=np.uint8)))
+def test_kernel_dct_gives_the_numpy_paths_doubles(pixels: np.ndarray) -> None:
+    assert iscc_image.native is not None
+    raw = iscc_image.native.iscc_dct32(pixels, iscc_image._ALL_FACTORS)
+    assert np.array_equal(np.frombuffer(raw, dtype=np.float64).reshape(32, 32), numpy_matrix(pixels))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(iscc_image, "native", None)
+        without = soft_hash_image(pixels, 256)
+    assert soft_hash_image(pixels, 256) == without == reference(pixels, 256)
+    with pytest.raises(ValueError, match="32x32"):
+        iscc_image.native.iscc_dct32(pixels[:16], iscc_image._ALL_FACTORS)

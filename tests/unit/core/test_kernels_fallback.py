@@ -57,15 +57,19 @@ def answers() -> dict[str, Any]:
     from copyalign.core import content
     from copyalign.core.matching import textfp
     from copyalign.core.matching.imagefp import ImageHash
+    from copyalign.core.registry.fingerprint import fingerprint
     from copyalign.services.matching import segment
     from copyalign.services.matching.segment import IndexedWork, Segment
 
-    out: dict[str, Any] = {"fingerprints": [], "normalised": [], "lsh": [], "lookup": [], "images": []}
+    out: dict[str, Any] = {"fingerprints": [], "normalised": [], "lsh": [], "lookup": [], "images": [], "iscc": []}
     for text in TEXTS:
         fp = textfp.text_fingerprint(text)
         arrays = {name: getattr(fp, name).tolist() for name in ("starts", "ends", "token_hashes", "kgrams", "winnowed")}
         out["fingerprints"].append({**arrays, "characters": fp.characters})
         out["normalised"].append(content.normalise_text(text))
+        if text:  # the registry's ISCC-CODE: the Text-Code's and Data-Code's MinHash kernels
+            registered = fingerprint((text * 40).encode(), content.Limits(), kind="text")
+            out["iscc"].append([registered.iscc, registered.iscc_content])
     rng = np.random.default_rng(25)
     for _ in range(5):
         sig = rng.integers(0, 2**32, textfp.NUM_PERM, dtype=np.uint64).astype(np.uint32)

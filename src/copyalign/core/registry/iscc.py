@@ -12,6 +12,11 @@ which alone would cap bulk registration far below the registry's floor of 500 wo
 * the MinHash works on the low 32 bits only (all that iscc-core keeps) and redoes in exact 64-bit arithmetic
   just the few features that can still be a row's minimum (see :func:`_minhash`).
 
+Where the compiled kernels are built (:mod:`copyalign.core.kernels`), the n-gram hashes and the MinHash are one
+C call instead (``iscc_text_minhash``, ~5 times faster on a 2 KB text: the numpy path's ~50 calls per text cost
+more than their arithmetic); the numpy path stays for an install without a compiler, and the tests hold the two
+to each other and to iscc-core.
+
 Conformance is a test, not a claim: ``tests/unit/core/test_iscc.py`` checks every function against iscc-core
 (its own conformance vectors, hypothesis-generated Unicode, every branch of the hash), and
 ``benchmarks/iscc_text.py`` measures both side by side and asserts that their codes agree.
@@ -35,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from copyalign.core.kernels import native
 from copyalign.errors import InvalidInputError
 
 __all__ = ["band_probes", "bands", "code_to_int", "hamming", "soft_hash_text", "text_code", "text_collapse"]
@@ -308,9 +314,18 @@ def soft_hash_text(text_collapsed: str) -> bytes:
         >>> soft_hash_text("helloworld").hex()[:16]
         '250db96e0d4a17a0'
     """
+    if native is not None:
+        return minhash_digest(native.iscc_text_minhash(text_collapsed.encode("utf-8"), NGRAM, MPA, MPB))
     mh = np.full(len(MPA), MAXH, dtype=np.uint64)
     for i in range(0, max(len(text_collapsed) - NGRAM + 1, 1), _BLOCK):
         np.minimum(mh, _minhash(_features(text_collapsed[i : i + _BLOCK + NGRAM - 1])), out=mh)
+    return minhash_digest(mh)
+
+
+def minhash_digest(minima: U64 | bytes) -> bytes:
+    """iscc-core's ``alg_minhash_compress(minima, 4)``: the 4 low bits of each of the 64 minimum hashes, bit 0 of
+    all 64 first (``minima`` as uint64, or as the kernels' bytes of uint32)."""
+    mh = np.frombuffer(minima, dtype=np.uint32).astype(np.uint64) if isinstance(minima, bytes) else minima
     bits = ((mh[None, :] >> _SHIFTS) & np.uint64(1)).astype(np.uint8).ravel()
     return np.packbits(bits).tobytes()
 

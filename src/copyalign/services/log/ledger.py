@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from copyalign.clock import Clock
@@ -28,6 +28,7 @@ from copyalign.core.log import merkle
 from copyalign.core.log.checkpoint import Checkpoint, NoteVerifier, Signer, open_note, sign_note
 from copyalign.core.log.entry import entry_bytes, make_entry
 from copyalign.errors import InvalidInputError, NotFoundError, VerificationError
+from copyalign.store.bulk import insert_rows
 from copyalign.store.db import Store
 from copyalign.store.models import Checkpoint as CheckpointRow
 from copyalign.store.models import LogEntry, LogNode, LogState
@@ -167,11 +168,12 @@ class Ledger:
                 }
             )
         result = merkle.append_leaves(size, frontier, leaves)
-        # Core inserts (not ORM bulk): the ORM's per-row bookkeeping costs more than SQLite's own work here.
+        # Core inserts (not ORM bulk): the ORM's per-row bookkeeping costs more than SQLite's own work here; a
+        # bulk append is a COPY on PostgreSQL (store.bulk)
         conn = session.connection()
-        conn.execute(insert(LogEntry), rows)
+        insert_rows(conn, LogEntry, rows)
         nodes = [{"level": k[0], "idx": k[1], "hash": h} for k, h in result.nodes.items()]
-        conn.execute(insert(LogNode), nodes)
+        insert_rows(conn, LogNode, nodes)
         session.execute(
             update(LogState).where(LogState.id == 1).values(size=result.new_size, frontier=b"".join(result.frontier))
         )

@@ -183,6 +183,9 @@ def merge(segments: Sequence[Segment], drop: frozenset[str]) -> Segment:
         counts = np.diff(off)[kept_rows]
         put("tok_counts", counts)
         for name in ("tok_hash", "tok_start", "tok_end"):
+            if kept_rows.size == seg.size:  # every work kept (a settle's merge): the whole column, as it is
+                put(name, a[name][off[0] : off[-1]] if seg.size else np.empty(0, dtype=np.uint32))
+                continue
             parts = [a[name][off[i] : off[i + 1]] for i in kept_rows.tolist()]
             put(name, np.concatenate(parts) if parts else np.empty(0, dtype=np.uint32))
         sw = m[a["sig_work"]]
@@ -208,7 +211,8 @@ def merge(segments: Sequence[Segment], drop: frozenset[str]) -> Segment:
 
     def cat(name: str, dtype: object) -> np.ndarray:
         parts = out.get(name, [])
-        res: np.ndarray = np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype=dtype)  # type: ignore[call-overload]
+        # concatenate copies already: astype only where the type changes
+        res: np.ndarray = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)  # type: ignore[call-overload]
         return res
 
     r: dict[str, np.ndarray] = {"work_ids": cat("work_ids", "S40"), "characters": cat("characters", np.int64)}

@@ -3,23 +3,28 @@
 Registration is all-or-nothing at every size: a single upload and a 10,000-line manifest go through the same
 :meth:`WorkService.register_many`, which fingerprints everything first (in a process pool when asked),
 refuses the whole batch on the first bad item (naming it), writes the blobs, and then inserts every row and
-every log entry in one transaction. A crash at any point leaves either the whole batch or none of it.
+every log entry in one transaction (a ``COPY`` per table on PostgreSQL: :mod:`copyalign.store.bulk`). A crash
+at any point leaves either the whole batch or none of it.
 
 Before writing, each item is checked against the works other holders registered (``find_conflicts``, the
 matching engine's hook): a copy or near-duplicate is allowed with a warning, flagged for the operator, or
-refused, as the profile's ``registry.conflict_action`` says (:mod:`copyalign.core.registry.conflicts`).
+refused, as the profile's ``registry.conflict_action`` says (:mod:`copyalign.core.registry.conflicts`). A bulk
+registration probes each part of its batch as soon as the pool has fingerprinted it, while the pool goes on
+with the next parts; what it refuses is still decided after every item is fingerprinted and checked.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from copyalign.core.authz import Action, Role, require
@@ -39,6 +44,7 @@ from copyalign.services.registry.parties import Principal
 from copyalign.services.registry.preferences import PreferenceInput, record_preferences
 from copyalign.store.batching import in_batches
 from copyalign.store.blobs import digest_of
+from copyalign.store.bulk import insert_rows
 from copyalign.store.models import Party, Work, WorkRevision
 
 MAX_CREATORS = 100
@@ -46,8 +52,9 @@ MAX_CREATORS = 100
 BULK = 64
 
 #: ``find_conflicts(contents, holder_id)``: for each ``(kind, data)``, the registered works of other holders it
-#: duplicates (set by :func:`copyalign.context.connect` to the matching engine's check).
-FindConflicts = Callable[[Sequence[tuple[str, bytes]], str], list[list[Conflict]]]
+#: duplicates (set by :func:`copyalign.context.connect` to the matching engine's check). ``contents`` may be a
+#: generator, which a bulk registration feeds as its pool fingerprints.
+FindConflicts = Callable[[Iterable[tuple[str, bytes]], str], list[list[Conflict]]]
 
 
 def to_signed64(u: int) -> int:
@@ -160,6 +167,19 @@ def fingerprint_all(
 
     ``progress`` is called with the number of items done so far (every 1% or so).
     """
+    with closing(fingerprint_parts(items, limits, workers=workers, progress=progress)) as parts:
+        return [fp for part in parts for fp in part]
+
+
+def fingerprint_parts(
+    items: Sequence[WorkInput],
+    limits: Limits,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Generator[list[Fingerprint], None, None]:
+    """:func:`fingerprint_all`'s fingerprints in consecutive parts, each as soon as the pool has it (all at once
+    without a pool), so that the caller can work on one while the pool works on the next."""
     step = max(1, len(items) // 100)
     args = [(it.data, it.kind, limits) for it in items]
     if workers <= 1 or len(items) < BULK:
@@ -171,17 +191,20 @@ def fingerprint_all(
                 raise ItemError(i, exc) from exc
             if progress is not None and (i + 1) % step == 0:
                 progress(i + 1)
-        return out
-    out = []
+        yield out
+        return
+    done = 0
     with LocalExecutor(workers, shared=True) as ex:  # a bulk import calls this batch after batch
         for batch in in_order(ex, _fingerprint_batch, limits, chunked(items, max(1, len(items) // (workers * 8)))):
+            part: list[Fingerprint] = []
             for r in batch:
                 if isinstance(r, CopyalignError):
-                    raise ItemError(len(out), r) from r
-                out.append(r)
+                    raise ItemError(done + len(part), r) from r
+                part.append(r)
+            done += len(part)
             if progress is not None:
-                progress(len(out))
-    return out
+                progress(done)
+            yield part
 
 
 def _fingerprint_batch(limits: Limits, items: Sequence[WorkInput]) -> list[Fingerprint | CopyalignError]:
@@ -200,11 +223,43 @@ class WorkService(ServiceBase):
         super().__init__(deps)
         self.find_conflicts = find_conflicts
 
-    def _conflicts(self, fps: Sequence[Fingerprint], items: Sequence[WorkInput], holder: str) -> list[list[Conflict]]:
-        """Each item's conflicts with other holders' works; refuses the batch when the profile says so."""
+    def _find(self, fps: Sequence[Fingerprint], items: Sequence[WorkInput], holder: str) -> list[list[Conflict]]:
+        """Each item's conflicts with other holders' works."""
         if self.find_conflicts is None:
             return [[] for _ in items]
-        found = self.find_conflicts([(fp.kind, it.data) for fp, it in zip(fps, items, strict=True)], holder)
+        return self.find_conflicts([(fp.kind, it.data) for fp, it in zip(fps, items, strict=True)], holder)
+
+    def _fingerprint_and_probe(
+        self, items: Sequence[WorkInput], holder: str, workers: int, progress: Callable[[int], None] | None
+    ) -> tuple[list[Fingerprint], list[list[Conflict]] | None]:
+        """The items' fingerprints (on the pool) and their conflicts, each part of the batch probed here as soon
+        as the pool has fingerprinted it, while the pool works on the next parts: this process and the pool
+        otherwise waited for each other in turn. The conflicts are ``None`` without a conflict check.
+
+        Nothing is refused here: a bad item raises as it would have (its :class:`ItemError`, which comes first),
+        and what the conflicts refuse is decided after the batch's other checks, in their order."""
+        fps: list[Fingerprint] = []
+        with closing(fingerprint_parts(items, self.limits, workers=workers, progress=progress)) as parts:
+            if self.find_conflicts is None:
+                return [fp for part in parts for fp in part], None
+            first = next(parts, [])  # the pool is at work before the check's first step (the index catches up)
+
+            def contents() -> Iterator[tuple[str, bytes]]:
+                for part in chain([first], parts):
+                    for fp in part:
+                        fps.append(fp)
+                        yield fp.kind, items[len(fps) - 1].data
+
+            fed = contents()
+            found = self.find_conflicts(fed, holder)
+            for _ in fed:  # every item is fingerprinted, even past a check that stopped early (refused below)
+                pass
+        if len(found) != len(fps):
+            raise RuntimeError(f"the conflict check answered for {len(found)} of {len(fps)} items")
+        return fps, found
+
+    def _refuse(self, found: list[list[Conflict]]) -> list[list[Conflict]]:
+        """``found`` as it is, unless the profile refuses registrations that duplicate another holder's work."""
         action = self.policy.registry.conflict_action
         if action == "refuse":
             for i, conflicts in enumerate(found):
@@ -264,6 +319,7 @@ class WorkService(ServiceBase):
         fingerprints: Sequence[Fingerprint] | None,
         progress: Callable[[int], None] | None,
     ) -> list[WorkView]:
+        probed: list[list[Conflict]] | None = None  # the conflicts, where probed while fingerprinting
         metas = []
         for i, it in enumerate(items):
             try:
@@ -282,7 +338,7 @@ class WorkService(ServiceBase):
             with ThreadPoolExecutor(max_workers=1) as io:
                 written = io.submit(self.blobs.put_many, [it.data for it in items])
                 try:
-                    fps = fingerprint_all(items, self.limits, workers=workers, progress=progress)
+                    fps, probed = self._fingerprint_and_probe(items, holder, workers, progress)
                 finally:
                     written.result()
         seen: dict[str, int] = {}
@@ -303,12 +359,13 @@ class WorkService(ServiceBase):
                 raise NotFoundError(f"no party {holder}", field="holder_id")
             if party.role not in (Role.RIGHTS_HOLDER.value, Role.OPERATOR.value):
                 raise InvalidInputError(f"party {holder} is a {party.role}, who cannot hold works", field="holder_id")
-        conflicts = self._conflicts(fps, items, holder)
+        conflicts = self._refuse(probed if probed is not None else self._find(fps, items, holder))
         action = self.policy.registry.conflict_action
         with self.store.write() as s:
-            existing = self._existing(s, list(seen))
+            existing = self._existing(s, list(seen), sqlite=self.store.is_sqlite)
             if existing:
-                sha, work_id = next(iter(existing.items()))
+                sha = min(existing, key=seen.__getitem__)  # the first item of the batch that is registered
+                work_id = existing[sha]
                 raise ItemError(
                     seen[sha],
                     ConflictError(
@@ -386,8 +443,8 @@ class WorkService(ServiceBase):
                     }
                 )
             conn = s.connection()
-            conn.execute(insert(Work), rows)
-            conn.execute(insert(WorkRevision), revisions)
+            insert_rows(conn, Work, rows)
+            insert_rows(conn, WorkRevision, revisions)
             record_preferences(
                 s,
                 self.ledger,
@@ -412,8 +469,21 @@ class WorkService(ServiceBase):
             ]
 
     @staticmethod
-    def _existing(s: Session, digests: list[str]) -> dict[str, str]:
+    def _existing(s: Session, digests: list[str], *, sqlite: bool) -> dict[str, str]:
+        """The registered work of each of ``digests`` that has one.
+
+        On PostgreSQL one statement joins the digests, as one array, against the unique index: the ``IN``
+        batches below, prepared by psycopg after five runs, got a generic plan that compares each row with
+        every parameter (no hashed array, a sequential scan while the table has no statistics yet): ~0.5 s a
+        batch of 900 against 10^4 works, a quarter of a bulk import's time.
+        """
         found: dict[str, str] = {}
+        if not sqlite:
+            rows = s.connection().exec_driver_sql(
+                "SELECT w.sha256, w.id FROM unnest(%s::text[]) AS k(sha256) JOIN works w ON w.sha256 = k.sha256",
+                (digests,),
+            )
+            return {sha: wid for sha, wid in rows}
         for part in in_batches(digests):
             for sha, wid in s.execute(select(Work.sha256, Work.id).where(Work.sha256.in_(part))):
                 found[sha] = wid
