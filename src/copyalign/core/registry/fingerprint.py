@@ -58,13 +58,12 @@ def _image_digest(img: Image.Image) -> bytes:
     return soft_hash_image(np.asarray(grey, dtype=np.uint8))
 
 
-# The ISCC-CODE is built from the units' digests (iscc_code), not from their encoded strings: the same code,
-# without iscc-core's base32 round trips (~0.3 ms a work); the Content-Code's 64-bit body is its digest's first
-# 8 bytes, as code_to_int would decode it.
-
-
 def fingerprint(data: bytes, limits: Limits, *, kind: str | None = None, field: str = "content") -> Fingerprint:
-    """Validate ``data`` as ``kind`` (guessed from magic bytes when ``None``) and fingerprint it."""
+    """Validate ``data`` as ``kind`` (guessed from magic bytes when ``None``) and fingerprint it.
+
+    The ISCC-CODE is built from the units' digests (:func:`iscc_code`), not from their encoded strings: the same
+    code without iscc-core's base32 round trips (~0.3 ms a work); ``iscc_content`` is the Content-Code's 64-bit
+    body, its digest's first 8 bytes, as ``code_to_int`` would decode it."""
     if len(data) > limits.max_bytes:
         raise ContentTooLargeError(f"content is {len(data)} bytes, over the limit of {limits.max_bytes}", field=field)
     kind = kind or guess_kind(data)

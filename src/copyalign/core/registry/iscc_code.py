@@ -13,7 +13,7 @@ header, taken once from iscc-core for each content type, and the three digests.
 Example:
     >>> from copyalign.core.registry.iscc import soft_hash_text, text_collapse
     >>> iscc_code(ic.ST_CC.TEXT, soft_hash_text(text_collapse("Hello World")), b"Hello World")
-    'ISCC:KACSKDNZNYGUUF5AXOQWVQ6AV4TJQHDE5N5MC4B5OUQOGHV4RHNYJIY'
+    'ISCC:KAASKDNZNYGUUF5AN3WLDFTHCO4KIQPYHFARD23RHI'
 """
 
 from __future__ import annotations
