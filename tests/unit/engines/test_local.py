@@ -78,7 +78,7 @@ PARENT = textwrap.dedent(
 
     def busy(_config, seconds):
         import os
-        os.write(1, f"{os.getpid()}\n".encode())  # one write: two workers' prints could interleave on the pipe
+        print(os.getpid(), flush=True)
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             pass
