@@ -76,9 +76,11 @@ PARENT = textwrap.dedent(
     import sys, time
     from copyalign.engines import LocalExecutor
 
-    def busy(_config, seconds):
+    def busy(folder, seconds):
         import os
-        print(os.getpid(), flush=True)
+        from pathlib import Path
+        Path(folder, f"{os.getpid()}.tmp").write_text("busy")
+        os.replace(Path(folder, f"{os.getpid()}.tmp"), Path(folder, f"{os.getpid()}.pid"))
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             pass
@@ -86,7 +88,7 @@ PARENT = textwrap.dedent(
 
     if __name__ == "__main__":
         ex = LocalExecutor(2)
-        for _ in ex.map(busy, None, [600, 600]):
+        for _ in ex.map(busy, sys.argv[1], [600, 600]):
             pass
     """
 )
@@ -105,9 +107,17 @@ def _alive(pid: int) -> bool:
 def test_workers_die_when_their_parent_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(PARENT)
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    workers = [int(parent.stdout.readline()) for _ in range(2)]  # each worker prints its pid once busy
+    folder = tmp_path / "busy"
+    folder.mkdir()
+    parent = subprocess.Popen([sys.executable, str(script), str(folder)])
+    # Each worker names a file after its pid once busy (a file each: two workers' lines on one pipe could mix).
+    deadline = time.monotonic() + 120  # a bound for a loaded machine, not a speed claim
+    while len(list(folder.glob("*.pid"))) < 2 and parent.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = sorted(int(f.stem) for f in folder.glob("*.pid"))
+    if len(workers) != 2:
+        parent.kill()
+    assert len(workers) == 2, f"the parent ended with {parent.poll()} or its workers did not start"
     assert all(_alive(w) for w in workers)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
