@@ -6,11 +6,16 @@ import io
 
 import imagehash
 import numpy as np
+import pdqhash
 import pytest
 import skimage.data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageEnhance
 
+from copyalign.core.kernels import native
 from copyalign.core.matching import imagefp as f
+from copyalign.core.matching.imagefp import _CROPS, _reduce64, prepare, registered_hashes
 
 
 def _jpeg(img: Image.Image, quality: int) -> Image.Image:
@@ -76,3 +81,63 @@ def test_distance_helpers() -> None:
     assert f.pdq_distance(a, a) == 0
     assert f.pdq_distance(a, bytes(255 - b for b in a)) == 256
     assert f.int_to_pdq(f.pdq_to_int(a)) == a
+
+
+def _reference_pdq(pixels: np.ndarray) -> tuple[bytes, int]:
+    bits, quality = pdqhash.compute(np.ascontiguousarray(pixels))
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes(), int(quality)
+
+
+@st.composite
+def _pixels64(draw: st.DrawFn) -> np.ndarray:
+    """64x64 RGB images of the shapes that stress the kernel: noise, few levels (ties at the median), flat
+    (every coefficient equal), smooth gradients (small DCT values) and saturated ones."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["noise", "levels", "flat", "gradient", "extremes"]))
+    if kind == "noise":
+        return rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    if kind == "levels":
+        return (rng.integers(0, 3, (64, 64, 3)) * draw(st.integers(1, 127))).astype(np.uint8)
+    if kind == "flat":
+        return np.full((64, 64, 3), draw(st.integers(0, 255)), dtype=np.uint8)
+    if kind == "extremes":
+        return (rng.integers(0, 2, (64, 64, 3)) * 255).astype(np.uint8)
+    x = np.linspace(0, 1, 64)
+    return (np.outer(x, x[::-1])[..., None] * rng.integers(0, 256, 3)).astype(np.uint8)
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+@settings(max_examples=400, deadline=None)
+@given(pixels=_pixels64())
+def test_the_compiled_pdq_gives_pdqhashs_bits_and_quality(pixels: np.ndarray) -> None:
+    assert native.pdq64(np.ascontiguousarray(pixels)) == _reference_pdq(pixels)
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+def test_the_compiled_pdq_agrees_on_photographs_and_their_crops(astronaut: Image.Image) -> None:
+    """Real pictures, reduced as registration reduces them: the whole photo of each of five and its 18 crops."""
+    photos = [astronaut] + [Image.fromarray(getattr(skimage.data, n)()) for n in ("coffee", "camera", "moon", "page")]
+    checked = 0
+    for photo in photos:
+        rgb = prepare(photo)
+        h, w = rgb.shape[:2]
+        for left, top, right, bottom in [(0.0, 0.0, 1.0, 1.0), *(r for _, r in _CROPS)]:
+            part = rgb[round(top * h) : round(bottom * h), round(left * w) : round(right * w)]
+            small = _reduce64(np.ascontiguousarray(part))
+            assert native.pdq64(np.ascontiguousarray(small)) == _reference_pdq(small)
+            checked += 1
+    assert checked == 5 * 19
+
+
+def test_a_registered_images_hashes_are_its_crops_hashed_alone(astronaut: Image.Image) -> None:
+    """registered_hashes cuts the crops with PIL; each must be the hash of that crop prepared and hashed alone
+    (the way a query of a cropped copy is hashed), with every crop of the grid present."""
+    for photo in (astronaut, astronaut.resize((50, 40)), astronaut.convert("L").resize((300, 120))):
+        hashes = registered_hashes(photo)
+        assert [h.variant for h in hashes] == ["original", *(v for v, _ in _CROPS)]
+        rgb = prepare(photo)
+        h, w = rgb.shape[:2]
+        for got in hashes:
+            left, top, right, bottom = got.region
+            part = rgb[round(top * h) : round(bottom * h), round(left * w) : round(right * w)]
+            assert (got.pdq, got.quality) == _reference_pdq(_reduce64(np.ascontiguousarray(part)))

@@ -62,6 +62,14 @@ def answers() -> dict[str, Any]:
     from copyalign.services.matching.segment import IndexedWork, Segment
 
     out: dict[str, Any] = {"fingerprints": [], "normalised": [], "lsh": [], "lookup": [], "images": [], "iscc": []}
+    # PDQ of a registered photo and its crops (pdq64, or pdqhash without the kernels)
+    import skimage.data
+    from PIL import Image
+
+    from copyalign.core.matching.imagefp import registered_hashes
+
+    photo = Image.fromarray(skimage.data.astronaut()).resize((160, 120))
+    out["pdq"] = [[h.pdq.hex(), h.quality] for h in registered_hashes(photo)]
     for text in TEXTS:
         fp = textfp.text_fingerprint(text)
         arrays = {name: getattr(fp, name).tolist() for name in ("starts", "ends", "token_hashes", "kgrams", "winnowed")}

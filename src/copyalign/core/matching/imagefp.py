@@ -26,6 +26,8 @@ import numpy.typing as npt
 import pdqhash
 from PIL import Image
 
+from copyalign.core.kernels import native
+
 PDQ_BITS = 256
 PDQ_MIN_QUALITY = 50
 """Meta's recommendation: below this the hash is unreliable (flat images) and must never match."""
@@ -97,14 +99,22 @@ def _pdq(rgb: npt.NDArray[np.uint8]) -> tuple[bytes, int]:
 
 
 def _reduce64(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    img = Image.fromarray(rgb)
+    return np.asarray(_reduced(Image.fromarray(rgb)), dtype=np.uint8)
+
+
+def _reduced(img: Image.Image) -> Image.Image:
+    """:func:`_pdq`'s 64x64 reduction of an RGB image."""
     small = min(img.size) < 64
-    img = img.resize((64, 64), Image.Resampling.BICUBIC if small else Image.Resampling.BOX)
-    return np.asarray(img, dtype=np.uint8)
+    return img.resize((64, 64), Image.Resampling.BICUBIC if small else Image.Resampling.BOX)
 
 
-def _pdq64(pixels: npt.NDArray[np.uint8]) -> tuple[bytes, int]:
-    bits, quality = pdqhash.compute(np.ascontiguousarray(pixels))
+def _pdq64(pixels: npt.NDArray[np.uint8] | bytes) -> tuple[bytes, int]:
+    """PDQ of 64x64 RGB pixels: the compiled kernel where built (the same bits and quality as ``pdqhash``, ~3x
+    faster: an image's index entry hashes it and its 18 crops), else ``pdqhash``."""
+    if native is not None:
+        return native.pdq64(pixels if isinstance(pixels, bytes) else np.ascontiguousarray(pixels, dtype=np.uint8))
+    array = np.frombuffer(pixels, dtype=np.uint8).reshape(64, 64, 3) if isinstance(pixels, bytes) else pixels
+    bits, quality = pdqhash.compute(np.ascontiguousarray(array))
     return _pack(bits), int(quality)
 
 
@@ -142,14 +152,19 @@ def hash_image(img: Image.Image, *, region: Region = (0.0, 0.0, 1.0, 1.0), varia
 
 
 def registered_hashes(img: Image.Image) -> list[ImageHash]:
-    """The whole image and its crops: what the index keeps of a registered image."""
-    out = [hash_image(img)]
-    rgb = prepare(img)  # downscaled once; the crops are views of it
-    h, w = rgb.shape[:2]
+    """The whole image and its crops: what the index keeps of a registered image.
+
+    Prepared once; each crop is cut and reduced by PIL and hashed from its bytes (the same pixels as slicing
+    the prepared array, without a numpy round trip per crop: with 19 hashes an image, this was most of an
+    image's registration)."""
+    base = Image.fromarray(prepare(img))
+    digest, quality = _pdq64(_reduced(base).tobytes())
+    out = [ImageHash(digest, quality, _phash_pixels(base), (0.0, 0.0, 1.0, 1.0), "original")]
+    w, h = base.size
     for variant, (left, top, right, bottom) in _CROPS:
         x0, y0, x1, y1 = round(left * w), round(top * h), round(right * w), round(bottom * h)
         if x1 - x0 >= 8 and y1 - y0 >= 8:
-            digest, quality = _pdq(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+            digest, quality = _pdq64(_reduced(base.crop((x0, y0, x1, y1))).tobytes())
             out.append(ImageHash(digest, quality, out[0].phash, (left, top, right, bottom), variant))
     return out
 
