@@ -151,12 +151,15 @@ def schema_bytes(ca: Copyalign) -> int:
 
 
 def rss() -> dict[str, int]:
-    status = Path("/proc/self/status").read_text()
+    """Resident memory, and its two parts: the process's own (anonymous) pages, and the pages of mapped files
+    (the index's segments are memory-mapped: those pages are the kernel's page cache, shared, and dropped
+    under memory pressure rather than swapped)."""
+    names = {"VmRSS": "rss_bytes", "VmHWM": "peak_rss_bytes", "RssAnon": "anon_bytes", "RssFile": "file_bytes"}
     out = {}
-    for line in status.splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, value = line.split(":", 1)
-            out[{"VmRSS": "rss_bytes", "VmHWM": "peak_rss_bytes"}[key]] = int(value.split()[0]) * 1024
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in names:
+            out[names[key]] = int(value.split()[0]) * 1024
     return out
 
 

@@ -112,8 +112,13 @@ def sqlite_writing(path: str) -> Callable[[], bool]:
 
 def postgres_writing(engine: sa.Engine, app_name: str) -> Callable[[], bool]:
     """Whether the backend of the connection named ``app_name`` is in a transaction that has written (it holds a
-    transaction id only after its first write)."""
-    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :app AND backend_xid IS NOT NULL")
+    transaction id only after its first write) and has not been asked to commit it: a backend keeps its id while
+    it carries out a COMMIT, which it finishes whatever becomes of the client (a loaded machine once showed a
+    kill "inside" a transaction whose COMMIT was already running)."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :app AND backend_xid IS NOT NULL "
+        "AND NOT (state = 'active' AND query ILIKE 'COMMIT%')"
+    )
 
     def probe() -> bool:
         with engine.connect() as conn:
@@ -139,6 +144,9 @@ def import_killed_while_writing(
             time.sleep(linger)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGSTOP)
+                # a COMMIT sent just before the freeze may still wait in the server's socket: give the server
+                # time to read it (then the transaction is gone, or shows as committing) before asking
+                time.sleep(0.2)
                 inside = proc.poll() is None and writing()
     finally:
         with contextlib.suppress(ProcessLookupError):
