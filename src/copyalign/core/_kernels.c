@@ -691,6 +691,8 @@ static int cmp_pair(const void *a, const void *b) {
  * is one prefetched 32-byte read and four popcounts. */
 #define MIH_CHUNKS 16
 #define MIH_BUCKETS 65537
+#define MIH_AHEAD 32
+
 static PyObject *mih_search(PyObject *self, PyObject *args) {
     Py_buffer pdq = {0}, table = {0}, order = {0}, query = {0};
     int max_distance;
@@ -720,8 +722,11 @@ static PyObject *mih_search(PyObject *self, PyObject *args) {
             for (int f = -1; f < flips; f++) {
                 uint32_t v = f < 0 ? value : value ^ (1u << f);
                 int32_t lo = tc[v], hi = tc[v + 1];
-                for (int32_t j = lo; j < hi; j++) PREFETCH(h + 4 * (Py_ssize_t)oc[j]);
+                /* each candidate is a random 32-byte read: keep MIH_AHEAD of them in flight (prefetching a whole
+                 * bucket at once, hundreds of rows in a large segment, overran the CPU's miss queue) */
+                for (int32_t j = lo; j < hi && j < lo + MIH_AHEAD; j++) PREFETCH(h + 4 * (Py_ssize_t)oc[j]);
                 for (int32_t j = lo; j < hi; j++) {
+                    if (j + MIH_AHEAD < hi) PREFETCH(h + 4 * (Py_ssize_t)oc[j + MIH_AHEAD]);
                     Py_ssize_t row = oc[j];
                     const uint64_t *w = h + 4 * row;
                     int d = POPCOUNT64(w[0] ^ qw[0]) + POPCOUNT64(w[1] ^ qw[1]) +
