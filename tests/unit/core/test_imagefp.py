@@ -141,3 +141,10 @@ def test_a_registered_images_hashes_are_its_crops_hashed_alone(astronaut: Image.
             left, top, right, bottom = got.region
             part = rgb[round(top * h) : round(bottom * h), round(left * w) : round(right * w)]
             assert (got.pdq, got.quality) == _reference_pdq(_reduce64(np.ascontiguousarray(part)))
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+def test_the_compiled_pdq_refuses_pixels_of_another_size() -> None:
+    for wrong in (b"", bytes(64 * 64), bytes(64 * 64 * 3 + 1), np.zeros((32, 32, 3), dtype=np.uint8)):
+        with pytest.raises(ValueError, match="64x64 RGB"):
+            native.pdq64(wrong)
