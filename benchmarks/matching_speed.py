@@ -32,7 +32,9 @@ rounds, ratios are peer time / copyalign time, above 1 when copyalign is faster)
 4. **Image query latency**: N indexed PDQ hashes (the photos' ``registered_hashes``, filled up with uniform
    random 256-bit hashes, as many to a work as a photo has), queried with ``query_hashes`` of JPEG-50
    re-encodings of the photos through ``Segment.image_candidates`` (multi-index hashing, radius 31), beside a
-   brute-force numpy scan (XOR + popcount over every hash, in RAM); both answers are asserted equal.
+   brute-force numpy scan (XOR + popcount over every hash, in RAM); both answers are asserted equal. The
+   other multi-index layout (16 chunks of 16 bits, or 11 of 23-24 bits; the segment picks one by size) is
+   timed on the same hashes and queries, with answers asserted equal, to show where ``MIH_WIDE_MIN`` sits.
 
     python benchmarks/matching_speed.py [--quick] [--sizes 10000,100000,1000000] [--image-sizes 10000,100000,1000000]
         [--rounds 5] [--queries 200] [--only fingerprint,image,text-query,end-to-end,image-query]
@@ -81,6 +83,7 @@ from copyalign.core.matching.imagefp import (  # noqa: E402
 )
 from copyalign.core.matching.query import TextQuery  # noqa: E402
 from copyalign.core.policy import MatchingSection  # noqa: E402
+from copyalign.services.matching import mih as multi_index  # noqa: E402
 from copyalign.services.matching.engine import MAX_GAP, MAX_POSTINGS, probe_text  # noqa: E402
 from copyalign.services.matching.segment import IndexedWork, Segment  # noqa: E402
 from copyalign.services.matching.shard import merge  # noqa: E402
@@ -798,10 +801,21 @@ def image_latency(
     in_ram = np.ascontiguousarray(seg.arrays["pdq"])
     work_of = np.asarray(seg.arrays["pdq_work"])
     names = list(queries)
+    # the other multi-index layout over the same hashes (segment.MIH_WIDE_MIN picks one by size): 16 chunks of
+    # 16 bits, or 11 of 23-24 bits
+    base = {k: v for k, v in seg.arrays.items() if not k.startswith(("mih_", "mihw_"))}
+    wide = "mihw_order" in seg.arrays
+    other = Segment(
+        {**base, **(multi_index.narrow_index(in_ram) if wide else multi_index.wide_index(in_ram))}, seg.meta
+    )
+    layouts = {"wide_11x23" if wide else "narrow_16x16": seg, "narrow_16x16" if wide else "wide_11x23": other}
     for name in names:  # warm-up
-        seg.image_candidates(queries[name], RADIUS)
+        for s in layouts.values():
+            s.image_candidates(queries[name], RADIUS)
+    per_layout: dict[str, list[float]] = {k: [] for k in layouts}
     mih, brute, mih_cpu, brute_cpu, identical, found = [], [], [], [], 0, 0
     reps = max(1, math.ceil(samples / len(names)))
+    identical_layouts = True
     for _ in range(reps):
         for name in names:
             q = queries[name]
@@ -817,8 +831,14 @@ def image_latency(
                 zip(b_rows.tolist(), b_qi.tolist(), strict=True)
             )
             found += any(seg.work_id(int(work_of[r])) == f"img_{name}" for r in rows.tolist())
+            for layout, s in layouts.items():
+                t = time.perf_counter()
+                r2, q2, _ = s.image_candidates(q, RADIUS)
+                per_layout[layout].append(time.perf_counter() - t)
+                identical_layouts &= np.array_equal(r2, rows) and np.array_equal(q2, qi)
     n = len(mih)
     assert identical == n, f"multi-index answers differ from the brute-force scan on {n - identical} of {n} queries"
+    assert identical_layouts, "the two multi-index layouts answer differently"
     return {
         "indexed_hashes": n_hashes,
         "real_hashes": n_real,
@@ -839,6 +859,8 @@ def image_latency(
             "cpu_p50_ms": median_ms(brute_cpu),
             "cpu_p99_ms": pct_ms(brute_cpu, 99),
         },
+        "layout": "wide_11x23" if wide else "narrow_16x16",
+        "layouts_same_run": {k: {"p50_ms": median_ms(v), "p99_ms": pct_ms(v, 99)} for k, v in per_layout.items()},
         "ratio_p50": round(statistics.median(brute) / statistics.median(mih), 1),
         "identical_answers": f"{identical}/{n}",
         "queries_finding_their_photo": f"{found}/{n}",
@@ -1013,7 +1035,8 @@ def main() -> None:
                 f"image index {r['indexed_hashes']:>8} hashes: p50 {c['p50_ms']} ms p99 {c['p99_ms']} ms "
                 f"(CPU p99 {c['cpu_p99_ms']} ms) | brute "
                 f"force p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms (x{r['ratio_p50']}; "
-                f"found {r['queries_finding_their_photo']})"
+                f"found {r['queries_finding_their_photo']}); layout {r['layout']}, both layouts p50 "
+                + ", ".join(f"{k} {v['p50_ms']} ms" for k, v in r["layouts_same_run"].items())
             )
             gc.collect()
         results["image_query"] = iq

@@ -10,7 +10,8 @@
  *   character has a known normalised form in content's table (None for any other).
  * - lsh_keys: textfp.lsh_keys for one signature.
  * - lookup: the keys equal to each needle in a sorted key column with a bucket directory (index.segment).
- * - mih_search: the multi-index Hamming search of index.segment.Segment.image_candidates.
+ * - mih_search, mih_wide_search: the multi-index Hamming search of index.segment.Segment.image_candidates, over
+ *   16 chunks of 16 bits (smaller segments) or 11 chunks of 23-24 bits (large ones).
  * - iscc_minhash, iscc_text_minhash, iscc_data_minhash: the MinHash of iscc-core's Text-Code (xxh32 of every 13-character
  *   n-gram) and Data-Code (xxh32 of every content-defined chunk), registry.iscc's hot loops.
  * - iscc_dct32: the 32x32 DCT of iscc-core's Image-Code (registry.iscc_image), the same doubles as its numpy path.
@@ -680,6 +681,53 @@ static int cmp_pair(const void *a, const void *b) {
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* The (query row, row, distance) triples a multi-index search found, grown as found. */
+typedef struct {
+    int64_t *p;
+    Py_ssize_t n, cap;
+} Triples;
+
+static int triples_add(Triples *t, int64_t qi, int64_t row, int64_t d) {
+    if (t->n == t->cap) {
+        Py_ssize_t cap = t->cap ? t->cap * 2 : 64;
+        int64_t *grown = realloc(t->p, cap * 3 * sizeof(int64_t));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->p = grown, t->cap = cap;
+    }
+    t->p[3 * t->n] = qi, t->p[3 * t->n + 1] = row, t->p[3 * t->n + 2] = d, t->n++;
+    return 0;
+}
+
+/* (rows, query_rows, distances) as bytes of int64, sorted by query row then row, a row found through several
+ * chunks reported once. */
+static PyObject *triples_result(Triples *t) {
+    int64_t *pairs = t->p;
+    Py_ssize_t m = 0;
+    if (t->n) qsort(pairs, t->n, 3 * sizeof(int64_t), cmp_pair);
+    for (Py_ssize_t i = 0; i < t->n; i++)
+        if (m == 0 || pairs[3 * (m - 1)] != pairs[3 * i] || pairs[3 * (m - 1) + 1] != pairs[3 * i + 1]) {
+            memmove(pairs + 3 * m, pairs + 3 * i, 3 * sizeof(int64_t));
+            m++;
+        }
+    PyObject *result = NULL, *rows = PyBytes_FromStringAndSize(NULL, m * 8),
+             *qrows = PyBytes_FromStringAndSize(NULL, m * 8), *dist = PyBytes_FromStringAndSize(NULL, m * 8);
+    if (rows && qrows && dist) {
+        int64_t *r = (int64_t *)PyBytes_AS_STRING(rows), *qr = (int64_t *)PyBytes_AS_STRING(qrows),
+                *d = (int64_t *)PyBytes_AS_STRING(dist);
+        for (Py_ssize_t i = 0; i < m; i++) qr[i] = pairs[3 * i], r[i] = pairs[3 * i + 1], d[i] = pairs[3 * i + 2];
+        result = PyTuple_Pack(3, rows, qrows, dist);
+    }
+    Py_XDECREF(rows), Py_XDECREF(qrows), Py_XDECREF(dist);
+    return result;
+}
+
+static inline int pdq_distance4(const uint64_t *w, const uint64_t *q) {
+    return POPCOUNT64(w[0] ^ q[0]) + POPCOUNT64(w[1] ^ q[1]) + POPCOUNT64(w[2] ^ q[2]) + POPCOUNT64(w[3] ^ q[3]);
+}
+
 /* mih_search(pdq, table, order, query, max_distance) -> (rows, query_rows, distances) as bytes of int64.
  *
  * pdq: (n, 4) uint64, the stored 256-bit hashes; table: (16, 65537) int32, where bucket v of chunk c is
@@ -697,7 +745,7 @@ static PyObject *mih_search(PyObject *self, PyObject *args) {
     Py_buffer pdq = {0}, table = {0}, order = {0}, query = {0};
     int max_distance;
     PyObject *result = NULL;
-    int64_t *pairs = NULL;
+    Triples found = {0};
     if (!PyArg_ParseTuple(args, "y*y*y*y*i", &pdq, &table, &order, &query, &max_distance)) return NULL;
     Py_ssize_t n = pdq.len / 32, nq = query.len / 32;
     if (table.len != (Py_ssize_t)MIH_CHUNKS * MIH_BUCKETS * 4 || order.len != (Py_ssize_t)MIH_CHUNKS * n * 4 ||
@@ -707,12 +755,6 @@ static PyObject *mih_search(PyObject *self, PyObject *args) {
     }
     const uint64_t *h = pdq.buf, *q = query.buf;
     const int32_t *tab = table.buf, *ord = order.buf;
-    Py_ssize_t cap = 64, np_ = 0;
-    pairs = malloc(cap * 3 * sizeof(int64_t));
-    if (!pairs) {
-        PyErr_NoMemory();
-        goto done;
-    }
     int flips = max_distance >= MIH_CHUNKS ? 16 : 0;
     for (Py_ssize_t qi = 0; qi < nq; qi++) {
         const uint64_t *qw = q + 4 * qi;
@@ -728,42 +770,133 @@ static PyObject *mih_search(PyObject *self, PyObject *args) {
                 for (int32_t j = lo; j < hi; j++) {
                     if (j + MIH_AHEAD < hi) PREFETCH(h + 4 * (Py_ssize_t)oc[j + MIH_AHEAD]);
                     Py_ssize_t row = oc[j];
-                    const uint64_t *w = h + 4 * row;
-                    int d = POPCOUNT64(w[0] ^ qw[0]) + POPCOUNT64(w[1] ^ qw[1]) +
-                            POPCOUNT64(w[2] ^ qw[2]) + POPCOUNT64(w[3] ^ qw[3]);
-                    if (d > max_distance) continue;
-                    if (np_ == cap) {
-                        int64_t *grown = realloc(pairs, cap * 2 * 3 * sizeof(int64_t));
-                        if (!grown) {
-                            PyErr_NoMemory();
-                            goto done;
-                        }
-                        pairs = grown, cap *= 2;
-                    }
-                    pairs[3 * np_] = qi, pairs[3 * np_ + 1] = row, pairs[3 * np_ + 2] = d, np_++;
+                    int d = pdq_distance4(h + 4 * row, qw);
+                    if (d <= max_distance && triples_add(&found, qi, row, d) < 0) goto done;
                 }
             }
         }
     }
-    qsort(pairs, np_, 3 * sizeof(int64_t), cmp_pair);
-    Py_ssize_t m = 0;
-    for (Py_ssize_t i = 0; i < np_; i++) /* a row found through several chunks is reported once */
-        if (m == 0 || pairs[3 * (m - 1)] != pairs[3 * i] || pairs[3 * (m - 1) + 1] != pairs[3 * i + 1]) {
-            memmove(pairs + 3 * m, pairs + 3 * i, 3 * sizeof(int64_t));
-            m++;
-        }
-    PyObject *rows = PyBytes_FromStringAndSize(NULL, m * 8), *qrows = PyBytes_FromStringAndSize(NULL, m * 8),
-             *dist = PyBytes_FromStringAndSize(NULL, m * 8);
-    if (rows && qrows && dist) {
-        int64_t *r = (int64_t *)PyBytes_AS_STRING(rows), *qr = (int64_t *)PyBytes_AS_STRING(qrows),
-                *d = (int64_t *)PyBytes_AS_STRING(dist);
-        for (Py_ssize_t i = 0; i < m; i++) qr[i] = pairs[3 * i], r[i] = pairs[3 * i + 1], d[i] = pairs[3 * i + 2];
-        result = PyTuple_Pack(3, rows, qrows, dist);
-    }
-    Py_XDECREF(rows), Py_XDECREF(qrows), Py_XDECREF(dist);
+    result = triples_result(&found);
 done:
     PyBuffer_Release(&pdq), PyBuffer_Release(&table), PyBuffer_Release(&order), PyBuffer_Release(&query);
-    free(pairs);
+    free(found.p);
+    return result;
+}
+
+/* mih_wide_search(pdq, table, order, value, query, max_distance, table_bits) -> as mih_search, for a large
+ * segment.
+ *
+ * With 16 chunks of 16 bits a bucket holds n / 65,536 rows, so a query's ~270 probes read a number of rows that
+ * grows with n (79,000 at 1.9 x 10^7 hashes). Here the hash is cut into 11 chunks of 23 or 24 bits (widths and
+ * offsets as segment.WIDE_WIDTHS): at most 32 differing bits leave some chunk with at most two (11 x 3 > 32),
+ * so probing each chunk's value and every variant one or two bits away (up to 301 per chunk) finds every row
+ * within the distance, and a bucket holds n / 2^23 rows. value: (11, n) uint32, each chunk's values sorted;
+ * order: (11, n) int32, the rows in that order; table: (11, 2^table_bits + 1) int32, where the rows whose
+ * chunk value starts with the table_bits-bit prefix p are value[c][table[c][p]:table[c][p + 1]].
+ *
+ * Every probe is a few dependent random reads (table, values, order, hash), so the search runs in stages
+ * over all of a query's probes, each stage prefetching MIH_AHEAD reads of the next ahead of the one it does. */
+#define MIHW_CHUNKS 11
+#define MIHW_MAX_PROBES (MIHW_CHUNKS * (1 + 24 + 24 * 23 / 2))
+static const int MIHW_OFFSET[MIHW_CHUNKS] = {0, 24, 48, 72, 95, 118, 141, 164, 187, 210, 233};
+static const int MIHW_WIDTH[MIHW_CHUNKS] = {24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23};
+
+static inline uint32_t mihw_chunk(const uint64_t *w, int c) {
+    int o = MIHW_OFFSET[c], width = MIHW_WIDTH[c], i = o / 64, b = o % 64;
+    uint64_t v = b + width <= 64 ? w[i] >> (64 - b - width) : (w[i] << (b + width - 64)) | (w[i + 1] >> (128 - b - width));
+    return (uint32_t)(v & ((1ULL << width) - 1));
+}
+
+static PyObject *mih_wide_search(PyObject *self, PyObject *args) {
+    Py_buffer pdq = {0}, table = {0}, order = {0}, value = {0}, query = {0};
+    int max_distance, bits;
+    PyObject *result = NULL;
+    Triples found = {0};
+    uint32_t *pv = NULL;
+    uint8_t *pc = NULL;
+    int32_t *lo = NULL, *hi = NULL;
+    int64_t *hits = NULL; /* (chunk, position) packed as chunk * n + position, then rows */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*ii", &pdq, &table, &order, &value, &query, &max_distance, &bits))
+        return NULL;
+    Py_ssize_t n = pdq.len / 32, nq = query.len / 32, buckets = bits >= 1 && bits <= 23 ? (1 << bits) + 1 : 0;
+    if (buckets == 0 || table.len != (Py_ssize_t)MIHW_CHUNKS * buckets * 4 ||
+        order.len != (Py_ssize_t)MIHW_CHUNKS * n * 4 || value.len != (Py_ssize_t)MIHW_CHUNKS * n * 4 ||
+        max_distance < 0 || max_distance >= 3 * MIHW_CHUNKS) {
+        PyErr_SetString(PyExc_ValueError, "mih_wide_search: arrays of the wrong shape, or a distance over 32");
+        goto done;
+    }
+    const uint64_t *h = pdq.buf, *q = query.buf;
+    const int32_t *tab = table.buf, *ord = order.buf;
+    const uint32_t *val = value.buf;
+    int flips = max_distance / MIHW_CHUNKS;
+    Py_ssize_t hcap = 1024;
+    pv = malloc(MIHW_MAX_PROBES * sizeof(uint32_t)), pc = malloc(MIHW_MAX_PROBES);
+    lo = malloc(MIHW_MAX_PROBES * sizeof(int32_t)), hi = malloc(MIHW_MAX_PROBES * sizeof(int32_t));
+    hits = malloc(hcap * sizeof(int64_t));
+    if (!pv || !pc || !lo || !hi || !hits) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t qi = 0; qi < nq; qi++) {
+        const uint64_t *qw = q + 4 * qi;
+        int np_ = 0;
+        for (int c = 0; c < MIHW_CHUNKS; c++) { /* the probes: each chunk's value and its variants */
+            uint32_t v = mihw_chunk(qw, c);
+            int width = MIHW_WIDTH[c];
+            pv[np_] = v, pc[np_++] = (uint8_t)c;
+            for (int i = 0; flips >= 1 && i < width; i++) {
+                pv[np_] = v ^ (1u << i), pc[np_++] = (uint8_t)c;
+                for (int j = i + 1; flips >= 2 && j < width; j++) pv[np_] = v ^ (1u << i) ^ (1u << j), pc[np_++] = (uint8_t)c;
+            }
+        }
+#define MIHW_BUCKET(k) (tab + (Py_ssize_t)pc[k] * buckets + (pv[k] >> (MIHW_WIDTH[pc[k]] - bits)))
+        for (int k = 0; k < np_ && k < MIH_AHEAD; k++) PREFETCH(MIHW_BUCKET(k));
+        for (int k = 0; k < np_; k++) { /* stage 1: each probe's prefix bucket */
+            if (k + MIH_AHEAD < np_) PREFETCH(MIHW_BUCKET(k + MIH_AHEAD));
+            const int32_t *b = MIHW_BUCKET(k);
+            lo[k] = b[0], hi[k] = b[1];
+        }
+#undef MIHW_BUCKET
+        for (int k = 0; k < np_ && k < MIH_AHEAD; k++) PREFETCH(val + (Py_ssize_t)pc[k] * n + lo[k]);
+        Py_ssize_t nh = 0;
+        for (int k = 0; k < np_; k++) { /* stage 2: the positions in the bucket holding exactly the probed value */
+            if (k + MIH_AHEAD < np_) PREFETCH(val + (Py_ssize_t)pc[k + MIH_AHEAD] * n + lo[k + MIH_AHEAD]);
+            const uint32_t *vc = val + (Py_ssize_t)pc[k] * n;
+            int32_t a = lo[k], z = hi[k];
+            while (a < z) { /* lower bound of pv[k] */
+                int32_t mid = a + (z - a) / 2;
+                if (vc[mid] < pv[k]) a = mid + 1;
+                else z = mid;
+            }
+            for (; a < hi[k] && vc[a] == pv[k]; a++) {
+                if (nh == hcap) {
+                    int64_t *grown = realloc(hits, hcap * 2 * sizeof(int64_t));
+                    if (!grown) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    hits = grown, hcap *= 2;
+                }
+                hits[nh++] = (int64_t)pc[k] * n + a;
+            }
+        }
+        for (Py_ssize_t k = 0; k < nh && k < MIH_AHEAD; k++) PREFETCH(ord + hits[k]);
+        for (Py_ssize_t k = 0; k < nh; k++) { /* stage 3: their rows */
+            if (k + MIH_AHEAD < nh) PREFETCH(ord + hits[k + MIH_AHEAD]);
+            hits[k] = ord[hits[k]];
+        }
+        for (Py_ssize_t k = 0; k < nh && k < MIH_AHEAD; k++) PREFETCH(h + 4 * hits[k]);
+        for (Py_ssize_t k = 0; k < nh; k++) { /* stage 4: their distances */
+            if (k + MIH_AHEAD < nh) PREFETCH(h + 4 * hits[k + MIH_AHEAD]);
+            int d = pdq_distance4(h + 4 * hits[k], qw);
+            if (d <= max_distance && triples_add(&found, qi, hits[k], d) < 0) goto done;
+        }
+    }
+    result = triples_result(&found);
+done:
+    PyBuffer_Release(&pdq), PyBuffer_Release(&table), PyBuffer_Release(&order), PyBuffer_Release(&value);
+    PyBuffer_Release(&query);
+    free(found.p), free(pv), free(pc), free(lo), free(hi), free(hits);
     return result;
 }
 
@@ -1195,6 +1328,8 @@ static PyMethodDef methods[] = {
      "as bytes of uint32"},
     {"mih_search", mih_search, METH_VARARGS,
      "mih_search(pdq, table, order, query, max_distance) -> (rows, query_rows, distances)"},
+    {"mih_wide_search", mih_wide_search, METH_VARARGS,
+     "mih_wide_search(pdq, table, order, value, query, max_distance, table_bits) -> (rows, query_rows, distances)"},
     {"lookup", lookup, METH_VARARGS, "lookup(keys, directory, needles, max_hits) -> (needle_index, key_index)"},
     {"normalise_ascii", normalise_ascii, METH_VARARGS, "normalise_ascii(text) -> normalised bytes, or None"},
     {"lsh_keys", lsh_keys, METH_VARARGS, "lsh_keys(signature) -> the 16 band keys as bytes of uint64"},

@@ -58,7 +58,7 @@ def answers() -> dict[str, Any]:
     from copyalign.core.matching import textfp
     from copyalign.core.matching.imagefp import ImageHash
     from copyalign.core.registry.fingerprint import fingerprint
-    from copyalign.services.matching import segment
+    from copyalign.services.matching import mih, segment
     from copyalign.services.matching.segment import IndexedWork, Segment
 
     out: dict[str, Any] = {"fingerprints": [], "normalised": [], "lsh": [], "lookup": [], "images": [], "iscc": []}
@@ -90,7 +90,7 @@ def answers() -> dict[str, Any]:
         owner, idx = segment._lookup(keys, directory, needles, max_hits)
         out["lookup"].append([owner.tolist(), idx.tolist()])
     # the multi-index image probe, over a bucket table (the kernel's path) with hashes near the query
-    table_min, segment.MIH_TABLE_MIN = segment.MIH_TABLE_MIN, 100
+    table_min, mih.MIH_TABLE_MIN = mih.MIH_TABLE_MIN, 100
     query = rng.integers(0, 2**64, size=(2, 4), dtype=np.uint64)
     rows = [query[0] ^ (np.uint64(1) << np.uint64(d)) for d in range(20)]
     rows += list(rng.integers(0, 2**64, size=(400, 4), dtype=np.uint64))
@@ -107,11 +107,19 @@ def answers() -> dict[str, Any]:
     try:
         seg = Segment.build(works, min_quality=50)
     finally:
-        segment.MIH_TABLE_MIN = table_min
+        mih.MIH_TABLE_MIN = table_min
     assert "mih_table" in seg.arrays
-    for radius in (0, 16, 31):
-        r, q, d = seg.image_candidates(query, radius)
-        out["images"].append(sorted(zip(r.tolist(), q.tolist(), d.tolist(), strict=True)))
+    # and over the wide layout of large segments (11 chunks of 23-24 bits, two-bit variants)
+    wide_min, mih.MIH_WIDE_MIN = mih.MIH_WIDE_MIN, 100
+    try:
+        wide = Segment.build(works, min_quality=50)
+    finally:
+        mih.MIH_WIDE_MIN = wide_min
+    assert "mihw_table" in wide.arrays
+    for s in (seg, wide):
+        for radius in (0, 16, 31):
+            r, q, d = s.image_candidates(query, radius)
+            out["images"].append(sorted(zip(r.tolist(), q.tolist(), d.tolist(), strict=True)))
     return out
 
 

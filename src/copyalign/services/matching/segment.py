@@ -9,11 +9,9 @@ pages are touched, and several processes share the page cache.
 * text: the winnowed k-gram fingerprints (hash, work, token position), and per work its token hashes
   (low 32 bits) with character offsets, in CSR layout, to verify hits and report spans;
 * MinHash: one signature per text and its LSH band keys;
-* images: the PDQ hashes (4 x uint64) of each registered image and its crops, with their region, and for
-  multi-index hashing (Norouzi et al. 2012) the 16 sorted 16-bit chunk columns: a hash within distance
-  ``r`` of the query agrees with it to within ``r // 16`` bits on at least one chunk (pigeonhole), so
-  probing each chunk with its exact value and one-bit variants finds every hash within 31 bits without a
-  scan;
+* images: the PDQ hashes (4 x uint64) of each registered image and its crops, with their region, and the
+  sorted chunk columns of multi-index hashing (:mod:`~copyalign.services.matching.mih`), which finds every
+  hash within 31 bits of a query without a scan;
 * embeddings (only with a model configured, :mod:`~copyalign.services.matching.embeddings`): float16 rows
   per text passage or image, with their work and passage span, and above :data:`ANN_MIN` rows a usearch HNSW graph saved
   beside the arrays and opened as a memory-mapped view.
@@ -38,19 +36,15 @@ from copyalign.core.kernels import native
 from copyalign.core.matching import textfp
 from copyalign.core.matching.imagefp import ImageHash, pdq_words
 from copyalign.errors import MissingExtraError
+from copyalign.services.matching import mih
 
 SEGMENT_FORMAT = 1
-MIH_CHUNKS = 16
-MIH_TABLE_MIN = 1 << 16
-"""From this many image hashes on, a segment keeps per-chunk bucket tables (16 x 65537 int32, 4 MiB) so
-that probing costs two lookups instead of two binary searches over millions of entries."""
 ANN_MIN = 4096
 """From this many vectors on, a segment searches them through a usearch HNSW graph (saved beside the
 arrays, opened memory-mapped); below it an exact scan is faster and exact."""
 ANN_NEIGHBOURS = 16
 """Nearest passages asked of the graph per query vector (several passages of one work may rank first)."""
 VECTOR_TABLES = {"text": "tvec", "image": "ivec"}
-_FLIPS = np.array([0] + [1 << b for b in range(16)], dtype=np.uint16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,23 +68,6 @@ def _key64(digest: bytes) -> int:
 def _sorted_pairs(keys: npt.NDArray[np.uint64], values: npt.NDArray[np.int32]) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(keys, kind="stable")
     return keys[order], values[order]
-
-
-def _ranges(sorted_keys: np.ndarray, probes: np.ndarray) -> np.ndarray:
-    """Indexes into ``sorted_keys`` of every element equal to one of ``probes`` (with repeats per probe)."""
-    lo = np.searchsorted(sorted_keys, probes, side="left")
-    hi = np.searchsorted(sorted_keys, probes, side="right")
-    return _expand(lo, hi)
-
-
-def _expand(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Every index in the half-open ranges ``[lo[i], hi[i])``, concatenated."""
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    return starts + np.arange(total, dtype=np.int64)
 
 
 DIRECTORY_FILL = 8
@@ -133,7 +110,7 @@ def numpy_lookup(
     bits = (directory.shape[0] - 1).bit_length() - 1
     bucket = (needles >> np.uint64(64 - bits)).astype(np.intp) if bits else np.zeros(needles.shape[0], np.intp)
     lo, hi = directory[bucket], directory[bucket + 1]
-    cand = _expand(lo, hi)
+    cand = mih.expand(lo, hi)
     owner = np.repeat(np.arange(needles.shape[0], dtype=np.int64), hi - lo)
     eq = np.asarray(sorted_keys)[cand] == needles[owner]
     owner, cand = owner[eq], cand[eq]
@@ -159,13 +136,6 @@ def _ann_view(path: Path) -> Any:
     except ImportError as exc:
         raise MissingExtraError("a vector index over embeddings", "ml") from exc
     return Index.restore(str(path), view=True)
-
-
-def _chunks(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
-    """(n, 4) uint64 -> (16, n) uint16 chunk columns, most significant chunk first."""
-    shifts = np.array([48, 32, 16, 0], dtype=np.uint64)
-    parts = (words[:, :, None] >> shifts[None, None, :]) & np.uint64(0xFFFF)
-    return parts.reshape(words.shape[0], MIH_CHUNKS).T.astype(np.uint16)
 
 
 @dataclass
@@ -262,16 +232,7 @@ class Segment:
         """Add the structures computed from the stored ones: multi-index tables, vector graphs."""
         for column, name in DIRECTORIES.items():
             a[name] = _directory(a[column])
-        chunks = _chunks(a["pdq"])
-        order2 = np.argsort(chunks, axis=1, kind="stable").astype(np.int32)
-        a["mih_order"] = order2
-        a["mih_value"] = np.take_along_axis(chunks, order2, axis=1)
-        if a["pdq"].shape[0] >= MIH_TABLE_MIN:
-            # bucket starts per chunk value: a probe is two lookups instead of two binary searches
-            values = np.arange((1 << 16) + 1, dtype=np.int64)  # bucket v is [table[v], table[v + 1])
-            a["mih_table"] = np.stack(
-                [np.searchsorted(a["mih_value"][c], values, side="left") for c in range(MIH_CHUNKS)]
-            ).astype(np.int32)
+        a.update(mih.index(a["pdq"]))
         seg = cls(a, meta)
         for prefix in VECTOR_TABLES.values():
             if prefix in a and a[prefix].shape[0] >= ANN_MIN:
@@ -357,46 +318,7 @@ class Segment:
         self, query: npt.NDArray[np.uint64], max_distance: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(hash row, query row, distance) of every stored hash within ``max_distance`` of a query hash."""
-        a = self.arrays
-        if a["pdq"].shape[0] == 0 or query.shape[0] == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        flips_needed = max_distance // MIH_CHUNKS
-        if flips_needed > 1:
-            raise ValueError("multi-index probing supports distances below 32")
-        table = a.get("mih_table")
-        if native is not None and table is not None:
-            found = native.mih_search(
-                a["pdq"], table, a["mih_order"], np.ascontiguousarray(query, dtype=np.uint64), max_distance
-            )
-            rows, qi, dist = (np.frombuffer(b, dtype=np.int64) for b in found)
-            return rows, qi, dist
-        flips = _FLIPS if flips_needed == 1 else _FLIPS[:1]
-        qchunks = _chunks(query)  # (16, q)
-        rows_all = []
-        for c in range(MIH_CHUNKS):
-            probes = (qchunks[c][:, None] ^ flips[None, :]).reshape(-1)
-            if table is not None:
-                p = probes.astype(np.int64)
-                hit = _expand(table[c][p], table[c][p + 1])
-            else:
-                hit = _ranges(a["mih_value"][c], probes)
-            if hit.size:
-                rows_all.append(np.asarray(a["mih_order"][c])[hit])
-        if not rows_all:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        rows = np.sort(np.concatenate(rows_all))
-        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]  # unique; np.unique is 15x slower here
-        cols = np.ascontiguousarray(np.asarray(a["pdq"][rows]).T)  # (4, m): one popcount pass per word
-        dist = np.empty((query.shape[0], rows.size), dtype=np.uint16)
-        for i in range(query.shape[0]):
-            acc = np.bitwise_count(cols[0] ^ query[i, 0]).astype(np.uint16)
-            for j in range(1, 4):
-                acc += np.bitwise_count(cols[j] ^ query[i, j])
-            dist[i] = acc
-        qi, r = np.nonzero(dist <= max_distance)
-        return rows[r].astype(np.int64), qi.astype(np.int64), dist[qi, r].astype(np.int64)
+        return mih.candidates(self.arrays, query, max_distance)
 
     def nearest(
         self, kind: str, queries: npt.NDArray[np.float32], min_similarity: float
