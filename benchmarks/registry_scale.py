@@ -99,13 +99,17 @@ def image_batches(n: int, batch: int) -> Iterator[tuple[list[bytes], np.ndarray]
 def register(
     ca: Copyalign, op: object, holder: str, batches: Iterator[list[WorkInput]], workers: int
 ) -> tuple[int, float]:
-    """Register every batch; return (works, seconds inside ``register_many``)."""
+    """Register every batch; return (works, seconds inside ``register_many``). A line of progress every ten
+    batches (a long run's rate as it grows, kept in the log should the run not finish)."""
     n, spent = 0, 0.0
-    for items in batches:
+    for i, items in enumerate(batches, 1):
         t0 = time.perf_counter()
         views = ca.works.register_many(op, items, holder_id=holder, workers=workers)  # type: ignore[arg-type]
-        spent += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        spent += took
         n += len(views)
+        if i % 10 == 0:
+            print(f"  {n} registered, {n / spent:.0f}/s so far, the last batch {len(views) / took:.0f}/s", flush=True)
     return n, spent
 
 
