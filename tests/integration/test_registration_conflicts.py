@@ -243,3 +243,51 @@ def test_a_bulk_import_probed_while_fingerprinting_still_names_its_first_error_i
         ca.works.register_many(two_holders["bob"], batch, workers=2)
     assert caught.value.position == 5 and caught.value.error.code == "registration_conflict"
     assert ca.works.list(two_holders["bob"]) == []
+
+
+def _index_images(ca: Copyalign) -> list[tuple[str, bytes, tuple[float, ...]]]:
+    """Every image hash of the index: (work, PDQ words, region)."""
+    out = []
+    for shard in ca.matching.index.shards:
+        for seg in shard.live():
+            a = seg.arrays
+            for r in range(a["pdq"].shape[0]):
+                wid = seg.work_id(int(a["pdq_work"][r]))
+                out.append((wid, bytes(a["pdq"][r].tobytes()), tuple(a["pdq_region"][r].tolist())))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("kept", [None, 10], ids=["all-kept", "ten-kept"])
+def test_a_bulk_import_of_images_indexes_exactly_what_a_rebuild_would(
+    ca: Copyalign, two_holders: dict, kept: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of 70 images: the pool decodes each once for its conflict query and its index hashes (with the
+    crops), which the index then takes instead of decoding the blob again. The copy of Alice's photo is found
+    in its place, and the index holds the very hashes a rebuild from the blobs computes, also when only some of
+    the batch's hashes were kept."""
+    import numpy as np
+
+    from copyalign.services.matching import service
+
+    if kept is not None:
+        monkeypatch.setattr(service, "IMAGE_HASHES_KEPT", kept)
+    _with(ca, "allow")
+    photo = Image.fromarray(skimage.data.astronaut())
+    astronaut = ca.works.register(two_holders["alice"], WorkInput(data=_png(photo), title="Astronaut"))
+    rng = np.random.default_rng(3)
+    batch = []
+    for i in range(69):
+        ramp = np.linspace(0, 255, 96)[None, :, None] * rng.random(3)[None, None, :]
+        pixels = (ramp + rng.integers(0, 90, size=(96, 96, 3))).clip(0, 255).astype(np.uint8)
+        batch.append(WorkInput(data=_png(Image.fromarray(pixels)), title=f"I{i}", kind="image"))
+    batch.insert(33, WorkInput(data=_jpeg(photo.resize((300, 300))), title="My astronaut", kind="image"))
+    ca.matching.workers = 2
+    views = ca.works.register_many(two_holders["bob"], batch, workers=2)
+    assert {i: [c.work_id for c in v.conflicts] for i, v in enumerate(views) if v.conflicts} == {33: [astronaut.id]}
+    assert len(ca.matching._image_hashes) == (kept or 70)
+    ca.matching.refresh()
+    assert ca.matching._image_hashes == {}  # taken by the index
+    indexed = _index_images(ca)
+    assert {w for w, _, _ in indexed} == {astronaut.id, *(v.id for v in views)}
+    ca.matching.rebuild()
+    assert _index_images(ca) == indexed

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from copyalign.core.authz import Action, require
 from copyalign.core.content import Limits, decode_text, encode_text, guess_kind, open_image
 from copyalign.core.matching import textfp
-from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY
+from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY, ImageHash, registered_hashes
 from copyalign.core.matching.query import TextQuery, image_query, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
 from copyalign.core.registry.conflicts import Conflict, conflicts_in
@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from copyalign.services.matching.distributed import RayShards
 
 REFRESH_BATCH = 2000
+IMAGE_HASHES_KEPT = 10_000
+"""Images of a bulk import whose index hashes its conflict check computed, kept until the index takes them
+(the oldest dropped first: the index computes those again). At most ~65 MB (19 hashes an image), also when a
+refused batch leaves its hashes behind."""
 #: Works a registration probes from memory before the index is refreshed on disk instead (_pending); under the
 #: 64 from which a refresh starts a process pool, so that the refresh it triggers stays in this process.
 PENDING_MAX = 48
@@ -68,13 +72,14 @@ def _entries(limits: Limits, rows: Sequence[tuple[str, str, str, str | None, byt
     return out
 
 
-def _image_queries(limits: Limits, images: Sequence[bytes]) -> list[tuple[bytes, np.ndarray]]:
-    """What a registration's conflict check searches for each image: its digest and PDQ words (in a worker
-    process for a bulk import)."""
-    out: list[tuple[bytes, np.ndarray]] = []
+def _image_queries(limits: Limits, images: Sequence[bytes]) -> list[tuple[bytes, np.ndarray, list[ImageHash]]]:
+    """What a registration's conflict check searches for each image (its digest and PDQ words), and the
+    hashes the index will keep of it once registered (with its crops): one decoding for both, in a worker
+    process for a bulk import."""
+    out: list[tuple[bytes, np.ndarray, list[ImageHash]]] = []
     for data in images:
         img, _ = open_image(data, limits)
-        out.append((hashlib.sha256(data).digest(), image_query(img)))
+        out.append((hashlib.sha256(data).digest(), image_query(img), registered_hashes(img)))
     return out
 
 
@@ -141,6 +146,27 @@ class MatchService(ServiceBase):
         self._pending_lock = threading.Lock()
         self._pending_entries: dict[str, IndexedWork] = {}
         self._pending_segment: tuple[tuple[str, ...], Segment] | None = None
+        # the index hashes of images a conflict check decoded, by SHA-256 (hex), until the index takes them
+        self._image_hashes: dict[str, list[ImageHash]] = {}
+        self._image_hashes_lock = threading.Lock()
+
+    def _keep_image_hashes(self, sha: bytes, hashes: list[ImageHash]) -> None:
+        with self._image_hashes_lock:
+            self._image_hashes[sha.hex()] = hashes
+            while len(self._image_hashes) > IMAGE_HASHES_KEPT:
+                del self._image_hashes[next(iter(self._image_hashes))]  # the oldest (dicts keep insertion order)
+
+    def _kept_entry(self, work_id: str, kind: str, sha256: str, norm_sha256: str | None) -> IndexedWork | None:
+        """The index entry of an image whose hashes a conflict check left here (taken: each is used once), or
+        None. Not with an image model: its embedding needs the image itself."""
+        if kind != "image" or "image" in self.embedders:
+            return None
+        with self._image_hashes_lock:
+            hashes = self._image_hashes.pop(sha256, None)
+        if hashes is None:
+            return None
+        norm = bytes.fromhex(norm_sha256) if norm_sha256 else None
+        return IndexedWork(work_id, kind, bytes.fromhex(sha256), norm, images=hashes)
 
     # -- keeping the index fresh -----------------------------------------------------------------------
     def refresh(self) -> int:
@@ -159,7 +185,11 @@ class MatchService(ServiceBase):
                     ).all()
                 if not rows:
                     break
-                args = [(r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256)) for r in rows]
+                kept: dict[str, IndexedWork | None] = {
+                    r.id: e for r in rows if (e := self._kept_entry(r.id, r.kind, r.sha256, r.norm_sha256))
+                }
+                todo = [r for r in rows if r.id not in kept]
+                args = [(r.id, r.kind, r.sha256, r.norm_sha256, self.blobs.get(r.sha256)) for r in todo]
 
                 def started() -> LocalExecutor:
                     nonlocal pool
@@ -168,7 +198,9 @@ class MatchService(ServiceBase):
                     return pool
 
                 workers = started if self.workers > 1 else None
-                entries = _images_on_pool(workers, _entries, self.limits, args, [r.kind for r in rows], 16)
+                made = _images_on_pool(workers, _entries, self.limits, args, [r.kind for r in todo], 16)
+                kept.update(zip((r.id for r in todo), made, strict=True))
+                entries = [kept[r.id] for r in rows]
                 self.index.add(self._embed([e for e in entries if e is not None], {a[0]: a[4] for a in args}))
                 self.index.set_watermark(int(rows[-1].log_index))
                 added += len(rows)
@@ -298,13 +330,22 @@ class MatchService(ServiceBase):
             else:
                 images.append((len(probes), data))
                 probes.append(None)
-        if images:  # a bulk import of images: their queries on the pool, which waits now
-            workers = (lambda: LocalExecutor(self.workers, shared=True)) if self.workers > 1 else None
-            size = max(16, len(images) // (self.workers * 8))
+        if images:  # a bulk import of images: their queries on the pool, each part probed here as it comes back
             datas = [data for _, data in images]
-            queries = _images_on_pool(workers, _image_queries, self.limits, datas, ["image"] * len(datas), size)
-            for (at, _), (sha, pdq) in zip(images, queries, strict=True):
-                probes[at] = (self.find_image(None, sha, query=pdq, extra=extra), sha, None)
+            if self.workers > 1 and len(datas) >= 64:
+                size = max(16, len(datas) // (self.workers * 8))
+                pool = LocalExecutor(self.workers, shared=True)
+                queries: Iterable[tuple[bytes, np.ndarray, list[ImageHash]]] = (
+                    r for part in in_order(pool, _image_queries, self.limits, chunked(datas, size)) for r in part
+                )
+                for (at, _), (sha, pdq, hashes) in zip(images, queries, strict=True):
+                    probes[at] = (self.find_image(None, sha, query=pdq, extra=extra), sha, None)
+                    self._keep_image_hashes(sha, hashes)
+            else:
+                for at, data in images:
+                    img, _ = open_image(data, self.limits)
+                    sha = hashlib.sha256(data).digest()
+                    probes[at] = (self.find_image(None, sha, query=image_query(img), extra=extra), sha, None)
         found_all = [p for p in probes if p is not None]
         # the registry's facts for every work found in the batch at once: a query per item with a match was
         # a round trip each (on PostgreSQL ~0.5 ms; most items of a bulk import of related texts match some)
@@ -362,6 +403,8 @@ class MatchService(ServiceBase):
             wanted = {r.id for r in rows}
             cache = {wid: e for wid, e in self._pending_entries.items() if wid in wanted}
             for r in rows:
+                if r.id not in cache and (e := self._kept_entry(r.id, r.kind, r.sha256, r.norm_sha256)):
+                    cache[r.id] = e
                 if r.id not in cache:
                     try:
                         cache[r.id] = index_entry(
