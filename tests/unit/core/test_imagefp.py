@@ -143,6 +143,81 @@ def test_a_registered_images_hashes_are_its_crops_hashed_alone(astronaut: Image.
             assert (got.pdq, got.quality) == _reference_pdq(_reduce64(np.ascontiguousarray(part)))
 
 
+def _pillow_reduced(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bytes:
+    """What the kernel must give: Pillow's crop, then its resize as registration reduces (f._reduced)."""
+    return f._reduced(Image.fromarray(rgb).crop(box)).tobytes()
+
+
+@st.composite
+def _images_and_boxes(draw: st.DrawFn) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """RGB images from 1 to 300 pixels a side (bicubic upscaling under 64, box reduction above, and the tall
+    shapes where Pillow 13 runs the vertical pass first), noisy, smooth or saturated, with boxes anywhere."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    w, h = draw(st.integers(1, 300)), draw(st.integers(1, 300))
+    kind = draw(st.sampled_from(["noise", "smooth", "extremes"]))
+    if kind == "noise":
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    elif kind == "extremes":
+        rgb = (rng.integers(0, 2, (h, w, 3)) * 255).astype(np.uint8)
+    else:
+        coarse = Image.fromarray(rng.integers(0, 256, (3, 3, 3), dtype=np.uint8))
+        rgb = np.asarray(coarse.resize((w, h), Image.Resampling.BILINEAR))
+    boxes = [(0, 0, w, h)]
+    for _ in range(draw(st.integers(0, 4))):
+        x0, y0 = draw(st.integers(0, w - 1)), draw(st.integers(0, h - 1))
+        boxes.append((x0, y0, draw(st.integers(x0 + 1, w)), draw(st.integers(y0 + 1, h))))
+    return np.ascontiguousarray(rgb), boxes
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+@settings(max_examples=300, deadline=None)
+@given(case=_images_and_boxes())
+def test_the_compiled_reduction_gives_pillows_bytes(case: tuple[np.ndarray, list[tuple[int, int, int, int]]]) -> None:
+    rgb, boxes = case
+    h, w = rgb.shape[:2]
+    got = native.reduce64(rgb, w, h, np.array(boxes, dtype=np.int32))
+    assert len(got) == len(boxes) * 64 * 64 * 3
+    for i, box in enumerate(boxes):
+        assert got[i * 12288 : (i + 1) * 12288] == _pillow_reduced(rgb, box), box
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+def test_the_compiled_reduction_follows_pillows_pass_order_on_both_sides_of_its_rule() -> None:
+    """Pillow 13 runs the vertical pass first when the height shrinks more than twice as much as the width; the
+    two orders round differently, so crops just either side of the rule must both come out as Pillow's."""
+    rng = np.random.default_rng(7)
+    for w, h in [(100, 135), (100, 136), (100, 137), (64, 300), (63, 65), (65, 66), (65, 67), (20, 400), (400, 20)]:
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        assert native.reduce64(rgb, w, h, np.array([(0, 0, w, h)], dtype=np.int32)) == _pillow_reduced(
+            rgb, (0, 0, w, h)
+        ), (w, h)
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+def test_the_compiled_reduction_agrees_on_photographs_and_their_crops(astronaut: Image.Image) -> None:
+    for photo in [astronaut] + [Image.fromarray(getattr(skimage.data, n)()) for n in ("coffee", "camera", "page")]:
+        rgb = prepare(photo)
+        h, w = rgb.shape[:2]
+        boxes = [(0, 0, w, h)] + [
+            (round(left * w), round(top * h), round(right * w), round(bottom * h))
+            for _, (left, top, right, bottom) in _CROPS
+        ]
+        got = native.reduce64(rgb, w, h, np.array(boxes, dtype=np.int32))
+        assert [got[i * 12288 : (i + 1) * 12288] for i in range(len(boxes))] == [_pillow_reduced(rgb, b) for b in boxes]
+
+
+@pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
+def test_the_compiled_reduction_refuses_boxes_outside_the_image_and_pixels_of_another_shape() -> None:
+    rgb = np.zeros((50, 40, 3), dtype=np.uint8)
+    for box in [(0, 0, 41, 50), (0, 0, 40, 51), (-1, 0, 10, 10), (5, 5, 5, 10), (5, 9, 10, 8)]:
+        with pytest.raises(ValueError, match="empty or leaves the 40x50 image"):
+            native.reduce64(rgb, 40, 50, np.array([box], dtype=np.int32))
+    with pytest.raises(ValueError, match="height x width x 3"):
+        native.reduce64(rgb, 50, 40 + 1, np.array([(0, 0, 1, 1)], dtype=np.int32))
+    with pytest.raises(ValueError, match="n x 4 int32"):
+        native.reduce64(rgb, 40, 50, np.array([0, 0, 1], dtype=np.int32))
+
+
 @pytest.mark.skipif(native is None, reason="the compiled kernel was not built (.ci/run asserts it is)")
 def test_the_compiled_pdq_refuses_pixels_of_another_size() -> None:
     for wrong in (b"", bytes(64 * 64), bytes(64 * 64 * 3 + 1), np.zeros((32, 32, 3), dtype=np.uint8)):
