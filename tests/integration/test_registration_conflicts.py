@@ -291,3 +291,37 @@ def test_a_bulk_import_of_images_indexes_exactly_what_a_rebuild_would(
     assert {w for w, _, _ in indexed} == {astronaut.id, *(v.id for v in views)}
     ca.matching.rebuild()
     assert _index_images(ca) == indexed
+
+
+def test_a_bulk_imports_conflicts_are_the_same_searched_on_the_pool_or_here(ca: Copyalign, two_holders: dict) -> None:
+    """The pool's workers search the index on disk themselves, the registering process the works the index has
+    not taken yet: the conflicts of a 70-image batch are those a check in this process alone finds, for copies
+    of works on disk and of works registered a moment ago."""
+    import numpy as np
+    from PIL import ImageOps
+
+    _with(ca, "allow")
+    on_disk = {n: Image.fromarray(getattr(skimage.data, n)()).convert("RGB") for n in ("astronaut", "coffee")}
+    pending = {n: Image.fromarray(getattr(skimage.data, n)()).convert("RGB") for n in ("rocket", "chelsea")}
+    ids = {n: ca.works.register(two_holders["alice"], WorkInput(data=_png(p), title=n)).id for n, p in on_disk.items()}
+    ca.matching.refresh()
+    ids |= {n: ca.works.register(two_holders["alice"], WorkInput(data=_png(p), title=n)).id for n, p in pending.items()}
+    rng = np.random.default_rng(8)
+    contents = [("image", _png(Image.fromarray(rng.integers(0, 256, (72, 80, 3), dtype=np.uint8)))) for _ in range(66)]
+    copies = {
+        7: ("astronaut", _jpeg(on_disk["astronaut"].resize((256, 256)))),
+        20: ("coffee", _png(ImageOps.mirror(on_disk["coffee"]))),
+        41: ("rocket", _jpeg(pending["rocket"].resize((400, 260)))),
+        60: ("chelsea", _png(pending["chelsea"].crop((23, 15, 451, 300)))),  # the 95 % crop at the corner
+    }
+    for at, (_, data) in sorted(copies.items()):
+        contents.insert(at, ("image", data))
+    bob = two_holders["bob"].party_id  # type: ignore[attr-defined]
+    ca.matching.workers = 2
+    on_pool = ca.matching.duplicates(contents, bob)
+    ca.matching.workers = 1
+    here = ca.matching.duplicates(contents, bob)
+    assert on_pool == here
+    assert {i: [c.work_id for c in found] for i, found in enumerate(on_pool) if found} == {
+        at: [ids[name]] for at, (name, _) in copies.items()
+    }

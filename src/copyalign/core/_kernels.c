@@ -34,7 +34,7 @@
 /* Loops the compiler vectorises are also built for AVX2 and chosen when the module loads (x86-64's baseline,
  * SSE2, has no 32-bit integer vector multiply and half the width). Only where no multiply-add can be fused
  * (-ffp-contract=off), so both builds round every float the same way. */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__linux__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__GLIBC__)
 #define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SIMD_CLONES

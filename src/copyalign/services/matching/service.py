@@ -21,7 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -33,13 +34,21 @@ from copyalign.core.matching import textfp
 from copyalign.core.matching.imagefp import PDQ_MIN_QUALITY, ImageHash, registered_hashes
 from copyalign.core.matching.query import TextQuery, image_query, pixel_sha256
 from copyalign.core.matching.results import MATCH_ORDER, Evidence, MatchResult, Span, WorkMatch
+from copyalign.core.policy import MatchingSection
 from copyalign.core.registry.conflicts import Conflict, conflicts_in
 from copyalign.core.registry.preferences import parse_jurisdiction, resolve_all
 from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.errors import ContentTooLargeError, CopyalignError, InvalidInputError
 from copyalign.services.base import Deps, ServiceBase
 from copyalign.services.matching.embeddings import MAX_QUERY_CHUNKS, Embedder, text_chunks
-from copyalign.services.matching.engine import find_image, find_text, gather_image, gather_text, index_entry
+from copyalign.services.matching.engine import (
+    find_image,
+    find_text,
+    gather_image,
+    gather_text,
+    index_entry,
+    shard_image,
+)
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.segment import IndexedWork, Segment
 from copyalign.services.registry.parties import Principal
@@ -49,6 +58,7 @@ from copyalign.store.models import Party, Work
 if TYPE_CHECKING:
     from copyalign.services.matching.distributed import RayShards
 
+ImageChecked = tuple[bytes, np.ndarray, list[ImageHash], list[dict[str, Evidence]] | None]
 REFRESH_BATCH = 2000
 IMAGE_HASHES_KEPT = 10_000
 """Images of a bulk import whose index hashes its conflict check computed, kept until the index takes them
@@ -72,14 +82,49 @@ def _entries(limits: Limits, rows: Sequence[tuple[str, str, str, str | None, byt
     return out
 
 
-def _image_queries(limits: Limits, images: Sequence[bytes]) -> list[tuple[bytes, np.ndarray, list[ImageHash]]]:
-    """What a registration's conflict check searches for each image (its digest and PDQ words), and the
-    hashes the index will keep of it once registered (with its crops): one decoding for both, in a worker
-    process for a bulk import."""
-    out: list[tuple[bytes, np.ndarray, list[ImageHash]]] = []
+@dataclass(frozen=True, slots=True)
+class ImageCheck:
+    """What a pool worker needs to check a bulk import's images: the limits to decode them with and, for the
+    worker to search the index as well, its directory, its shard count and the matching settings."""
+
+    limits: Limits
+    index: tuple[str, int] | None = None
+    cfg: MatchingSection | None = None
+
+
+_READERS: dict[tuple[str, int], MatchIndex] = {}
+"""The index each worker process searches, by (directory, shards): opened once, its manifest re-read a task."""
+
+
+def _reader(directory: str, shards: int) -> MatchIndex:
+    idx = _READERS.get((directory, shards))
+    if idx is None or len(idx.shards) != shards:
+        while len(_READERS) >= 4:  # a worker serves one index; tests and tools may open several in turn
+            del _READERS[next(iter(_READERS))]
+        idx = _READERS[(directory, shards)] = MatchIndex.reader(Path(directory))
+    idx.reload()
+    return idx
+
+
+def image_checks(check: ImageCheck, images: Sequence[bytes]) -> list[ImageChecked]:
+    """For each image: its digest and the PDQ words a registration's conflict check searches, the hashes the
+    index will keep of it once registered (with its crops), and, where ``check`` names the index, each shard's
+    evidence for it (:func:`~copyalign.services.matching.engine.shard_image`). One decoding for all of it, in
+    a worker process for a bulk import, so that the index search, most of an image's check in a large
+    registry, runs on the pool beside the hashing instead of after it in the registering process.
+
+    The index is read as it is when the task starts, which is at least as new as what the caller saw before it
+    handed the task over: works added since are found twice (here and in the caller's pending segment), which
+    the merge of evidence absorbs, and none is missed."""
+    idx = None if check.index is None else _reader(*check.index)
+    out: list[ImageChecked] = []
     for data in images:
-        img, _ = open_image(data, limits)
-        out.append((hashlib.sha256(data).digest(), image_query(img), registered_hashes(img)))
+        img, _ = open_image(data, check.limits)
+        sha, q = hashlib.sha256(data).digest(), image_query(img)
+        parts = None
+        if idx is not None and check.cfg is not None:
+            parts = [shard_image(shard, q, sha, check.cfg) for shard in idx.shards]
+        out.append((sha, q, registered_hashes(img), parts))
     return out
 
 
@@ -335,11 +380,19 @@ class MatchService(ServiceBase):
             if self.workers > 1 and len(datas) >= 64:
                 size = max(16, len(datas) // (self.workers * 8))
                 pool = LocalExecutor(self.workers, shared=True)
-                queries: Iterable[tuple[bytes, np.ndarray, list[ImageHash]]] = (
-                    r for part in in_order(pool, _image_queries, self.limits, chunked(datas, size)) for r in part
+                cfg = self.policy.matching
+                # the workers search this process's index too; shards served over Ray are asked from here
+                where = None if self.remote is not None else (str(self.index.directory), len(self.index.shards))
+                check = ImageCheck(self.limits, where, cfg)
+                checked: Iterable[ImageChecked] = (
+                    r for part in in_order(pool, image_checks, check, chunked(datas, size)) for r in part
                 )
-                for (at, _), (sha, pdq, hashes) in zip(images, queries, strict=True):
-                    probes[at] = (self.find_image(None, sha, query=pdq, extra=extra), sha, None)
+                for (at, _), (sha, pdq, hashes, parts) in zip(images, checked, strict=True):
+                    if parts is None:
+                        found = self.find_image(None, sha, query=pdq, extra=extra)
+                    else:
+                        found = gather_image(parts, pdq, sha, cfg, extra=extra)
+                    probes[at] = (found, sha, None)
                     self._keep_image_hashes(sha, hashes)
             else:
                 for at, data in images:
