@@ -325,3 +325,44 @@ def test_a_bulk_imports_conflicts_are_the_same_searched_on_the_pool_or_here(ca: 
     assert {i: [c.work_id for c in found] for i, found in enumerate(on_pool) if found} == {
         at: [ids[name]] for at, (name, _) in copies.items()
     }
+
+
+def test_a_bulk_imports_text_conflicts_are_the_same_searched_on_the_pool_or_here(
+    ca: Copyalign, two_holders: dict
+) -> None:
+    """Texts: the pool's workers compute the queries and search the index on disk; this process searches the
+    works registered a moment ago. Copies of both, and texts made mostly of one, are found as a check here
+    alone finds them."""
+    import random
+
+    _with(ca, "allow")
+    words = [f"{a}{b}" for a in "bcdfgklmnprst" for b in ("an", "el", "or", "us", "ix", "ep")]
+
+    def text(seed: int, n: int = 120) -> str:
+        rng = random.Random(seed)
+        return " ".join(rng.choice(words) for _ in range(n))
+
+    alice = two_holders["alice"]
+    on_disk = {f"d{i}": text(i) for i in range(3)}
+    pending = {f"p{i}": text(100 + i) for i in range(2)}
+    ids = {n: ca.works.register(alice, WorkInput(data=t.encode(), title=n)).id for n, t in on_disk.items()}
+    ca.matching.refresh()
+    ids |= {n: ca.works.register(alice, WorkInput(data=t.encode(), title=n)).id for n, t in pending.items()}
+    contents = [("text", text(1000 + i).encode()) for i in range(66)]
+    copies = {
+        4: ("d0", on_disk["d0"]),
+        18: ("d2", f"{on_disk['d2']} {text(5001, 10)}"),
+        39: ("p0", pending["p0"]),
+        57: ("p1", f"{text(5002, 8)} {pending['p1']}"),
+    }
+    for at, (_, t) in sorted(copies.items()):
+        contents.insert(at, ("text", t.encode()))
+    bob = two_holders["bob"].party_id  # type: ignore[attr-defined]
+    ca.matching.workers = 2
+    on_pool = ca.matching.duplicates(contents, bob)
+    ca.matching.workers = 1
+    here = ca.matching.duplicates(contents, bob)
+    assert on_pool == here
+    assert {i: [c.work_id for c in found] for i, found in enumerate(on_pool) if found} == {
+        at: [ids[name]] for at, (name, _) in copies.items()
+    }

@@ -268,6 +268,11 @@ class Segment:
 
     # -- probes ----------------------------------------------------------------------------------------
     @property
+    def nbytes(self) -> int:
+        """The bytes of its arrays: what a merge that takes it in holds in memory (the ANN graphs are built again)."""
+        return sum(int(a.nbytes) for a in self.arrays.values())
+
+    @property
     def size(self) -> int:
         return int(self.arrays["work_ids"].shape[0])
 

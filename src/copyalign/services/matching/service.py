@@ -47,7 +47,9 @@ from copyalign.services.matching.engine import (
     gather_image,
     gather_text,
     index_entry,
+    merge_shards,
     shard_image,
+    shard_text,
 )
 from copyalign.services.matching.index import MatchIndex
 from copyalign.services.matching.segment import IndexedWork, Segment
@@ -59,6 +61,9 @@ if TYPE_CHECKING:
     from copyalign.services.matching.distributed import RayShards
 
 ImageChecked = tuple[bytes, np.ndarray, list[ImageHash], list[dict[str, Evidence]] | None]
+TextChecked = tuple[bytes, int, list[dict[str, Evidence]]]
+POOL_MIN = 64
+"""Works of a kind from which a registration's conflict check goes to the process pool."""
 REFRESH_BATCH = 2000
 IMAGE_HASHES_KEPT = 10_000
 """Images of a bulk import whose index hashes its conflict check computed, kept until the index takes them
@@ -83,8 +88,8 @@ def _entries(limits: Limits, rows: Sequence[tuple[str, str, str, str | None, byt
 
 
 @dataclass(frozen=True, slots=True)
-class ImageCheck:
-    """What a pool worker needs to check a bulk import's images: the limits to decode them with and, for the
+class PoolCheck:
+    """What a pool worker needs to check a bulk import's works: the limits to decode them with and, for the
     worker to search the index as well, its directory, its shard count and the matching settings."""
 
     limits: Limits
@@ -106,7 +111,22 @@ def _reader(directory: str, shards: int) -> MatchIndex:
     return idx
 
 
-def image_checks(check: ImageCheck, images: Sequence[bytes]) -> list[ImageChecked]:
+def text_checks(check: PoolCheck, texts: Sequence[bytes]) -> list[TextChecked]:
+    """For each text: its digest, its token count and each shard's evidence for it (``check`` must name the
+    index), as :func:`image_checks` for images. Only that comes back: the query's arrays (12-16 KB a text) cost
+    more to send than to compute, and the registering process needs them only for works the index has not
+    taken yet, whose search it makes itself."""
+    if check.index is None or check.cfg is None:
+        raise ValueError("a text check on the pool searches the index: name it")
+    idx = _reader(*check.index)
+    out: list[TextChecked] = []
+    for data in texts:
+        q = TextQuery.of(decode_text(data), data)
+        out.append((q.sha, int(q.fp.size), [shard_text(shard, q, check.cfg) for shard in idx.shards]))
+    return out
+
+
+def image_checks(check: PoolCheck, images: Sequence[bytes]) -> list[ImageChecked]:
     """For each image: its digest and the PDQ words a registration's conflict check searches, the hashes the
     index will keep of it once registered (with its crops), and, where ``check`` names the index, each shard's
     evidence for it (:func:`~copyalign.services.matching.engine.shard_image`). One decoding for all of it, in
@@ -357,8 +377,10 @@ class MatchService(ServiceBase):
         so that a registration does not pay for saving a segment to disk (~0.3 s with its fsyncs).
 
         ``contents`` may be a generator: a bulk registration hands each part of its batch over as its pool
-        fingerprints it, and the texts are probed here as they come while the pool works on the next parts
-        (the images, whose queries go to the pool as well, once they are all in)."""
+        fingerprints it. With a pool (``workers`` > 1) and the index in this process, a batch's texts and its
+        images (64 or more of a kind) are checked on the pool once all are in: each worker computes a part's
+        queries and searches the index with them (:func:`text_checks`, :func:`image_checks`), and this process
+        gathers the evidence; otherwise the texts are probed here as they come."""
         if isinstance(contents, Sequence) and not contents:
             return []
         extra = self._pending()
@@ -367,31 +389,57 @@ class MatchService(ServiceBase):
         self._checked = float("-inf")
         share = self.policy.registry.conflict_min_share
         probes: list[tuple[dict[str, Evidence], bytes, int | None] | None] = []
+        texts: list[tuple[int, bytes]] = []
         images: list[tuple[int, bytes]] = []
+        cfg = self.policy.matching
+        # with a pool, the workers search this process's index too; shards served over Ray are asked from here
+        where = None if self.remote is not None else (str(self.index.directory), len(self.index.shards))
+        pooled = self.workers > 1
         for kind, data in contents:
-            if kind == "text":
-                q = TextQuery.of(decode_text(data), data)
-                probes.append((self.find_text(q, extra=extra), q.sha, q.fp.size))
-            else:
+            if kind != "text":
                 images.append((len(probes), data))
                 probes.append(None)
+            elif pooled and where is not None:  # sent to the pool once all are in, if there are enough
+                texts.append((len(probes), data))
+                probes.append(None)
+            else:
+                q = TextQuery.of(decode_text(data), data)
+                probes.append((self.find_text(q, extra=extra), q.sha, q.fp.size))
+        if len(texts) >= POOL_MIN and where is not None:
+            # a bulk import of texts on a local index: each worker computes a part's queries and searches the
+            # index with them, the registering process gathers (with the works the index has not taken yet)
+            pool = LocalExecutor(self.workers, shared=True)
+            datas = [data for _, data in texts]
+            size = max(16, len(datas) // (self.workers * 8))
+            checked_texts: Iterable[TextChecked] = (
+                r
+                for part in in_order(pool, text_checks, PoolCheck(self.limits, where, cfg), chunked(datas, size))
+                for r in part
+            )
+            for (at, data), (sha, tokens, parts) in zip(texts, checked_texts, strict=True):
+                if extra:  # works registered a moment ago (rare in a bulk import): searched here, with the query
+                    found = gather_text(parts, TextQuery.of(decode_text(data), data), cfg, extra=extra)
+                else:
+                    found = merge_shards(parts)
+                probes[at] = (found, sha, tokens)
+        else:
+            for at, data in texts:
+                q = TextQuery.of(decode_text(data), data)
+                probes[at] = (self.find_text(q, extra=extra), q.sha, q.fp.size)
         if images:  # a bulk import of images: their queries on the pool, each part probed here as it comes back
             datas = [data for _, data in images]
-            if self.workers > 1 and len(datas) >= 64:
+            if pooled and len(datas) >= POOL_MIN:
                 size = max(16, len(datas) // (self.workers * 8))
                 pool = LocalExecutor(self.workers, shared=True)
-                cfg = self.policy.matching
-                # the workers search this process's index too; shards served over Ray are asked from here
-                where = None if self.remote is not None else (str(self.index.directory), len(self.index.shards))
-                check = ImageCheck(self.limits, where, cfg)
+                check = PoolCheck(self.limits, where, cfg)
                 checked: Iterable[ImageChecked] = (
                     r for part in in_order(pool, image_checks, check, chunked(datas, size)) for r in part
                 )
-                for (at, _), (sha, pdq, hashes, parts) in zip(images, checked, strict=True):
-                    if parts is None:
+                for (at, _), (sha, pdq, hashes, parts_i) in zip(images, checked, strict=True):
+                    if parts_i is None:
                         found = self.find_image(None, sha, query=pdq, extra=extra)
                     else:
-                        found = gather_image(parts, pdq, sha, cfg, extra=extra)
+                        found = gather_image(parts_i, pdq, sha, cfg, extra=extra)
                     probes[at] = (found, sha, None)
                     self._keep_image_hashes(sha, hashes)
             else:

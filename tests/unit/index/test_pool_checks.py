@@ -1,26 +1,29 @@
-"""A bulk import's image checks on the worker pool: each worker decodes the image once, hashes it and searches the
-index it opens itself. Its evidence, gathered, is the registering process's own search of the same index (with
-shards, segments and a removal), it sees what the index took after its first task, and it survives the trip
-through a real process pool."""
+"""A bulk import's conflict checks on the worker pool: each worker computes the queries (an image decoded once for
+its query and its index hashes) and searches the index it opens itself. Its evidence, gathered, is the
+registering process's own search of the same index (with shards, segments and a removal), it sees what the
+index took after its first task, and it survives the trip through a real process pool."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 import skimage.data
 from PIL import Image, ImageOps
 
-from copyalign.core.content import Limits, open_image
+from copyalign.core.content import Limits, normalised_sha256, open_image
 from copyalign.core.matching.imagefp import registered_hashes
-from copyalign.core.matching.query import image_query
+from copyalign.core.matching.query import TextQuery, image_query
 from copyalign.engines import LocalExecutor, chunked, in_order
 from copyalign.policy import load_policy
-from copyalign.services.matching.engine import find_image, gather_image, index_entry
+from copyalign.services.matching.engine import find_image, find_text, gather_image, index_entry, merge_shards
 from copyalign.services.matching.index import MatchIndex
-from copyalign.services.matching.service import ImageCheck, image_checks
+from copyalign.services.matching.segment import IndexedWork
+from copyalign.services.matching.service import PoolCheck, image_checks, text_checks
 
 LIMITS = Limits(max_bytes=1 << 24, max_image_pixels=4_000_000, decode_budget_bytes=1 << 28)
 PHOTOS = ("astronaut", "coffee", "rocket", "chelsea", "camera", "immunohistochemistry")
@@ -70,7 +73,7 @@ def test_the_workers_evidence_gathered_is_the_index_searched_here(tmp_path: Path
     cfg = load_policy("cn").matching
     index = _index(tmp_path, PHOTOS)
     queries = _queries()
-    checked = image_checks(ImageCheck(LIMITS, (str(index.directory), 3), cfg), queries)
+    checked = image_checks(PoolCheck(LIMITS, (str(index.directory), 3), cfg), queries)
     found_somewhere = set()
     for data, (sha, q, hashes, parts) in zip(queries, checked, strict=True):
         img, _ = open_image(data, LIMITS)
@@ -87,7 +90,7 @@ def test_the_workers_evidence_gathered_is_the_index_searched_here(tmp_path: Path
 def test_without_an_index_the_worker_only_hashes(tmp_path: Path) -> None:
     """Shards served over Ray are searched by the registering process: the worker sends no evidence."""
     queries = _queries()[:2]
-    for data, (_sha, q, _hashes, parts) in zip(queries, image_checks(ImageCheck(LIMITS), queries), strict=True):
+    for data, (_sha, q, _hashes, parts) in zip(queries, image_checks(PoolCheck(LIMITS), queries), strict=True):
         assert parts is None and np.array_equal(q, image_query(open_image(data, LIMITS)[0]))
 
 
@@ -95,7 +98,7 @@ def test_a_worker_sees_what_the_index_took_after_its_first_task(tmp_path: Path) 
     cfg = load_policy("cn").matching
     index = _index(tmp_path, ("astronaut", "coffee", "camera"))
     copy = _encode(_photo("rocket").resize((300, 200)), "JPEG")
-    check = ImageCheck(LIMITS, (str(index.directory), 3), cfg)
+    check = PoolCheck(LIMITS, (str(index.directory), 3), cfg)
     sha, q, _, parts = image_checks(check, [copy])[0]
     assert parts is not None and gather_image(parts, q, sha, cfg) == {}
     data = _encode(_photo("rocket"))
@@ -109,7 +112,7 @@ def test_checks_on_a_process_pool_are_the_checks_made_here(tmp_path: Path) -> No
     cfg = load_policy("cn").matching
     index = _index(tmp_path, PHOTOS)
     queries = _queries()
-    check = ImageCheck(LIMITS, (str(index.directory), 3), cfg)
+    check = PoolCheck(LIMITS, (str(index.directory), 3), cfg)
     here = image_checks(check, queries)
     pool = LocalExecutor(2)
     try:
@@ -118,3 +121,47 @@ def test_checks_on_a_process_pool_are_the_checks_made_here(tmp_path: Path) -> No
         pool.close()
     for (sha, q, hashes, parts), (sha2, q2, hashes2, parts2) in zip(here, away, strict=True):
         assert (sha, hashes, parts) == (sha2, hashes2, parts2) and np.array_equal(q, q2)
+
+
+WORDS = [f"{a}{b}" for a in "bcdfgklmnprst" for b in ("an", "el", "or", "us", "ix", "ep")]
+
+
+def _text(seed: int, n: int = 120) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def test_the_workers_text_evidence_is_the_index_searched_here(tmp_path: Path) -> None:
+    """Texts: copies, texts carrying a passage of a work, a removed work's copy and new texts, over three
+    shards, two segments a shard and a removal."""
+    cfg = load_policy("cn").matching
+    index = MatchIndex(tmp_path / "index", shards=3)
+    texts = {f"t{i}": _text(i) for i in range(40)}
+
+    def entry(wid: str, text: str) -> IndexedWork:
+        data = text.encode()
+        return index_entry(wid, "text", hashlib.sha256(data).hexdigest(), normalised_sha256(text).hex(), data, LIMITS)
+
+    with index.lock():
+        index.add([entry(w, t) for w, t in list(texts.items())[:20]])
+        index.add([entry(w, t) for w, t in list(texts.items())[20:]])
+    index.remove(["t7"])
+    queries = [texts[f"t{i}"].encode() for i in (3, 7, 25)]  # copies (t7's removed)
+    queries += [
+        (_text(1000 + i, 60) + " " + texts[f"t{i}"][:400] + " " + _text(2000 + i, 60)).encode() for i in (5, 30)
+    ]
+    queries += [_text(3000 + i).encode() for i in range(3)]  # new
+    checked = text_checks(PoolCheck(LIMITS, (str(index.directory), 3), cfg), queries)
+    found_somewhere = set()
+    for data, (sha, tokens, parts) in zip(queries, checked, strict=True):
+        q = TextQuery.of(data.decode(), data)
+        assert (sha, tokens, len(parts)) == (q.sha, q.fp.size, 3)
+        found = merge_shards(parts)
+        assert found == find_text(index, q, cfg)
+        found_somewhere |= found.keys()
+    assert found_somewhere == {"t3", "t25", "t5", "t30"}
+
+
+def test_a_text_check_on_the_pool_needs_the_index() -> None:
+    with pytest.raises(ValueError, match="searches the index"):
+        text_checks(PoolCheck(LIMITS), [b"a text"])
