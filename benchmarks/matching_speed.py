@@ -366,6 +366,51 @@ def measure_image_hashing(images: dict[str, Any], rounds: int) -> dict[str, Any]
     }
 
 
+def measure_crop_reduction(images: dict[str, Any], rounds: int) -> dict[str, Any]:
+    """An index entry's 19 boxes (the image and its 18 crops) cut and resized to 64x64: the kernel's
+    ``reduce64`` against Pillow's crop then resize, the way registration did it before (the same bytes,
+    asserted)."""
+    from PIL import Image
+
+    from copyalign.core.kernels import native
+    from copyalign.core.matching.imagefp import _CROPS, _reduced, prepare
+
+    if native is None:
+        return {"skipped": "the compiled kernels are not built"}
+    cases = []
+    for img in images.values():
+        rgb = prepare(img)
+        h, w = rgb.shape[:2]
+        boxes = [(0, 0, w, h)] + [
+            (round(a * w), round(b * h), round(c * w), round(d * h)) for _, (a, b, c, d) in _CROPS
+        ]
+        cases.append((rgb, Image.fromarray(rgb), w, h, boxes, np.array(boxes, dtype=np.int32)))
+
+    Case = tuple[np.ndarray, Any, int, int, list[tuple[int, int, int, int]], np.ndarray]
+
+    def kernel(case: Case) -> bytes:
+        rgb, _, w, h, _, arr = case
+        return native.reduce64(rgb, w, h, arr)
+
+    def pillow(case: Case) -> bytes:
+        _, base, w, h, boxes, _ = case
+        return b"".join(_reduced(base if box == (0, 0, w, h) else base.crop(box)).tobytes() for box in boxes)
+
+    assert [kernel(c) for c in cases] == [pillow(c) for c in cases], "the kernel must give Pillow's bytes"
+    med = rounds_of(
+        {"copyalign_reduce64": lambda: timed(kernel, cases), "pillow_crop_resize": lambda: timed(pillow, cases)},
+        rounds,
+        warm=lambda: (kernel(cases[0]), pillow(cases[0])),
+    )
+    n = len(cases)
+    return {
+        "images": n,
+        "boxes_per_image": len(cases[0][4]),
+        "ms_per_image": {name: round(sec / n * 1e3, 3) for name, sec in med.items()},
+        "ratio_reduce64_vs_pillow": round(med["pillow_crop_resize"] / med["copyalign_reduce64"], 2),
+    }
+
+
 # -- 3. synthetic text registries -------------------------------------------------------------------------
 
 
@@ -966,6 +1011,12 @@ def main() -> None:
             ("original", images),
         ):
             r = img_res[label] = measure_image_hashing(imgs, rounds)
+            r["crop_reduction"] = cr = measure_crop_reduction(imgs, rounds)
+            if "ms_per_image" in cr:
+                print(
+                    f"images {label:9} 19 boxes cut and reduced, ms an image: {cr['ms_per_image']} "
+                    f"(x{cr['ratio_reduce64_vs_pillow']})"
+                )
             ips = r["images_per_s"]
             print(
                 f"images {label:9} images/s: hash_image {ips['copyalign_hash_image']}, registered_hashes "
