@@ -293,6 +293,20 @@ def test_a_bulk_import_of_images_indexes_exactly_what_a_rebuild_would(
     assert _index_images(ca) == indexed
 
 
+def _same_on_pool_and_here(
+    ca: Copyalign, holder: str, contents: list[tuple[str, bytes]], found_at: dict[int, str]
+) -> None:
+    """``contents``' conflicts for ``holder`` checked on a 2-worker pool and in this process: the same, and
+    exactly ``found_at`` (item -> the work it copies)."""
+    ca.matching.workers = 2
+    on_pool = ca.matching.duplicates(contents, holder)
+    ca.matching.workers = 1
+    assert on_pool == ca.matching.duplicates(contents, holder)
+    assert {i: [c.work_id for c in found] for i, found in enumerate(on_pool) if found} == {
+        at: [wid] for at, wid in found_at.items()
+    }
+
+
 def test_a_bulk_imports_conflicts_are_the_same_searched_on_the_pool_or_here(ca: Copyalign, two_holders: dict) -> None:
     """The pool's workers search the index on disk themselves, the registering process the works the index has
     not taken yet: the conflicts of a 70-image batch are those a check in this process alone finds, for copies
@@ -316,15 +330,7 @@ def test_a_bulk_imports_conflicts_are_the_same_searched_on_the_pool_or_here(ca: 
     }
     for at, (_, data) in sorted(copies.items()):
         contents.insert(at, ("image", data))
-    bob = two_holders["bob"].party_id  # type: ignore[attr-defined]
-    ca.matching.workers = 2
-    on_pool = ca.matching.duplicates(contents, bob)
-    ca.matching.workers = 1
-    here = ca.matching.duplicates(contents, bob)
-    assert on_pool == here
-    assert {i: [c.work_id for c in found] for i, found in enumerate(on_pool) if found} == {
-        at: [ids[name]] for at, (name, _) in copies.items()
-    }
+    _same_on_pool_and_here(ca, two_holders["bob"].party_id, contents, {at: ids[n] for at, (n, _) in copies.items()})  # type: ignore[attr-defined]
 
 
 def test_a_bulk_imports_text_conflicts_are_the_same_searched_on_the_pool_or_here(
@@ -357,12 +363,4 @@ def test_a_bulk_imports_text_conflicts_are_the_same_searched_on_the_pool_or_here
     }
     for at, (_, t) in sorted(copies.items()):
         contents.insert(at, ("text", t.encode()))
-    bob = two_holders["bob"].party_id  # type: ignore[attr-defined]
-    ca.matching.workers = 2
-    on_pool = ca.matching.duplicates(contents, bob)
-    ca.matching.workers = 1
-    here = ca.matching.duplicates(contents, bob)
-    assert on_pool == here
-    assert {i: [c.work_id for c in found] for i, found in enumerate(on_pool) if found} == {
-        at: [ids[name]] for at, (name, _) in copies.items()
-    }
+    _same_on_pool_and_here(ca, two_holders["bob"].party_id, contents, {at: ids[n] for at, (n, _) in copies.items()})  # type: ignore[attr-defined]

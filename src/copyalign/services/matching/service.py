@@ -408,14 +408,7 @@ class MatchService(ServiceBase):
         if len(texts) >= POOL_MIN and where is not None:
             # a bulk import of texts on a local index: each worker computes a part's queries and searches the
             # index with them, the registering process gathers (with the works the index has not taken yet)
-            pool = LocalExecutor(self.workers, shared=True)
-            datas = [data for _, data in texts]
-            size = max(16, len(datas) // (self.workers * 8))
-            checked_texts: Iterable[TextChecked] = (
-                r
-                for part in in_order(pool, text_checks, PoolCheck(self.limits, where, cfg), chunked(datas, size))
-                for r in part
-            )
+            checked_texts = self._on_pool(text_checks, PoolCheck(self.limits, where, cfg), [d for _, d in texts])
             for (at, data), (sha, tokens, parts) in zip(texts, checked_texts, strict=True):
                 if extra:  # works registered a moment ago (rare in a bulk import): searched here, with the query
                     found = gather_text(parts, TextQuery.of(decode_text(data), data), cfg, extra=extra)
@@ -427,14 +420,8 @@ class MatchService(ServiceBase):
                 q = TextQuery.of(decode_text(data), data)
                 probes[at] = (self.find_text(q, extra=extra), q.sha, q.fp.size)
         if images:  # a bulk import of images: their queries on the pool, each part probed here as it comes back
-            datas = [data for _, data in images]
-            if pooled and len(datas) >= POOL_MIN:
-                size = max(16, len(datas) // (self.workers * 8))
-                pool = LocalExecutor(self.workers, shared=True)
-                check = PoolCheck(self.limits, where, cfg)
-                checked: Iterable[ImageChecked] = (
-                    r for part in in_order(pool, image_checks, check, chunked(datas, size)) for r in part
-                )
+            if pooled and len(images) >= POOL_MIN:
+                checked = self._on_pool(image_checks, PoolCheck(self.limits, where, cfg), [d for _, d in images])
                 for (at, _), (sha, pdq, hashes, parts_i) in zip(images, checked, strict=True):
                     if parts_i is None:
                         found = self.find_image(None, sha, query=pdq, extra=extra)
@@ -455,6 +442,15 @@ class MatchService(ServiceBase):
             conflicts_in(self._conflict_facts(found, sha, holders), holder_id, query_tokens=tokens, min_share=share)
             for found, sha, tokens in found_all
         ]
+
+    def _on_pool(
+        self, fn: Callable[[PoolCheck, Sequence[bytes]], list[Y]], check: PoolCheck, datas: list[bytes]
+    ) -> Iterator[Y]:
+        """``fn(check, part)`` over ``datas`` in parts on the shared pool, each result in ``datas``' order as soon
+        as its part is done."""
+        size = max(16, len(datas) // (self.workers * 8))
+        pool = LocalExecutor(self.workers, shared=True)
+        return (r for part in in_order(pool, fn, check, chunked(datas, size)) for r in part)
 
     def _holders(self, work_ids: set[str]) -> dict[str, tuple[Work, str]]:
         """Each of ``work_ids``'s row and its holder's name, in one query per thousand."""
